@@ -1,0 +1,116 @@
+"""The `queued` command: serve, token create, backup, pad-emu, led-sim."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from queued.errors import QueuedError
+
+
+def _run(coro) -> None:
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:  # pragma: no cover
+        runner = asyncio.Runner()
+    with runner:
+        runner.run(coro)
+
+
+def cmd_serve(args) -> int:
+    from queued.config import load_config
+    from queued.daemon import Daemon
+
+    cfg = load_config(args.config)
+    logging.basicConfig(level=getattr(logging, cfg.log_level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if cfg.demo:
+        print("queued: no --config given: serving the built-in demo hall "
+              f"(database {cfg.database} in the working directory, embedded MQTT broker on "
+              f"{cfg.embedded_mqtt[0]}:{cfg.embedded_mqtt[1]})", flush=True)
+    _run(Daemon(cfg).serve())
+    return 0
+
+
+def cmd_token(args) -> int:
+    from queued.auth import create_token
+    from queued.config import load_config
+
+    cfg = load_config(args.config)
+    token = create_token(cfg.database, args.role, args.window, args.clerk, args.label or "",
+                         windows={w.id for w in cfg.hall.windows}, clerks={k.id for k in cfg.hall.clerks})
+    bound = f" for window {args.window}" if args.window else ""
+    bound += f", clerk {args.clerk}" if args.clerk else ""
+    print(f"# {args.role} token{bound} (database {cfg.database}); shown once, keep it safe:")
+    print(token)
+    return 0
+
+
+def cmd_backup(args) -> int:
+    from queued.backup import backup
+    from queued.config import load_config
+
+    cfg = load_config(args.config)
+    pages = backup(cfg.database, args.file)
+    print(f"backed up {cfg.database} to {args.file} ({pages} pages)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="queued", description="政务服务中心 queue, call and evaluator daemon")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the daemon (no --config: the built-in demo hall)")
+    p.add_argument("--config", help="hall configuration (TOML)")
+    p.set_defaults(fn=cmd_serve)
+
+    p = sub.add_parser("token", help="manage bearer tokens")
+    tsub = p.add_subparsers(dest="token_command", required=True)
+    t = tsub.add_parser("create", help="print a new bearer token, alone on the last line")
+    t.add_argument("--role", required=True, choices=["kiosk", "clerk", "supervisor", "admin"])
+    t.add_argument("--window", help="the window a clerk token acts on")
+    t.add_argument("--clerk", help="工号 of the clerk this token signs in")
+    t.add_argument("--label", help="a note: who or what holds the token")
+    t.add_argument("--config", help="hall configuration (TOML)")
+    t.set_defaults(fn=cmd_token)
+
+    p = sub.add_parser("backup", help="copy the database while the daemon runs (SQLite online backup)")
+    p.add_argument("file")
+    p.add_argument("--config")
+    p.set_defaults(fn=cmd_backup)
+
+    p = sub.add_parser("pad-emu", help="a QPad emulator on a pty or serial URL, for installers and tests")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=lambda a: _delegate("firmware_bridge.emulator_cli", "run_pad_emulator", a.rest))
+
+    p = sub.add_parser("led-sim", help="a terminal LED simulator subscribed like a real controller")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=lambda a: _delegate("display.led_sim", "run_led_sim", a.rest))
+
+    args = parser.parse_args(argv)
+    try:
+        return int(args.fn(args) or 0)
+    except QueuedError as exc:
+        print(f"queued: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _delegate(module: str, name: str, argv: list[str]) -> int:
+    from importlib import import_module
+
+    try:
+        fn = getattr(import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        print(f"queued: {module}.{name} is not available: {exc}", file=sys.stderr)
+        return 2
+    return int(fn(argv) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,519 @@
+"""Configuration: the one place that reads the hall's TOML file and the environment.
+
+Every key is checked against a schema; an unknown key or an impossible value stops the start with
+a message naming the key and its line, so the daemon never runs half-configured.
+Keys beyond `../shared/spec/config.md` are marked "extension" below; all have defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from queued.core.hall import Business, Clerk, HallConfig, Window
+from queued.errors import ConfigError
+
+_REQUIRED = object()
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _hhmm(value: str) -> int:
+    m = _HHMM.match(value)
+    if not m:
+        raise ValueError(f"{value!r} is not a time of day HH:MM")
+    return int(m.group(1)) * 60 + int(m.group(2))
+
+
+def _hours(value: Any) -> tuple[tuple[int, int], ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError('expected a list of "HH:MM-HH:MM" strings')
+    out = []
+    for span in value:
+        start, sep, end = span.partition("-")
+        if not sep:
+            raise ValueError(f'{span!r} is not "HH:MM-HH:MM"')
+        s, e = _hhmm(start.strip()), _hhmm(end.strip())
+        if e <= s:
+            raise ValueError(f"{span!r} ends before it starts")
+        out.append((s, e))
+    return tuple(out)
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not (0 < int(port) < 65536):
+        raise ValueError(f"{value!r} is not HOST:PORT")
+    return host or "127.0.0.1", int(port)
+
+
+# name → (type or tuple of types, default or _REQUIRED). Sections not listed are refused.
+SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
+    "daemon": {
+        "http": (str, "127.0.0.1:8080"),
+        "database": (str, "queued.sqlite3"),
+        "timezone": (str, "Asia/Shanghai"),
+        "public_url": (str, ""),  # extension: base of the URLs in ticket QR codes
+        "embedded_mqtt": (str, "127.0.0.1:1883"),  # extension: where the embedded broker listens
+        "log_level": (str, "info"),  # extension
+    },
+    "mqtt": {
+        "url": (str, _REQUIRED),
+        "prefix": (str, "queued"),
+        "username": (str, ""),
+        "password_file": (str, ""),
+        "client_id": (str, ""),  # extension
+    },
+    "hall": {
+        "id": (str, _REQUIRED),
+        "name": (str, "政务服务中心"),
+        "reasons": (list, ["服务态度差", "办事效率低", "一次告知不清", "多次跑腿", "流程繁琐", "其他"]),
+        "max_wait_minutes": ((int, float), 60),
+        "warn_wait_minutes": (list, [30, 45]),
+        "closes": (str, ""),
+        "rating_timeout_s": (int, 30),
+        "unrated_default": ((str, int), "none"),
+        "review_deadline_working_days": (int, 15),
+        "max_recalls": (int, 5),  # extension: 重呼 cap
+        "default_service_minutes": ((int, float), 5),  # extension: before any case is measured
+        "announce_repeat": (int, 2),  # extension: how often the screen speaks a call
+        "appointment_early_minutes": ((int, float), 10),  # extension
+        "rating_window_days": (int, 7),  # extension: how long after 办结 a QR/web rating is taken
+        "department": (str, ""),  # extension: for the national 好差评 export
+        "region_code": (str, ""),  # extension: 行政区划代码 for the national export
+    },
+    "business": {
+        "code": (str, _REQUIRED),
+        "name": (str, ""),
+        "daily_cap": (int, None),
+        "hours": (list, None),
+        "item_code": (str, ""),  # extension: 事项编码 for the national export
+    },
+    "clerk": {
+        "id": (str, _REQUIRED),
+        "name": (str, _REQUIRED),
+        "stars": (int, 5),
+        "pin": (str, ""),  # extension: 工号 + PIN sign-in on /clerk
+        "leader": (bool, False),  # extension: receives 差评 follow-ups of their windows
+    },
+    "window": {
+        "id": (str, _REQUIRED),
+        "businesses": (list, _REQUIRED),
+        "pad": (dict, None),
+        "name": (str, ""),  # extension
+        "leader": (str, ""),  # extension: clerk id of the window's leader (差评 follow-up)
+    },
+    "bus": {
+        "port": (str, _REQUIRED),
+        "baudrate": (int, 9600),
+        "reply_timeout_ms": (int, 100),  # extension
+    },
+    "wechat": {  # extension: the mobile channel (issue 6)
+        "appid": (str, ""),
+        "secret": (str, ""),
+        "secret_file": (str, ""),
+        "api_base": (str, "https://api.weixin.qq.com"),
+        "template_ahead": (str, ""),
+        "template_called": (str, ""),
+        "notify_ahead": (int, 3),
+    },
+    "printer": {  # extension: the kiosk's thermal printer
+        "url": (str, ""),  # serial:///dev/ttyUSB1, tcp://10.0.0.9:9100, usb://04b8:0202, file:///tmp/x.bin
+        "width_chars": (int, 32),
+    },
+    "appointments": {  # extension: 分时段预约
+        "slot_minutes": (int, 30),
+        "capacity": (int, 4),
+        "days_ahead": (int, 5),
+        "cancel_before_minutes": (int, 60),
+        "no_show_limit": (int, 3),
+    },
+}
+LIST_SECTIONS = {"business", "clerk", "window", "bus"}
+
+
+@dataclass(frozen=True)
+class PadBinding:
+    window: str
+    port: str
+    address: int
+
+
+@dataclass(frozen=True)
+class Config:
+    hall: HallConfig
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    database: str = "queued.sqlite3"
+    timezone: str = "Asia/Shanghai"
+    public_url: str = ""
+    log_level: str = "info"
+    mqtt_url: str | None = None  # None: run the embedded broker
+    mqtt_prefix: str = "queued"
+    mqtt_username: str = ""
+    mqtt_password: str = ""
+    mqtt_client_id: str = ""
+    embedded_mqtt: tuple[str, int] = ("127.0.0.1", 1883)
+    rating_timeout_s: int = 30
+    unrated_default: int | None = None
+    review_deadline_working_days: int = 15
+    announce_repeat: int = 2
+    rating_window_days: int = 7
+    department: str = ""
+    region_code: str = ""
+    pads: tuple[PadBinding, ...] = ()
+    buses: dict[str, dict[str, int]] = field(default_factory=dict)
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)  # wechat, printer, appointments
+    item_codes: dict[str, str] = field(default_factory=dict)
+    clerk_pins: dict[str, str] = field(default_factory=dict)
+    window_leaders: dict[str, str] = field(default_factory=dict)
+    source: str = "demo"
+    demo: bool = False
+
+
+class _Lines:
+    """Finds the line of a key in the TOML text, for error messages (tomllib gives none)."""
+
+    def __init__(self, text: str):
+        self.where: dict[tuple[str, int, str], int] = {}
+        self.tables: dict[tuple[str, int], int] = {}
+        counts: dict[str, int] = {}
+        table, index = "", 0
+        for no, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            if line.startswith("[["):
+                table = line.strip("[] ").split("#")[0].strip()
+                index = counts.get(table, -1) + 1
+                counts[table] = index
+                self.tables[(table, index)] = no
+            elif line.startswith("["):
+                table, index = line.strip("[] ").split("#")[0].strip(), 0
+                self.tables[(table, 0)] = no
+            elif "=" in line and not line.startswith("#"):
+                self.where[(table, index, line.split("=", 1)[0].strip().strip('"'))] = no
+
+    def of(self, table: str, index: int, key: str | None) -> int | None:
+        if key is not None and (table, index, key) in self.where:
+            return self.where[(table, index, key)]
+        return self.tables.get((table, index))
+
+
+def _fail(lines: _Lines, table: str, index: int, key: str | None, message: str, listed: bool) -> ConfigError:
+    name = f"{table}[{index}]" if listed else table
+    if key:
+        name += f".{key}"
+    line = lines.of(table, index, key)
+    where = f" (line {line})" if line else ""
+    return ConfigError(f"config: {name}{where}: {message}")
+
+
+def _section(raw: dict, table: str, index: int, lines: _Lines, listed: bool) -> dict[str, Any]:
+    schema = SCHEMA[table]
+    out: dict[str, Any] = {}
+    for key in raw:
+        if key not in schema:
+            known = ", ".join(schema)
+            raise _fail(lines, table, index, key, f"unknown key (known keys: {known})", listed)
+    for key, (typ, default) in schema.items():
+        if key not in raw:
+            if default is _REQUIRED:
+                raise _fail(lines, table, index, key, "is required", listed)
+            out[key] = default
+            continue
+        value = raw[key]
+        if isinstance(value, bool) and typ is not bool and bool not in (typ if isinstance(typ, tuple) else (typ,)):
+            raise _fail(lines, table, index, key, f"expected {_typename(typ)}, got true/false", listed)
+        if not isinstance(value, typ):
+            raise _fail(lines, table, index, key, f"expected {_typename(typ)}, got {type(value).__name__}", listed)
+        out[key] = value
+    return out
+
+
+def _typename(typ: Any) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", list: "a list", dict: "a table", bool: "true/false"}
+    if isinstance(typ, tuple):
+        return " or ".join(names[t] for t in typ)
+    return names[typ]
+
+
+def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Config:
+    """Read the config file (or the demo hall when there is none) and the QUEUED_* environment."""
+    env = dict(os.environ if env is None else env)
+    path = path or env.get("QUEUED_CONFIG") or None
+    if path is None:
+        return _apply_env(demo_config(), env)
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"config: cannot read {p}: {exc.strerror or exc}") from exc
+    return _apply_env(parse_config(text, source=str(p)), env)
+
+
+def _apply_env(cfg: Config, env: dict[str, str]) -> Config:
+    from dataclasses import replace
+
+    changes: dict[str, Any] = {}
+    if env.get("QUEUED_DATABASE"):
+        changes["database"] = env["QUEUED_DATABASE"]
+    if env.get("QUEUED_HTTP"):
+        try:
+            changes["http_host"], changes["http_port"] = _host_port(env["QUEUED_HTTP"])
+        except ValueError as exc:
+            raise ConfigError(f"environment QUEUED_HTTP: {exc}") from exc
+    if env.get("QUEUED_EMBEDDED_MQTT"):
+        try:
+            changes["embedded_mqtt"] = _host_port(env["QUEUED_EMBEDDED_MQTT"])
+        except ValueError as exc:
+            raise ConfigError(f"environment QUEUED_EMBEDDED_MQTT: {exc}") from exc
+    if env.get("QUEUED_MQTT_PASSWORD"):
+        changes["mqtt_password"] = env["QUEUED_MQTT_PASSWORD"]
+    return replace(cfg, **changes) if changes else cfg
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config: {source} is not valid TOML: {exc}") from exc
+    lines = _Lines(text)
+    for table, value in raw.items():
+        if table not in SCHEMA:
+            raise _fail(lines, table, 0, None, f"unknown section (known: {', '.join(SCHEMA)})", False)
+        if (table in LIST_SECTIONS) != isinstance(value, list):
+            form = f"[[{table}]]" if table in LIST_SECTIONS else f"[{table}]"
+            raise _fail(lines, table, 0, None, f"must be written {form}", False)
+    sec = {t: _section(raw.get(t, {}), t, 0, lines, False) for t in SCHEMA if t not in LIST_SECTIONS and t != "mqtt"}
+    if "hall" not in raw:
+        raise ConfigError("config: [hall] is required (with at least its id)")
+    mqtt = _section(raw["mqtt"], "mqtt", 0, lines, False) if "mqtt" in raw else None
+    lists = {t: [_section(item, t, i, lines, True) for i, item in enumerate(raw.get(t, []))] for t in LIST_SECTIONS}
+    return _build(sec, mqtt, lists, lines, source, raw)
+
+
+def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
+    d, h = sec["daemon"], sec["hall"]
+
+    def bad(table, index, key, msg, listed=False):
+        return _fail(lines, table, index, key, msg, listed)
+
+    try:
+        ZoneInfo(d["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise bad("daemon", 0, "timezone", f"unknown time zone {d['timezone']!r}") from None
+    try:
+        http_host, http_port = _host_port(d["http"])
+    except ValueError as exc:
+        raise bad("daemon", 0, "http", str(exc)) from None
+    try:
+        embedded = _host_port(d["embedded_mqtt"])
+    except ValueError as exc:
+        raise bad("daemon", 0, "embedded_mqtt", str(exc)) from None
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", h["id"]):
+        raise bad("hall", 0, "id", "use 1–32 letters, digits, '-' or '_' (it is part of MQTT topics)")
+    if not h["reasons"] or not all(isinstance(r, str) and r for r in h["reasons"]) or len(h["reasons"]) > 16:
+        raise bad("hall", 0, "reasons", "expected 1–16 non-empty strings (a pad sends them as a 16-bit mask)")
+    warn = h["warn_wait_minutes"]
+    if len(warn) != 2 or not all(isinstance(x, int | float) and x > 0 for x in warn) or warn[0] > warn[1]:
+        raise bad("hall", 0, "warn_wait_minutes", "expected [yellow, red] minutes, yellow ≤ red")
+    if h["max_wait_minutes"] <= 0:
+        raise bad("hall", 0, "max_wait_minutes", "must be positive")
+    closes = None
+    if h["closes"]:
+        try:
+            closes = _hhmm(h["closes"])
+        except ValueError as exc:
+            raise bad("hall", 0, "closes", str(exc)) from None
+    if not 5 <= h["rating_timeout_s"] <= 255:
+        raise bad("hall", 0, "rating_timeout_s", "must be 5..255 seconds (one byte on the pad)")
+    ud = h["unrated_default"]
+    if ud == "none":
+        unrated_default = None
+    elif isinstance(ud, int) and 1 <= ud <= 5:
+        unrated_default = ud
+    else:
+        raise bad("hall", 0, "unrated_default", 'expected "none" or a level 1..5')
+    if h["review_deadline_working_days"] <= 0:
+        raise bad("hall", 0, "review_deadline_working_days", "must be positive")
+    for key in ("max_recalls", "announce_repeat", "rating_window_days"):
+        if h[key] < 0 or (key == "announce_repeat" and h[key] > 5):
+            raise bad("hall", 0, key, "out of range")
+
+    if not lists["business"]:
+        raise ConfigError("config: at least one [[business]] is required")
+    businesses, item_codes = [], {}
+    for i, b in enumerate(lists["business"]):
+        if not re.fullmatch(r"[A-Z]{1,2}", b["code"]):
+            raise bad("business", i, "code", "use one or two capital letters (it is the ticket prefix)", True)
+        if any(x.code == b["code"] for x in businesses):
+            raise bad("business", i, "code", f"{b['code']!r} is used twice", True)
+        if b["daily_cap"] is not None and b["daily_cap"] <= 0:
+            raise bad("business", i, "daily_cap", "must be positive", True)
+        try:
+            hours = _hours(b["hours"]) if b["hours"] is not None else ()
+        except ValueError as exc:
+            raise bad("business", i, "hours", str(exc), True) from None
+        businesses.append(Business(b["code"], b["name"] or b["code"], b["daily_cap"], hours))
+        item_codes[b["code"]] = b["item_code"]
+    codes = {b.code for b in businesses}
+
+    clerks, pins = [], {}
+    for i, k in enumerate(lists["clerk"]):
+        if any(x.id == k["id"] for x in clerks):
+            raise bad("clerk", i, "id", f"{k['id']!r} is used twice", True)
+        if not 0 <= k["stars"] <= 5:
+            raise bad("clerk", i, "stars", "must be 0..5", True)
+        clerks.append(Clerk(k["id"], k["name"], k["stars"]))
+        if k["pin"]:
+            pins[k["id"]] = k["pin"]
+    clerk_ids = {k.id for k in clerks}
+
+    if not lists["window"]:
+        raise ConfigError("config: at least one [[window]] is required")
+    windows, pads, leaders, seen_pads = [], [], {}, set()
+    for i, w in enumerate(lists["window"]):
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", w["id"]):
+            raise bad("window", i, "id", "use 1–16 letters, digits, '-' or '_'", True)
+        if any(x.id == w["id"] for x in windows):
+            raise bad("window", i, "id", f"{w['id']!r} is used twice", True)
+        bs = w["businesses"]
+        if not bs or not all(isinstance(x, str) for x in bs):
+            raise bad("window", i, "businesses", "expected a non-empty list of business codes", True)
+        for code in bs:
+            if code not in codes:
+                raise bad("window", i, "businesses", f"unknown business {code!r}", True)
+        if len(set(bs)) != len(bs):
+            raise bad("window", i, "businesses", "a business is listed twice", True)
+        if w["leader"] and w["leader"] not in clerk_ids:
+            raise bad("window", i, "leader", f"unknown clerk {w['leader']!r}", True)
+        windows.append(Window(w["id"], tuple(bs), w["name"]))
+        if w["leader"]:
+            leaders[w["id"]] = w["leader"]
+        if w["pad"] is not None:
+            pad = w["pad"]
+            extra = set(pad) - {"port", "address"}
+            if extra or not isinstance(pad.get("port"), str) or not isinstance(pad.get("address"), int):
+                raise bad("window", i, "pad", "expected { port = \"...\", address = 1..247 }", True)
+            if not 1 <= pad["address"] <= 247:
+                raise bad("window", i, "pad", "address must be 1..247", True)
+            if (pad["port"], pad["address"]) in seen_pads:
+                raise bad("window", i, "pad", f"address {pad['address']} on {pad['port']} is used twice", True)
+            seen_pads.add((pad["port"], pad["address"]))
+            pads.append(PadBinding(w["id"], pad["port"], pad["address"]))
+
+    buses = {}
+    for i, bus in enumerate(lists["bus"]):
+        if bus["baudrate"] not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
+            raise bad("bus", i, "baudrate", "expected a standard rate (9600 … 115200)", True)
+        buses[bus["port"]] = {"baudrate": bus["baudrate"], "reply_timeout_ms": bus["reply_timeout_ms"]}
+
+    mqtt_url, prefix, user, password, client_id = None, "queued", "", "", ""
+    if mqtt is not None:
+        if not re.match(r"^mqtts?://[^/:]+(:\d+)?/?$", mqtt["url"]):
+            raise bad("mqtt", 0, "url", "expected mqtt://HOST:PORT or mqtts://HOST:PORT")
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", mqtt["prefix"]):
+            raise bad("mqtt", 0, "prefix", "use letters, digits, '-' or '_'")
+        mqtt_url, prefix, user, client_id = mqtt["url"], mqtt["prefix"], mqtt["username"], mqtt["client_id"]
+        if mqtt["password_file"]:
+            try:
+                password = Path(mqtt["password_file"]).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise bad("mqtt", 0, "password_file", f"cannot read: {exc.strerror or exc}") from None
+
+    hall = HallConfig(
+        id=h["id"], name=h["name"], businesses=tuple(businesses), windows=tuple(windows), clerks=tuple(clerks),
+        reasons=tuple(h["reasons"]), max_wait_s=float(h["max_wait_minutes"]) * 60,
+        warn_wait_s=(float(warn[0]) * 60, float(warn[1]) * 60), closes_minute=closes,
+        max_recalls=h["max_recalls"], default_service_s=float(h["default_service_minutes"]) * 60,
+        appointment_early_s=float(h["appointment_early_minutes"]) * 60,
+    )
+    return Config(
+        hall=hall, http_host=http_host, http_port=http_port, database=d["database"], timezone=d["timezone"],
+        public_url=d["public_url"].rstrip("/"), log_level=d["log_level"], mqtt_url=mqtt_url,
+        mqtt_prefix=prefix, mqtt_username=user, mqtt_password=password, mqtt_client_id=client_id,
+        embedded_mqtt=embedded, rating_timeout_s=h["rating_timeout_s"], unrated_default=unrated_default,
+        review_deadline_working_days=h["review_deadline_working_days"], announce_repeat=h["announce_repeat"],
+        rating_window_days=h["rating_window_days"], department=h["department"], region_code=h["region_code"],
+        pads=tuple(pads), buses=buses,
+        sections={k: sec[k] for k in ("wechat", "printer", "appointments")},
+        item_codes=item_codes, clerk_pins=pins, window_leaders=leaders, source=source,
+    )
+
+
+DEMO_TOML = """
+[hall]
+id = "main"
+name = "高新区政务服务中心"
+
+[[business]]
+code = "A"
+name = "综合受理"
+
+[[business]]
+code = "B"
+name = "不动产登记"
+
+[[business]]
+code = "C"
+name = "社保医保"
+
+[[business]]
+code = "D"
+name = "税务办理"
+
+[[clerk]]
+id = "1001"
+name = "张三"
+stars = 5
+pin = "1001"
+
+[[clerk]]
+id = "1002"
+name = "李四"
+stars = 4
+pin = "1002"
+
+[[clerk]]
+id = "1003"
+name = "王五"
+stars = 5
+pin = "1003"
+leader = true
+
+[[window]]
+id = "1"
+businesses = ["A", "B"]
+leader = "1003"
+
+[[window]]
+id = "2"
+businesses = ["A", "C"]
+leader = "1003"
+
+[[window]]
+id = "3"
+businesses = ["B", "A"]
+leader = "1003"
+
+[[window]]
+id = "4"
+businesses = ["C", "D"]
+leader = "1003"
+
+[[window]]
+id = "5"
+businesses = ["D", "A"]
+leader = "1003"
+"""
+
+
+def demo_config() -> Config:
+    """The built-in demo hall: `queued serve` with no config file."""
+    from dataclasses import replace
+
+    cfg = parse_config(DEMO_TOML, source="built-in demo hall")
+    return replace(cfg, demo=True)

@@ -1,0 +1,117 @@
+"""Commands: what people and devices ask of the hall. The engine answers with events or a CoreError."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True, frozen=True)
+class IssueTicket:
+    business: str
+    ticket_id: str  # chosen by the caller (random), so the core needs no randomness
+    channel: str = "kiosk"
+    priority: str = "normal"
+    openid: str | None = None
+    due_at: float | None = None
+    appointment: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class CancelTicket:
+    ticket: str
+    openid: str | None = None
+    reason: str = "holder"
+    check_holder: bool = True
+
+
+@dataclass(slots=True, frozen=True)
+class WindowCommand:
+    window: str
+
+
+@dataclass(slots=True, frozen=True)
+class CallNext(WindowCommand):
+    pass
+
+
+@dataclass(slots=True, frozen=True)
+class Recall(WindowCommand):
+    pass
+
+
+@dataclass(slots=True, frozen=True)
+class Skip(WindowCommand):
+    pass
+
+
+@dataclass(slots=True, frozen=True)
+class Start(WindowCommand):
+    pass
+
+
+@dataclass(slots=True, frozen=True)
+class Finish(WindowCommand):
+    pass
+
+
+@dataclass(slots=True, frozen=True)
+class Pause(WindowCommand):
+    pass
+
+
+@dataclass(slots=True, frozen=True)
+class Resume(WindowCommand):
+    pass
+
+
+@dataclass(slots=True, frozen=True)
+class CloseWindow(WindowCommand):
+    pass
+
+
+@dataclass(slots=True, frozen=True)
+class Transfer(WindowCommand):
+    business: str | None = None
+    to_window: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class CallNumber(WindowCommand):
+    """特呼: call one waiting (or skipped) ticket out of turn."""
+
+    number: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class SignIn(WindowCommand):
+    clerk: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class SignOut(WindowCommand):
+    pass
+
+
+@dataclass(slots=True, frozen=True)
+class CloseDay:
+    """当日业务不留号: at closing time every waiting ticket is closed as not served."""
+
+
+__all__ = [
+    "IssueTicket",
+    "CancelTicket",
+    "WindowCommand",
+    "CallNext",
+    "Recall",
+    "Skip",
+    "Start",
+    "Finish",
+    "Pause",
+    "Resume",
+    "CloseWindow",
+    "Transfer",
+    "CallNumber",
+    "SignIn",
+    "SignOut",
+    "CloseDay",
+]

@@ -1,0 +1,51 @@
+"""The core's errors. Each carries a stable snake_case code; only the web layer maps codes to HTTP."""
+
+
+class CoreError(Exception):
+    """A command was refused; nothing changed."""
+
+    code = "invalid_request"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class UnknownBusiness(CoreError):
+    code = "unknown_business"
+
+
+class UnknownWindow(CoreError):
+    code = "unknown_window"
+
+
+class UnknownTicket(CoreError):
+    code = "unknown_ticket"
+
+
+class UnknownClerk(CoreError):
+    code = "unknown_clerk"
+
+
+class AlreadyWaiting(CoreError):
+    code = "already_waiting"
+
+
+class QuotaExhausted(CoreError):
+    code = "quota_exhausted"
+
+
+class Closed(CoreError):
+    code = "closed"
+
+
+class InvalidState(CoreError):
+    code = "invalid_state"
+
+
+class RecallLimit(CoreError):
+    code = "recall_limit"
+
+
+class NotHolder(CoreError):
+    code = "forbidden"

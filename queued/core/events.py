@@ -1,0 +1,211 @@
+"""Typed events: the only way the hall's state changes.
+
+The engine decides (commands → events) and then applies each event to itself; replay on start
+applies the same events from the journal, so the state after replay is the live state by
+construction. Every event type registers under a stable `kind`; other pure packages
+(evaluator) register theirs the same way so one journal carries them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+class Event:
+    """Base of all events. Subclasses are slotted dataclasses with `at` (epoch seconds) first."""
+
+    __slots__ = ()
+    kind: ClassVar[str] = ""
+    _fields: ClassVar[tuple[str, ...]] = ()
+    at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._fields}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Event:
+        return cls(**data)
+
+
+def event(kind: str):
+    """Class decorator: make a slotted dataclass event and register it under `kind`."""
+
+    def wrap(cls):
+        dc = dataclass(slots=True, frozen=True)(cls)
+        dc.kind = kind
+        dc._fields = tuple(f.name for f in fields(dc))
+        if kind in EVENT_TYPES:
+            raise ValueError(f"event kind {kind!r} registered twice")
+        EVENT_TYPES[kind] = dc
+        return dc
+
+    return wrap
+
+
+def decode_event(kind: str, data: dict[str, Any]) -> Event:
+    return EVENT_TYPES[kind].from_dict(data)
+
+
+# ---- tickets -------------------------------------------------------------------------------
+
+
+@event("ticket_issued")
+class TicketIssued(Event):
+    at: float
+    ticket: str  # public id (unguessable: it is the holder's key)
+    serial: int  # hall-wide, never reused; also the case number a rating refers to
+    number: str  # A001
+    business: str
+    channel: str  # kiosk | wechat | desk | appointment
+    priority: str  # normal | green
+    openid: str | None = None
+    due_at: float | None = None  # booked slot start for an appointment check-in
+    appointment: str | None = None  # booking id
+
+
+@event("ticket_called")
+class TicketCalled(Event):
+    at: float
+    ticket: str
+    window: str
+    clerk: str | None = None
+    special: bool = False  # 特呼: called out of turn by number
+
+
+@event("ticket_recalled")
+class TicketRecalled(Event):
+    at: float
+    ticket: str
+    window: str
+    count: int
+
+
+@event("ticket_skipped")
+class TicketSkipped(Event):
+    at: float
+    ticket: str
+    window: str
+
+
+@event("service_started")
+class ServiceStarted(Event):
+    at: float
+    ticket: str
+    window: str
+
+
+@event("ticket_finished")
+class TicketFinished(Event):
+    """A served case. `case` (the ticket's serial) is what a rating refers to."""
+
+    at: float
+    ticket: str
+    window: str
+    clerk: str | None
+    case: int
+    business: str
+    number: str
+    started_at: float
+    wait_s: float
+    service_s: float
+
+
+@event("ticket_transferred")
+class TicketTransferred(Event):
+    at: float
+    ticket: str
+    window: str
+    to_business: str | None = None
+    to_window: str | None = None
+
+
+@event("ticket_cancelled")
+class TicketCancelled(Event):
+    at: float
+    ticket: str
+    reason: str  # holder | day_closed | admin
+
+
+# ---- windows and clerks ----------------------------------------------------------------------
+
+
+@event("window_opened")
+class WindowOpened(Event):
+    at: float
+    window: str
+
+
+@event("window_paused")
+class WindowPaused(Event):
+    at: float
+    window: str
+
+
+@event("window_resumed")
+class WindowResumed(Event):
+    at: float
+    window: str
+
+
+@event("window_closed")
+class WindowClosed(Event):
+    at: float
+    window: str
+
+
+@event("clerk_signed_in")
+class ClerkSignedIn(Event):
+    at: float
+    window: str
+    clerk: str
+
+
+@event("clerk_signed_out")
+class ClerkSignedOut(Event):
+    at: float
+    window: str
+    clerk: str
+
+
+# ---- the day ---------------------------------------------------------------------------------
+
+
+@event("day_started")
+class DayStarted(Event):
+    at: float
+    day: str
+
+
+@event("day_closed")
+class DayClosed(Event):
+    """当日业务不留号: issuing stops and the waiting tickets were closed (TicketCancelled before it)."""
+
+    at: float
+    day: str
+
+
+__all__ = [
+    "EVENT_TYPES",
+    "Event",
+    "event",
+    "decode_event",
+    "TicketIssued",
+    "TicketCalled",
+    "TicketRecalled",
+    "TicketSkipped",
+    "ServiceStarted",
+    "TicketFinished",
+    "TicketTransferred",
+    "TicketCancelled",
+    "WindowOpened",
+    "WindowPaused",
+    "WindowResumed",
+    "WindowClosed",
+    "ClerkSignedIn",
+    "ClerkSignedOut",
+    "DayStarted",
+    "DayClosed",
+]

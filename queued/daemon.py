@@ -1,0 +1,94 @@
+"""The composition root: runtime, metrics, adapters (screens, pads, ratings, channels) and the web
+server, started and stopped in order. Only this module knows every adapter; the core knows none."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable
+from importlib import import_module
+
+from queued.config import Config
+from queued.errors import StartupError
+from queued.metrics import Metrics
+from queued.runtime import Runtime
+from queued.web.app import create_app
+
+log = logging.getLogger("queued")
+
+# Adapters, as "module:Class". Each takes the Daemon, may expose `routes`, and has async start/stop.
+# Order matters: the broker before the screens that publish to it, the evaluator before the pads.
+ADAPTERS: list[str] = []
+
+
+class Daemon:
+    def __init__(self, config: Config, clock: Callable[[], float] = time.time, adapters: list[str] | None = None):
+        self.config = config
+        self.runtime = Runtime(config, clock)
+        self.metrics = Metrics(self.runtime)
+        self.adapters = []
+        for path in ADAPTERS if adapters is None else adapters:
+            module, _, name = path.partition(":")
+            self.adapters.append(getattr(import_module(module), name)(self))
+        routes = [r for a in self.adapters for r in getattr(a, "routes", ())]
+        self.app = create_app(self.runtime, self.metrics, routes)
+        self.app.state.daemon = self
+        self._started: list = []
+
+    def adapter(self, cls_name: str):
+        for a in self.adapters:
+            if type(a).__name__ == cls_name:
+                return a
+        return None
+
+    async def start(self) -> None:
+        await self.runtime.start()
+        self.metrics.after_start()
+        try:
+            for a in self.adapters:
+                await a.start()
+                self._started.append(a)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        while self._started:
+            a = self._started.pop()
+            try:
+                await a.stop()
+            except Exception:
+                log.exception("stopping %s failed", type(a).__name__)
+        await self.runtime.stop()
+
+    async def serve(self, ready: Callable[[], None] | None = None) -> None:
+        import uvicorn
+
+        cfg = self.config
+        await self.start()
+        server = uvicorn.Server(uvicorn.Config(
+            self.app, host=cfg.http_host, port=cfg.http_port, log_level="warning", access_log=False,
+            lifespan="off", http="httptools", timeout_graceful_shutdown=3, server_header=False,
+        ))
+        server.install_signal_handlers = lambda: None  # we own the signals
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+        try:
+            task = asyncio.create_task(server.serve())
+            while not server.started and not task.done():
+                await asyncio.sleep(0.02)
+            if task.done() and not server.started:
+                await task
+                raise StartupError(f"cannot listen on {cfg.http_host}:{cfg.http_port}: the port is taken "
+                                   f"or not allowed; set [daemon] http or QUEUED_HTTP to another HOST:PORT")
+            log.info("queued serving %s (%s) on http://%s:%d", cfg.hall.name, cfg.source, cfg.http_host, cfg.http_port)
+            print(f"queued: {cfg.hall.name} on http://{cfg.http_host}:{cfg.http_port}/  "
+                  f"(kiosk /kiosk, screen /screen, clerk /clerk, admin /admin)", flush=True)
+            if ready:
+                ready()
+            await task
+        finally:
+            await self.stop()

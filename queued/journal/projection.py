@@ -1,0 +1,89 @@
+"""Projections: how each event updates the report tables, as (sql, params) statements.
+
+Other packages (evaluator) register their own with `register`, with their schema.
+The `tickets(day, number)` unique index is the database's own guard against a number issued twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from queued.core import events as e
+
+Statement = tuple[str, tuple[Any, ...]]
+Projector = Callable[[Any, str], Iterable[Statement]]
+
+PROJECTORS: dict[str, Projector] = {}
+SCHEMAS: list[str] = []
+
+
+def register(kind: str, projector: Projector) -> None:
+    PROJECTORS[kind] = projector
+
+
+def register_schema(ddl: str) -> None:
+    if ddl not in SCHEMAS:
+        SCHEMAS.append(ddl)
+
+
+def _issued(ev: e.TicketIssued, day: str):
+    yield (
+        "INSERT INTO tickets (id, serial, day, number, business, channel, priority, openid, appointment,"
+        " issued_at, status) VALUES (?,?,?,?,?,?,?,?,?,?,'waiting')",
+        (ev.ticket, ev.serial, day, ev.number, ev.business, ev.channel, ev.priority, ev.openid,
+         ev.appointment, ev.at),
+    )
+
+
+def _called(ev: e.TicketCalled, day: str):
+    yield (
+        "UPDATE tickets SET status='called', called_at=?, first_called_at=COALESCE(first_called_at, ?),"
+        " window=?, clerk=?, recalls=0 WHERE id=?",
+        (ev.at, ev.at, ev.window, ev.clerk, ev.ticket),
+    )
+
+
+def _recalled(ev: e.TicketRecalled, day: str):
+    yield "UPDATE tickets SET recalls=? WHERE id=?", (ev.count, ev.ticket)
+
+
+def _skipped(ev: e.TicketSkipped, day: str):
+    yield "UPDATE tickets SET status='skipped' WHERE id=?", (ev.ticket,)
+
+
+def _started(ev: e.ServiceStarted, day: str):
+    yield "UPDATE tickets SET status='serving', started_at=? WHERE id=?", (ev.at, ev.ticket)
+
+
+def _finished(ev: e.TicketFinished, day: str):
+    yield (
+        "UPDATE tickets SET status='done', started_at=?, finished_at=?, window=?, clerk=?, wait_s=?,"
+        " service_s=? WHERE id=?",
+        (ev.started_at, ev.at, ev.window, ev.clerk, ev.wait_s, ev.service_s, ev.ticket),
+    )
+
+
+def _transferred(ev: e.TicketTransferred, day: str):
+    yield (
+        "UPDATE tickets SET status='waiting', transfers=transfers+1, started_at=NULL,"
+        " business=COALESCE(?, business) WHERE id=?",
+        (ev.to_business, ev.ticket),
+    )
+
+
+def _cancelled(ev: e.TicketCancelled, day: str):
+    yield "UPDATE tickets SET status='cancelled', cancel_reason=? WHERE id=?", (ev.reason, ev.ticket)
+
+
+for _kind, _fn in (
+    ("ticket_issued", _issued),
+    ("ticket_called", _called),
+    ("ticket_recalled", _recalled),
+    ("ticket_skipped", _skipped),
+    ("service_started", _started),
+    ("ticket_finished", _finished),
+    ("ticket_transferred", _transferred),
+    ("ticket_cancelled", _cancelled),
+):
+    register(_kind, _fn)

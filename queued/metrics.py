@@ -1,0 +1,134 @@
+"""Prometheus metrics for operators. One registry per runtime, so tests can run several daemons.
+
+Counters come from committed events (a listener), gauges are read from the engine when scraped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.core import GaugeMetricFamily
+
+from queued.core import events as e
+
+WAIT_BUCKETS = (30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600)
+SERVICE_BUCKETS = (30, 60, 120, 300, 600, 900, 1200, 1800, 3600)
+disable_created_metrics()  # the *_created series only add noise to a hall dashboard
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class HallCollector:
+    """Gauges computed at scrape time from the in-memory hall."""
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+
+    def collect(self):
+        eng = self.runtime.engine
+        waiting = GaugeMetricFamily("queued_waiting", "Tickets waiting now, per business", labels=["business"])
+        for code in eng.queues:
+            waiting.add_metric([code], eng.waiting(code))
+        yield waiting
+        states = GaugeMetricFamily("queued_windows", "Windows per state", labels=["state"])
+        counts = {s: 0 for s in ("closed", "idle", "calling", "serving", "paused")}
+        for w in eng.windows.values():
+            counts[w.state] += 1
+        for state, n in counts.items():
+            states.add_metric([state], n)
+        yield states
+        oldest = GaugeMetricFamily("queued_oldest_wait_seconds", "Longest current wait, per business",
+                                   labels=["business"])
+        now = self.runtime.clock()
+        for code, q in eng.queues.items():
+            heads = [t for t in (q.green.peek(), q.transfer.peek(), q.normal.peek()) if t is not None]
+            oldest.add_metric([code], max((now - t.issued_at for t in heads), default=0.0))
+        yield oldest
+        up = GaugeMetricFamily("queued_uptime_seconds", "Seconds since the daemon started")
+        up.add_metric([], max(0.0, now - self.runtime.started_at) if self.runtime.started_at else 0.0)
+        yield up
+
+
+class Metrics:
+    def __init__(self, runtime):
+        self.registry = r = CollectorRegistry(auto_describe=True)
+        self.issued = Counter("queued_tickets_issued", "Tickets issued", ["business", "channel"], registry=r)
+        self.called = Counter("queued_tickets_called", "Tickets called (not recalls)", ["business"], registry=r)
+        self.recalled = Counter("queued_tickets_recalled", "Recalls (重呼)", ["business"], registry=r)
+        self.served = Counter("queued_tickets_served", "Cases finished", ["business"], registry=r)
+        self.skipped = Counter("queued_tickets_skipped", "Tickets skipped (过号)", ["business"], registry=r)
+        self.cancelled = Counter("queued_tickets_cancelled", "Tickets cancelled", ["reason"], registry=r)
+        self.wait = Histogram("queued_wait_seconds", "Wait from issue to first call", ["business"],
+                              buckets=WAIT_BUCKETS, registry=r)
+        self.service = Histogram("queued_service_seconds", "Service time of finished cases", ["business"],
+                                 buckets=SERVICE_BUCKETS, registry=r)
+        self.http = Histogram("queued_http_request_duration_seconds", "HTTP request latency",
+                              ["method", "route", "status"], buckets=LATENCY_BUCKETS, registry=r)
+        self.commits = Counter("queued_journal_commits", "Journal group commits", registry=r)
+        self.journal_events = Counter("queued_journal_events", "Events committed", registry=r)
+        self.replay = Gauge("queued_replay_seconds", "Time the last start-up replay took", registry=r)
+        self.replayed = Gauge("queued_replayed_events", "Events replayed at start-up", registry=r)
+        r.register(HallCollector(runtime))
+        self._runtime = runtime
+        self._tickets: dict[str, str] = {}
+        runtime.subscribe(self.on_events)
+
+    def after_start(self) -> None:
+        self.replay.set(self._runtime.replay_seconds)
+        self.replayed.set(self._runtime.replayed)
+
+    def on_events(self, events: Sequence[e.Event]) -> None:
+        eng = self._runtime.engine
+        self.commits.inc()
+        self.journal_events.inc(len(events))
+        for ev in events:
+            kind = type(ev)
+            if kind is e.TicketIssued:
+                self.issued.labels(ev.business, ev.channel).inc()
+            elif kind is e.TicketCalled:
+                t = eng.tickets.get(ev.ticket)
+                business = t.business if t else "?"
+                self.called.labels(business).inc()
+                if t is not None and t.first_called_at == ev.at and not ev.special:
+                    self.wait.labels(business).observe(max(0.0, ev.at - t.issued_at))
+            elif kind is e.TicketRecalled:
+                t = eng.tickets.get(ev.ticket)
+                self.recalled.labels(t.business if t else "?").inc()
+            elif kind is e.TicketFinished:
+                self.served.labels(ev.business).inc()
+                self.service.labels(ev.business).observe(ev.service_s)
+            elif kind is e.TicketSkipped:
+                t = eng.tickets.get(ev.ticket)
+                self.skipped.labels(t.business if t else "?").inc()
+            elif kind is e.TicketCancelled:
+                self.cancelled.labels(ev.reason).inc()
+
+
+class TimingMiddleware:
+    """Pure ASGI (no BaseHTTPMiddleware overhead on the hot path): request latency by route."""
+
+    def __init__(self, app, metrics: Metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status = [500]
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            endpoint = scope.get("endpoint")
+            route = getattr(endpoint, "__name__", None) or "unmatched"
+            if not scope.get("path", "").startswith("/events"):  # long-lived streams are not latency
+                self.metrics.http.labels(scope["method"], route, str(status[0])).observe(
+                    time.perf_counter() - started)

@@ -1,0 +1,210 @@
+"""The runtime: the pure components, the journal, the clock and the timers, in one event loop.
+
+A command runs synchronously in the loop (decide + apply, no await, no lock), its events are
+queued for the journal, and the caller awaits the commit before replying. Listeners (screens,
+pads, metrics, notices) hear events only after they are durable.
+
+Components are pure state machines with `execute(cmd, now) -> events` for the commands they own
+and `apply(event)` for every event in the journal (their own and the others'); the engine is the
+first, the evaluator's rating book another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from queued.config import Config
+from queued.core import commands as c
+from queued.core.calendar import HallCalendar
+from queued.core.engine import Engine
+from queued.core.events import Event
+from queued.journal import Journal
+
+log = logging.getLogger("queued.runtime")
+
+
+class Component(Protocol):
+    commands: tuple[type, ...]
+
+    def execute(self, cmd: Any, now: float) -> list[Event]: ...
+
+    def apply(self, ev: Event) -> None: ...
+
+
+def new_ticket_id() -> str:
+    # The id is the holder's key to follow, cancel and rate: unguessable, short enough for a QR code.
+    return secrets.token_urlsafe(12)
+
+
+class Runtime:
+    def __init__(self, config: Config, clock: Callable[[], float] = time.time):
+        self.config = config
+        self.clock = clock
+        self.calendar = HallCalendar(config.timezone)
+        self.engine = Engine(config.hall, self.calendar)
+        self.journal = Journal(config.database, self.calendar)
+        self.components: list[Any] = [self.engine]
+        self._owners: dict[type, Any] = {t: self.engine for t in self.engine._execute}
+        self.listeners: list[Callable[[Sequence[Event]], None]] = []
+        self.started_at = 0.0
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._close_timer: asyncio.TimerHandle | None = None
+        self.replayed = 0
+        self.replay_seconds = 0.0
+        self.health_checks: dict[str, Callable[[], bool]] = {}
+
+    # ---- wiring --------------------------------------------------------------------------------
+
+    def add_component(self, component: Any) -> None:
+        """A further pure state machine fed every event (e.g. the evaluator's rating book)."""
+        self.components.append(component)
+        for t in component.commands:
+            self._owners[t] = component
+
+    def subscribe(self, listener: Callable[[Sequence[Event]], None]) -> None:
+        """`listener(events)` runs after each commit, in commit order; it must not block."""
+        self.listeners.append(listener)
+
+    # ---- life ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.journal.open()
+        self.journal.listeners.append(self._dispatch)
+        today = self.calendar.day(self.clock())
+        self.engine.next_serial = await self.journal.max_serial() + 1
+        for comp in self.components:
+            prepare = getattr(comp, "prepare", None)
+            if prepare is not None:
+                await prepare(self.journal, today)
+        t0 = time.perf_counter()
+        events = await self.journal.load_day(today)
+        self.engine.day = today
+        for ev in events:
+            for comp in self.components:
+                comp.apply(ev)
+        self.replayed = len(events)
+        self.replay_seconds = time.perf_counter() - t0
+        stale = await self.journal.close_stale_tickets(today)
+        if stale:
+            log.info("closed %d tickets left open on earlier days", stale)
+        self.started_at = self.clock()
+        self._schedule_close()
+        log.info("replayed %d events of %s in %.3f s", self.replayed, today, self.replay_seconds)
+
+    async def stop(self) -> None:
+        for handle in list(self._timers):
+            handle.cancel()
+        self._timers.clear()
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await self.journal.close()
+
+    @property
+    def healthy(self) -> bool:
+        return self.journal.healthy and all(check() for check in self.health_checks.values())
+
+    # ---- commands ------------------------------------------------------------------------------
+
+    def decide(self, cmd: Any, now: float | None = None) -> list[Event]:
+        """Run a command in the loop, without awaiting: the events are applied everywhere and queued."""
+        owner = self._owners.get(type(cmd))
+        if owner is None:
+            raise TypeError(f"no component handles {type(cmd).__name__}")
+        now = self.clock() if now is None else now
+        events = owner.execute(cmd, now)
+        if events:
+            for comp in self.components:
+                if comp is not owner:
+                    apply = comp.apply
+                    for ev in events:
+                        apply(ev)
+        return events
+
+    async def execute(self, cmd: Any, view: Callable[[list[Event]], Any] | None = None) -> tuple[list[Event], Any]:
+        """Run a command and wait until its events are durable.
+
+        `view(events)` runs right after the decision, before the await, so it sees the state the
+        command produced (not what later commands did while this one waited for its commit).
+        A CoreError propagates with nothing changed.
+        """
+        events = self.decide(cmd)
+        result = view(events) if view is not None else None
+        if events:
+            await self.journal.append(events)
+        return events, result
+
+    def submit(self, cmd: Any) -> None:
+        """Fire-and-forget for timers: errors are logged, never raised."""
+
+        async def run():
+            try:
+                await self.execute(cmd)
+            except Exception as exc:
+                log.info("scheduled %s refused: %s", type(cmd).__name__, getattr(exc, "message", exc))
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def schedule(self, delay_s: float, cmd: Any) -> asyncio.TimerHandle:
+        """Run `cmd` after `delay_s` (rating time-outs, closing time)."""
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle
+
+        def fire():
+            self._timers.discard(handle)
+            self.submit(cmd)
+
+        handle = loop.call_later(max(0.0, delay_s), fire)
+        self._timers.add(handle)
+        return handle
+
+    def _dispatch(self, events: Sequence[Event]) -> None:
+        for listener in self.listeners:
+            try:
+                listener(events)
+            except Exception:
+                log.exception("listener %r failed", listener)
+
+    def _schedule_close(self) -> None:
+        """当日业务不留号: at the hall's closing time, close what still waits."""
+        closes = self.config.hall.closes_minute
+        if closes is None:
+            return
+        now = self.clock()
+        day = self.calendar.day(now)
+        at = self.calendar.at(day, closes)
+        if at <= now:
+            nxt = self.calendar.day(self.calendar.day_start(day) + 36 * 3600)
+            at = self.calendar.at(nxt, closes)
+        loop = asyncio.get_running_loop()
+
+        def fire():
+            self.submit(c.CloseDay())
+            self._close_timer = loop.call_later(60, self._schedule_close)
+
+        self._close_timer = loop.call_later(max(1.0, at - now), fire)
+
+    # ---- helpers for adapters --------------------------------------------------------------------
+
+    def iso(self, ts: float | None) -> str | None:
+        return None if ts is None else self.calendar.iso(ts)
+
+    def ticket_json(self, ticket_id: str) -> dict[str, Any]:
+        """The API's view of a ticket (times as ISO 8601 with the hall's offset)."""
+        view = self.engine.ticket_view(self.engine.ticket(ticket_id))
+        return self.isoize(view)
+
+    def isoize(self, view: dict[str, Any]) -> dict[str, Any]:
+        for key in ("issued_at", "called_at", "finished_at", "since"):
+            if key in view:
+                view[key] = self.iso(view[key])
+        return view

@@ -1,0 +1,127 @@
+"""Window actions for clerks: 呼叫, 重呼, 过号, 开始, 办结, 转移, 暂停/恢复, 特呼."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from queued.auth import Principal
+from queued.core import commands as c
+from queued.web.errors import ApiError
+from queued.web.inputs import field, json_body, no_unknown, require
+
+SIMPLE = {
+    "call-next": c.CallNext,
+    "recall": c.Recall,
+    "skip": c.Skip,
+    "start": c.Start,
+    "finish": c.Finish,
+    "pause": c.Pause,
+    "resume": c.Resume,
+    "close": c.CloseWindow,  # extension: the clerk leaves (下班)
+    "sign-out": c.SignOut,  # extension
+}
+WITH_BODY = ("transfer", "call", "sign-in")
+
+
+def window_json(rt, window_id: str) -> dict:
+    eng = rt.engine
+    view = rt.isoize(eng.window_view(window_id))
+    view["businesses"] = list(eng.windows[window_id].businesses)
+    view["waiting_by_business"] = {b: eng.waiting(b) for b in eng.windows[window_id].businesses}
+    clerk = rt.config.hall.clerk_index.get(view["clerk"]) if view["clerk"] else None
+    view["clerk_name"] = clerk.name if clerk else None
+    view["current"] = rt.ticket_json(view["ticket_id"]) if view["ticket_id"] else None
+    return view
+
+
+def skipped_for(rt, window_id: str, limit: int = 10) -> list[dict]:
+    """The latest skipped tickets this window could call back (特呼)."""
+    eng = rt.engine
+    serves = set(eng.windows[window_id].businesses)
+    out = [t for t in eng.tickets.values() if t.status == "skipped" and (t.business in serves or t.window == window_id)]
+    out.sort(key=lambda t: t.called_at or 0, reverse=True)
+    return [{"id": t.id, "number": t.number, "business": t.business, "window": t.window,
+             "skipped_at": rt.iso(t.called_at)} for t in out[:limit]]
+
+
+async def _authorize(request: Request, window_id: str) -> Principal:
+    p = await require(request, "window")
+    rt = request.app.state.runtime
+    if window_id not in rt.engine.windows:
+        raise ApiError("unknown_window", f"没有{window_id}号窗口（no window {window_id!r}）")
+    if p.role == "clerk" and p.window != window_id:
+        raise ApiError("forbidden", f"此令牌只能操作{p.window}号窗口（this clerk token is bound to window {p.window}）")
+    return p
+
+
+async def window_action(request: Request) -> JSONResponse:
+    rt = request.app.state.runtime
+    window_id = request.path_params["window"]
+    action = request.path_params["action"]
+    if action not in SIMPLE and action not in WITH_BODY:
+        raise ApiError("not_found", f"没有操作 {action}（unknown action {action!r}; actions: "
+                                    f"{', '.join([*SIMPLE, *WITH_BODY])}）", 404)
+    p = await _authorize(request, window_id)
+    if action in WITH_BODY:
+        data = await json_body(request)
+        if action == "transfer":
+            no_unknown(data, "business", "window")
+            cmd = c.Transfer(window_id, field(data, "business", str, None), field(data, "window", str, None))
+        elif action == "call":
+            no_unknown(data, "number")
+            cmd = c.CallNumber(window_id, field(data, "number", str))
+        else:
+            no_unknown(data, "clerk")
+            cmd = c.SignIn(window_id, field(data, "clerk", str))
+    else:
+        await json_body(request, allow_empty=True)  # a body, if any, must still be JSON
+        cmd = SIMPLE[action](window_id)
+    if p.clerk and rt.engine.windows[window_id].clerk != p.clerk and action not in ("sign-in", "sign-out"):
+        # A token that names a clerk signs that clerk in on its first action at the window.
+        await rt.execute(c.SignIn(window_id, p.clerk))
+
+    def view(events):
+        out = window_json(rt, window_id)
+        called = [ev for ev in events if ev.kind == "ticket_called"]
+        if action in ("call-next", "call"):
+            out_ticket = rt.ticket_json(called[-1].ticket) if called else None
+        else:
+            out_ticket = out["current"]
+        finished = [ev for ev in events if ev.kind == "ticket_finished"]
+        result = {"ticket": out_ticket, "window": out}
+        if finished:
+            result["finished"] = {"ticket": finished[-1].ticket, "number": finished[-1].number,
+                                  "case": finished[-1].case}
+        return result
+
+    _, result = await rt.execute(cmd, view)
+    return JSONResponse(result)
+
+
+async def get_window(request: Request) -> JSONResponse:
+    rt = request.app.state.runtime
+    window_id = request.path_params["window"]
+    p = await require(request, "read_hall")
+    if window_id not in rt.engine.windows:
+        raise ApiError("unknown_window", f"没有{window_id}号窗口（no window {window_id!r}）")
+    if p.role == "clerk" and p.window != window_id:
+        raise ApiError("forbidden", f"此令牌只能查看{p.window}号窗口（bound to window {p.window}）")
+    out = window_json(rt, window_id)
+    out["skipped"] = skipped_for(rt, window_id)
+    return JSONResponse(out)
+
+
+async def list_windows(request: Request) -> JSONResponse:
+    rt = request.app.state.runtime
+    p = await require(request, "read_hall")
+    ids = [p.window] if p.role == "clerk" else list(rt.engine.windows)
+    return JSONResponse({"windows": [window_json(rt, w) for w in ids]})
+
+
+routes = [
+    Route("/api/v1/windows", list_windows, methods=["GET"]),
+    Route("/api/v1/windows/{window}", get_window, methods=["GET"]),
+    Route("/api/v1/windows/{window}/{action}", window_action, methods=["POST"]),
+]

@@ -1,0 +1,56 @@
+"""The Starlette application: routes of the API, operations and the pages adapters add."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import BaseRoute
+from starlette.templating import Jinja2Templates
+
+from queued.auth import TokenBook
+from queued.metrics import Metrics, TimingMiddleware
+from queued.web import api_tickets, api_windows, ops
+from queued.web.errors import HANDLERS
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+async def _no_mobile_session(request: Request) -> str | None:
+    return None
+
+
+def make_templates(*extra_dirs: Path) -> Jinja2Templates:
+    return Jinja2Templates(directory=[TEMPLATES, *extra_dirs])
+
+
+def create_app(runtime, metrics: Metrics, routes: Sequence[BaseRoute] = (), lifespan=None) -> Any:
+    app = Starlette(
+        routes=[*api_tickets.routes, *api_windows.routes, *ops.routes, *routes],
+        exception_handlers=HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.metrics = metrics
+    app.state.tokens = TokenBook(runtime.journal)
+    # Adapters replace these: the WeChat session of /m, and look-ups of earlier days' tickets.
+    app.state.mobile_session: Callable[[Request], Awaitable[str | None]] = _no_mobile_session
+
+    async def history_ticket(ticket_id: str) -> dict | None:
+        row = await runtime.journal.fetchone(
+            "SELECT id, number, business, status, window, priority, channel, issued_at, called_at, finished_at,"
+            " cancel_reason, serial FROM tickets WHERE id=?", (ticket_id,))
+        if row is None:
+            return None
+        out = {k: row[k] for k in row.keys() if k != "serial"}
+        out.update(position=None, eta_seconds=None)
+        if out["status"] == "done":
+            out["case"] = row["serial"]
+        return runtime.isoize(out)
+
+    app.state.history_ticket = history_ticket
+    app.add_middleware(TimingMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,76 @@
+"""Reading requests strictly: bad JSON, a missing field or a wrong type is a clear 4xx, never a 500."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from queued.auth import Principal
+from queued.web.errors import ApiError
+
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "an object"}
+
+
+async def json_body(request: Request, allow_empty: bool = False) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        if allow_empty:
+            return {}
+        raise ApiError("bad_json", "请求体为空，需要 JSON 对象（the body must be a JSON object）")
+    if len(raw) > 64 * 1024:
+        raise ApiError("bad_json", "请求体过大（body larger than 64 KiB）", 413)
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError("bad_json", f"请求体不是合法的 JSON（invalid JSON: {exc}）") from None
+    if not isinstance(data, dict):
+        raise ApiError("bad_json", "请求体必须是 JSON 对象（the body must be a JSON object）")
+    return data
+
+
+def field(data: dict[str, Any], name: str, typ: type, default: Any = ..., choices: tuple | None = None) -> Any:
+    """One field of a body: present (unless a default is given), of the right type, in `choices`."""
+    if name not in data or data[name] is None:
+        if default is ...:
+            raise ApiError("invalid_request", f"缺少字段 {name}（missing field {name!r}）")
+        return default
+    value = data[name]
+    wrong = not isinstance(value, typ) or (typ is int and isinstance(value, bool))
+    if wrong:
+        raise ApiError("invalid_request", f"字段 {name} 应为 {_TYPE_NAMES.get(typ, typ.__name__)}"
+                                          f"（field {name!r} must be {_TYPE_NAMES.get(typ, typ.__name__)}）")
+    if choices is not None and value not in choices:
+        raise ApiError("invalid_request", f"字段 {name} 只能是 {', '.join(map(str, choices))}"
+                                          f"（field {name!r} must be one of {list(choices)}）")
+    return value
+
+
+def no_unknown(data: dict[str, Any], *allowed: str) -> None:
+    extra = sorted(set(data) - set(allowed))
+    if extra:
+        raise ApiError("invalid_request", f"未知字段 {', '.join(extra)}（unknown field(s): {', '.join(extra)}）")
+
+
+async def principal(request: Request) -> Principal | None:
+    """The bearer token's principal, or None when no token came. A bad token is a 401."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError("unauthorized", "Authorization 需为 Bearer 令牌（expected 'Authorization: Bearer TOKEN'）")
+    p = await request.app.state.tokens.principal(token.strip())
+    if p is None:
+        raise ApiError("unauthorized", "令牌无效或已吊销（unknown or revoked token）")
+    return p
+
+
+async def require(request: Request, right: str) -> Principal:
+    p = await principal(request)
+    if p is None:
+        raise ApiError("unauthorized", "需要登录令牌（missing 'Authorization: Bearer TOKEN'）")
+    if not p.can(right):
+        raise ApiError("forbidden", f"角色 {p.role} 无此权限（role {p.role!r} may not do this）")
+    return p
