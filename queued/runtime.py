@@ -98,6 +98,8 @@ class Runtime:
         log.info("replayed %d events of %s in %.3f s", self.replayed, today, self.replay_seconds)
 
     async def stop(self) -> None:
+        if self.journal.db is None:
+            return
         for handle in list(self._timers):
             handle.cancel()
         self._timers.clear()

@@ -13,7 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from queued.auth import TokenBook
 from queued.metrics import Metrics, TimingMiddleware
-from queued.web import api_tickets, api_windows, ops
+from queued.web import api_tickets, api_windows, ops, static_files
 from queued.web.errors import HANDLERS
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -29,7 +29,7 @@ def make_templates(*extra_dirs: Path) -> Jinja2Templates:
 
 def create_app(runtime, metrics: Metrics, routes: Sequence[BaseRoute] = (), lifespan=None) -> Any:
     app = Starlette(
-        routes=[*api_tickets.routes, *api_windows.routes, *ops.routes, *routes],
+        routes=[*api_tickets.routes, *api_windows.routes, *ops.routes, *static_files.routes, *routes],
         exception_handlers=HANDLERS,
         lifespan=lifespan,
     )

@@ -1,0 +1,195 @@
+"""Shared test helpers: free ports, a hall config, a settable clock, real Mosquitto, a real daemon process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+QUEUED = str(VENV_BIN / "queued")
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots and exports a person can look at after a run
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+HALL_TOML = """
+[daemon]
+http = "127.0.0.1:{http_port}"
+database = "{database}"
+embedded_mqtt = "127.0.0.1:{mqtt_port}"
+
+{mqtt}
+
+[hall]
+id = "main"
+name = "高新区政务服务中心"
+max_wait_minutes = 60
+rating_timeout_s = 30
+
+[[business]]
+code = "A"
+name = "综合受理"
+
+[[business]]
+code = "B"
+name = "不动产登记"
+
+[[business]]
+code = "C"
+name = "社保医保"
+daily_cap = 5
+
+[[clerk]]
+id = "1001"
+name = "张三"
+stars = 5
+pin = "1001"
+
+[[clerk]]
+id = "1002"
+name = "李四"
+stars = 4
+pin = "1002"
+
+[[window]]
+id = "1"
+businesses = ["A", "B"]
+
+[[window]]
+id = "2"
+businesses = ["B", "A"]
+
+[[window]]
+id = "3"
+businesses = ["C"]
+{extra}
+"""
+
+
+def hall_toml(database: str, http_port: int | None = None, mqtt_port: int | None = None,
+              mqtt_url: str | None = None, extra: str = "") -> str:
+    mqtt = f'[mqtt]\nurl = "{mqtt_url}"\n' if mqtt_url else ""
+    return HALL_TOML.format(http_port=http_port or free_port(), database=database,
+                            mqtt_port=mqtt_port or free_port(), mqtt=mqtt, extra=extra)
+
+
+class Clock:
+    """A settable clock for the runtime: tests move time instead of sleeping."""
+
+    def __init__(self, now: float | None = None):
+        # Default: 10:00 hall time today, so issuing hours and closing times behave the same whenever CI runs.
+        if now is None:
+            t = time.time()
+            day_start = t - ((t + 8 * 3600) % 86400)
+            now = day_start + 10 * 3600
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Mosquitto:
+    """A real Mosquitto broker on a free loopback port, with its own config (never the system one)."""
+
+    def __init__(self, extra_conf: str = "", port: int | None = None):
+        self.port = port or free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="mosq-"))
+        self.extra_conf = extra_conf
+        self.proc: subprocess.Popen | None = None
+
+    @staticmethod
+    def binary() -> str:
+        return shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+    def start(self) -> Mosquitto:
+        conf = self.dir / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            f"allow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\n"
+            f"{self.extra_conf}\n"
+        )
+        self.proc = subprocess.Popen([self.binary(), "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"mosquitto exited: {self.proc.stderr.read().decode()}")
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ServeProcess:
+    """A real `queued serve` process (for crash tests and browser tests)."""
+
+    def __init__(self, config_path: Path, cwd: Path, env: dict | None = None):
+        self.config_path = config_path
+        self.cwd = cwd
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen | None = None
+        self.log = cwd / "serve.log"
+
+    def start(self, base_url: str, timeout: float = 20) -> ServeProcess:
+        self._logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([QUEUED, "serve", "--config", str(self.config_path)], cwd=self.cwd,
+                                     stdout=self._logf, stderr=subprocess.STDOUT, env=self.env)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"queued serve exited {self.proc.returncode}:\n{self.log.read_text()}")
+            try:
+                if httpx.get(base_url + "/healthz", timeout=0.5).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"queued serve did not become healthy:\n{self.log.read_text()}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+        if getattr(self, "_logf", None):
+            self._logf.close()
+
+
+def token(database: str, role: str, window: str | None = None, clerk: str | None = None) -> str:
+    from queued.auth import create_token
+
+    return create_token(database, role, window, clerk)
