@@ -131,6 +131,10 @@ class BusPoller:
     def pads_online(self) -> int:
         return sum(1 for link in self.links.values() if link.online)
 
+    @property
+    def is_running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     def is_online(self, addr: int) -> bool:
         return bool(self.links[addr].online)
 
@@ -357,17 +361,14 @@ class BusPoller:
         data = encode(replace(frame, addr=link.addr, seq=seq))
         result: asyncio.Future = loop.create_future()
         self._waiting = (link.addr, seq, result)
+        # The reply window opens once our frame is on the wire.
+        timer = loop.call_later(self.reply_timeout_s + wire_seconds(len(data), self.baudrate),
+                                self._reply_timed_out, result)
         try:
             self._write(data)
-            try:
-                # The reply window opens once our frame is on the wire.
-                async with asyncio.timeout(self.reply_timeout_s + wire_seconds(len(data), self.baudrate)):
-                    reply = await result
-            except TimeoutError:
-                # A false SOF may be holding a real frame hostage: give it up and rescan.
-                self._take_frames(self.decoder.abandon_partial())
-                reply = result.result() if result.done() else None
+            reply = await result
         finally:
+            timer.cancel()
             self._waiting = None
         if reply is None:
             self.stats.missed_replies += 1
@@ -385,6 +386,12 @@ class BusPoller:
             log.info("pad %d online", link.addr)
             await self._call_hook(self.on_online, link.addr)
         return reply
+
+    def _reply_timed_out(self, result: asyncio.Future) -> None:
+        # A false SOF may be holding the real reply hostage behind a large LEN: give that partial
+        # frame up and rescan, which may still resolve ``result`` with the reply.
+        self._take_frames(self.decoder.abandon_partial())
+        _resolve(result, None)
 
     def _write(self, data: bytes) -> None:
         if self._transport is None or self._transport.is_closing():
