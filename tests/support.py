@@ -134,7 +134,7 @@ class Mosquitto:
                 return self
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"mosquitto exited: {self.proc.stderr.read().decode()}")
+                    raise RuntimeError(f"mosquitto exited: {self.proc.stderr.read().decode()}") from None
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not start")
 

@@ -37,6 +37,7 @@ def create_app(runtime, metrics: Metrics, routes: Sequence[BaseRoute] = (), life
     app.state.metrics = metrics
     app.state.tokens = TokenBook(runtime.journal)
     # Adapters replace these: the WeChat session of /m, and look-ups of earlier days' tickets.
+    app.state.session_resolvers = []  # cookie sign-ins of /admin, /clerk, /kiosk: see inputs.principal
     app.state.mobile_session: Callable[[Request], Awaitable[str | None]] = _no_mobile_session
 
     async def history_ticket(ticket_id: str) -> dict | None:

@@ -57,6 +57,12 @@ async def principal(request: Request) -> Principal | None:
     """The bearer token's principal, or None when no token came. A bad token is a 401."""
     header = request.headers.get("authorization")
     if not header:
+        # Pages sign people in with cookies; each adapter that does appends a resolver
+        # `async fn(request) -> Principal | None` to app.state.session_resolvers. Bearer comes first.
+        for resolve in request.app.state.session_resolvers:
+            p = await resolve(request)
+            if p is not None:
+                return p
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
