@@ -11,6 +11,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,6 +43,14 @@ def _hours(value: Any) -> tuple[tuple[int, int], ...]:
             raise ValueError(f"{span!r} ends before it starts")
         out.append((s, e))
     return tuple(out)
+
+
+def _is_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _host_port(value: str) -> tuple[str, int]:
@@ -85,6 +94,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "rating_window_days": (int, 7),  # extension: how long after 办结 a QR/web rating is taken
         "department": (str, ""),  # extension: for the national 好差评 export
         "region_code": (str, ""),  # extension: 行政区划代码 for the national export
+        "holidays": (list, []),  # extension: "YYYY-MM-DD" days off on weekdays (差评 deadlines)
+        "workdays": (list, []),  # extension: "YYYY-MM-DD" make-up working days on weekends (调休)
     },
     "business": {
         "code": (str, _REQUIRED),
@@ -171,6 +182,8 @@ class Config:
     item_codes: dict[str, str] = field(default_factory=dict)
     clerk_pins: dict[str, str] = field(default_factory=dict)
     window_leaders: dict[str, str] = field(default_factory=dict)
+    holidays: tuple[str, ...] = ()  # extension: weekday days off, for working-day deadlines
+    workdays: tuple[str, ...] = ()  # extension: weekend make-up working days (调休)
     source: str = "demo"
     demo: bool = False
 
@@ -339,6 +352,10 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
         raise bad("hall", 0, "unrated_default", 'expected "none" or a level 1..5')
     if h["review_deadline_working_days"] <= 0:
         raise bad("hall", 0, "review_deadline_working_days", "must be positive")
+    for key in ("holidays", "workdays"):
+        for value in h[key]:
+            if not (isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) and _is_date(value)):
+                raise bad("hall", 0, key, f"expected a list of \"YYYY-MM-DD\" dates, got {value!r}")
     for key in ("max_recalls", "announce_repeat", "rating_window_days"):
         if h[key] < 0 or (key == "announce_repeat" and h[key] > 5):
             raise bad("hall", 0, key, "out of range")
@@ -441,6 +458,7 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
         pads=tuple(pads), buses=buses,
         sections={k: sec[k] for k in ("wechat", "printer", "appointments")},
         item_codes=item_codes, clerk_pins=pins, window_leaders=leaders, source=source,
+        holidays=tuple(h["holidays"]), workdays=tuple(h["workdays"]),
     )
 
 
