@@ -128,6 +128,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "secret": (str, ""),
         "secret_file": (str, ""),
         "api_base": (str, "https://api.weixin.qq.com"),
+        "authorize_base": (str, "https://open.weixin.qq.com"),  # OAuth page (a local fake in tests)
         "template_ahead": (str, ""),
         "template_called": (str, ""),
         "notify_ahead": (int, 3),
