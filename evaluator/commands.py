@@ -1,0 +1,70 @@
+"""Commands the rating book (`evaluator.book.RatingBook`) owns. Run them through the runtime:
+
+    events, _ = await runtime.execute(Rate(case=123, level=5, channel="pad", window="3"))
+
+so the reply (HTTP 201, the pad's ACK) follows the commit. A refused command raises an
+`evaluator.errors.EvaluatorError` (a CoreError: the web layer maps its code) and changes nothing.
+
+For ratings prefer `EvaluatorAdapter.rate(cmd)` (`daemon.adapter("EvaluatorAdapter")`): it does the
+same and, when the case is already rated, also journals the refusal (RatingRefused, counted in
+`rating_refusals` and the metric) before raising `AlreadyRated`; it also tells a ticket of an
+earlier day that was never served (`not_served`) from one that does not exist (`unknown_ticket`).
+
+Pads (firmware_bridge wiring):
+- RATING (CASE, LEVEL, REASONS)  → `await evaluator.rate(Rate(case=CASE, level=LEVEL, reasons=REASONS,
+  channel="pad", window=<the pad's window>))`; ACK the pad whatever the outcome (a refusal is
+  final, a retry would be refused again).
+- RATE_TIMEOUT (CASE)           → `await runtime.execute(RatingTimeout(CASE, source="pad"))`.
+- Listen for `RatingRequested` (evaluator.events) to send RATE_REQUEST to the window's pad.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True, frozen=True)
+class Rate:
+    """A citizen's rating of one served case, named by `case` (the serial) or by `ticket` (its id).
+
+    level: 1..5 (5 非常满意 … 1 非常不满意); reasons: bitmask, bit i = reason i+1 of the hall's list;
+    channel: pad | qr | web | wechat. `window`, when given (a pad), must be the case's window.
+    """
+
+    level: int
+    case: int | None = None
+    ticket: str | None = None
+    reasons: int = 0
+    comment: str = ""
+    channel: str = "qr"
+    window: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class RequestRating:
+    """Open the rating prompt for a finished case (→ RatingRequested). The adapter sends it after
+    each TicketFinished commits; nobody else needs to."""
+
+    case: int
+
+
+@dataclass(slots=True, frozen=True)
+class RatingTimeout:
+    """Nobody rated in time: records the case unrated, or as `unrated_default` (系统默认评价).
+    No events (and no error) when the case is already rated or timed out. source: pad | timer."""
+
+    case: int
+    source: str = "timer"
+
+
+@dataclass(slots=True, frozen=True)
+class RefuseDuplicate:
+    """Journal a refused duplicate rating (RatingRefused): 一次一评, refused and counted."""
+
+    case: int | None
+    ticket: str | None
+    channel: str
+    reason: str = "already_rated"
+
+
+__all__ = ["Rate", "RequestRating", "RatingTimeout", "RefuseDuplicate"]
