@@ -1,0 +1,175 @@
+"""The daemon's one MQTT client: connects (and reconnects, with backoff), announces `online` over
+its retained will `offline`, publishes what the outbox holds, and hears screens' heartbeats.
+
+aiomqtt does not reconnect by itself, hence the loop. Publishing never touches the hot path: the
+runtime's listener only marks the outbox; this task builds and sends when the broker is there.
+After every (re)connect every window's screen and the board are republished (retained), so
+screens are right at once even if the broker lost its retained messages in a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import aiomqtt
+
+from display.errors import DisplayError
+from display.messages import Changes, Message
+from display.outbox import Outbox
+
+log = logging.getLogger("queued.display")
+
+BACKOFF_MIN_S = 0.05
+BACKOFF_MAX_S = 1.0  # a restarted broker is found again within a second
+CHUNK = 256  # publishes awaited together; paho keeps the wire order
+MAX_INCOMING = 1000  # heartbeats queued for the reader; beyond this a flood is dropped by aiomqtt
+
+
+def parse_url(url: str) -> tuple[str, int, bool]:
+    """mqtt://host:port or mqtts://host:port → (host, port, tls)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise DisplayError(f"MQTT url {url!r}: expected mqtt://HOST:PORT or mqtts://HOST:PORT")
+    tls = parts.scheme == "mqtts"
+    return parts.hostname, parts.port or (8883 if tls else 1883), tls
+
+
+class MqttLink:
+    def __init__(self, url: str, *, status_topic: str, subscriptions: list[str], outbox: Outbox,
+                 build: Callable[[Changes], list[Message]], on_connect: Callable[[], None],
+                 on_message: Callable[[str, bytes], None], username: str = "", password: str = "",
+                 client_id: str = ""):
+        self.url = url
+        self.host, self.port, self.tls = parse_url(url)
+        self.status_topic = status_topic
+        self.subscriptions = subscriptions
+        self.outbox = outbox
+        self.build = build
+        self.on_connect = on_connect
+        self.on_message = on_message
+        self.username = username or None
+        self.password = password or None
+        self.client_id = client_id or f"queued-{os.getpid()}-{os.urandom(3).hex()}"
+        self.connected = False
+        self.connects = 0
+        self.published = 0
+        self.client: aiomqtt.Client | None = None
+        self._task: asyncio.Task | None = None
+        self._first = asyncio.Event()
+
+    # ---- life ----------------------------------------------------------------------------------
+
+    async def start(self, wait_s: float = 2.0) -> None:
+        """Start the loop; wait a little for the first connection, never fail for want of a broker."""
+        self._task = asyncio.create_task(self._run(), name="mqtt-link")
+        try:
+            await asyncio.wait_for(self._first.wait(), wait_s)
+        except TimeoutError:
+            log.warning("MQTT broker %s not reachable yet; screens will update once it is", self.url)
+
+    async def stop(self) -> None:
+        client = self.client
+        if client is not None and self.connected:
+            try:  # a clean disconnect does not fire the will: say it ourselves
+                await asyncio.wait_for(client.publish(self.status_topic, b"offline", qos=1, retain=True), 1.0)
+            except Exception:
+                pass
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._task = None
+        self.connected = False
+
+    # ---- the loop ------------------------------------------------------------------------------
+
+    def _client(self) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            self.host, self.port, username=self.username, password=self.password, identifier=self.client_id,
+            protocol=aiomqtt.ProtocolVersion.V311, clean_session=True, keepalive=15, timeout=5,
+            will=aiomqtt.Will(self.status_topic, b"offline", qos=1, retain=True),
+            tls_context=ssl.create_default_context() if self.tls else None,
+            max_queued_incoming_messages=MAX_INCOMING,
+        )
+
+    async def _run(self) -> None:
+        backoff = BACKOFF_MIN_S
+        failing = False
+        while True:
+            try:
+                async with self._client() as client:
+                    client.pending_calls_threshold = 100_000  # we bound our own batches
+                    self.client = client
+                    await client.publish(self.status_topic, b"online", qos=1, retain=True)
+                    for topic in self.subscriptions:
+                        await client.subscribe(topic, qos=0)
+                    self.connected = True
+                    self.connects += 1
+                    backoff = BACKOFF_MIN_S
+                    if failing:
+                        log.info("MQTT broker %s is back", self.url)
+                    failing = False
+                    self.on_connect()
+                    self._first.set()
+                    await self._serve(client)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # aiomqtt.MqttError, OSError, timeouts: all mean "try again"
+                if not failing:
+                    log.warning("MQTT broker %s: %s; retrying", self.url, exc or type(exc).__name__)
+                failing = True
+            finally:
+                self.connected = False
+                self.client = None
+            await asyncio.sleep(backoff)
+            backoff = min(BACKOFF_MAX_S, backoff * 2)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        tasks = {asyncio.create_task(self._write(client)), asyncio.create_task(self._read(client))}
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                t.result()
+            raise aiomqtt.MqttError("link task ended")
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _write(self, client: aiomqtt.Client) -> None:
+        while True:
+            await self.outbox.ready.wait()
+            changes = self.outbox.take()
+            try:
+                messages = self.build(changes)
+                for i in range(0, len(messages), CHUNK):
+                    chunk = messages[i:i + CHUNK]
+                    results = await asyncio.gather(
+                        *(client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain) for m in chunk),
+                        return_exceptions=True)
+                    for r in results:
+                        if isinstance(r, BaseException):
+                            raise r
+                    self.published += len(chunk)
+            except BaseException:
+                self.outbox.give_back(changes)
+                raise
+
+    async def _read(self, client: aiomqtt.Client) -> None:
+        async for msg in client.messages:
+            payload = msg.payload
+            if isinstance(payload, str):
+                payload = payload.encode()
+            elif not isinstance(payload, bytes | bytearray):
+                payload = b"" if payload is None else str(payload).encode()
+            try:
+                self.on_message(str(msg.topic), bytes(payload))
+            except Exception:  # a stranger's message must never end the link
+                log.exception("ignoring MQTT message on %s", msg.topic)

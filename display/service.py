@@ -1,0 +1,155 @@
+"""The display adapter: the runtime's events → screens (MQTT and the /screen page), screens'
+heartbeats → the supervisor's view and metrics.
+
+The runtime listener only notes what changed (`ScreenModel.observe`) and marks the outboxes;
+payloads are built when a consumer is ready to send, from the state at that moment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from display import screen_page
+from display.messages import Changes, Message, ScreenModel
+from display.outbox import Outbox
+from display.publisher import MqttLink
+from display.screens import ScreenRegistry, parse_alive
+from queued.web.inputs import require
+
+log = logging.getLogger("queued.display")
+
+
+def broker_url(config) -> str:
+    """The configured broker, or the embedded one when there is no [mqtt] section."""
+    if config.mqtt_url:
+        return config.mqtt_url
+    host, port = config.embedded_mqtt
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"
+    return f"mqtt://{host}:{port}"
+
+
+class DisplayCollector:
+    """Screens and the broker link, read at scrape time."""
+
+    def __init__(self, service: DisplayService):
+        self.service = service
+
+    def collect(self):
+        s = self.service
+        now = s.runtime.clock()
+        online = GaugeMetricFamily("queued_screens_online", "Screens heard from in the last 30 s")
+        online.add_metric([], s.screens.count_online(now))
+        yield online
+        known = GaugeMetricFamily("queued_screens_known", "Screens heard from since the daemon started")
+        known.add_metric([], len(s.screens.screens))
+        yield known
+        up = GaugeMetricFamily("queued_mqtt_connected", "1 while the daemon is connected to the MQTT broker")
+        up.add_metric([], 1 if s.link.connected else 0)
+        yield up
+        pub = CounterMetricFamily("queued_mqtt_published", "MQTT messages published")
+        pub.add_metric([], s.link.published)
+        yield pub
+        conn = CounterMetricFamily("queued_mqtt_connects", "Connections made to the MQTT broker")
+        conn.add_metric([], s.link.connects)
+        yield conn
+        dropped = CounterMetricFamily("queued_mqtt_calls_dropped", "Call announcements dropped while the "
+                                      "broker was away (the outbox keeps the latest 200)")
+        dropped.add_metric([], s.outbox.dropped_calls)
+        yield dropped
+
+
+class DisplayService:
+    def __init__(self, daemon):
+        cfg = daemon.config
+        self.config = cfg
+        self.runtime = rt = daemon.runtime
+        self.model = ScreenModel(cfg.hall, cfg.mqtt_prefix, rt.calendar.iso)
+        self.outbox = Outbox()
+        self.screens = ScreenRegistry()
+        self.hub = screen_page.ScreenHub(self)
+        self._last_led: dict[str, dict] = {}  # what each window's screen last showed (skip repeats)
+        self._last_board: dict | None = None
+        self._flashed: dict[str, float | None] = {}  # window → the call (called_at) already flashed
+        self.link = MqttLink(
+            broker_url(cfg), status_topic=self.model.status_topic(), subscriptions=[self.model.alive_filter()],
+            outbox=self.outbox, build=self.build, on_connect=self._connected, on_message=self._heard,
+            username=cfg.mqtt_username, password=cfg.mqtt_password, client_id=cfg.mqtt_client_id,
+        )
+        rt.subscribe(self._on_events)
+        rt.health_checks["mqtt"] = lambda: self.link.connected
+        daemon.metrics.registry.register(DisplayCollector(self))
+        self.routes = [*screen_page.routes(self), Route("/api/v1/screens", self.list_screens, methods=["GET"])]
+
+    async def start(self) -> None:
+        self.model.rebuild_recent(self.runtime.engine)
+        await self.link.start()
+
+    async def stop(self) -> None:
+        self.hub.close()
+        await self.link.stop()
+
+    # ---- runtime → outboxes (hot path: no I/O, no waiting) ---------------------------------------
+
+    def _on_events(self, events: Sequence) -> None:
+        changes = self.model.observe(self.runtime.engine, events)
+        if changes:
+            self.outbox.put(changes)
+            self.hub.put(changes)
+
+    def _connected(self) -> None:
+        self._last_led.clear()
+        self._last_board = None
+        self.outbox.mark_all(self.runtime.engine.windows)
+
+    # ---- outbox → messages (in the link's task, when the broker is there) ------------------------
+
+    def build(self, changes: Changes) -> list[Message]:
+        eng = self.runtime.engine
+        model = self.model
+        out: list[Message] = []
+        now = self.runtime.clock()
+        for window in changes.windows:
+            if window not in eng.windows:
+                continue
+            content = model.led_content(eng, window)
+            # Flash once per call or recall, on the first message that shows it: the state may
+            # already be ahead of the commit that woke us, so the mark comes from the ticket.
+            mark = model.call_mark(eng, window)
+            flash = mark is not None and self._flashed.get(window) != mark
+            if not flash and self._last_led.get(window) == content:
+                continue  # nothing a screen would show differently
+            self._last_led[window] = content
+            self._flashed[window] = mark
+            out.extend(model.led_messages(model.led(eng, window, flash, now, content)))
+        out.extend(model.call_message(call) for call in changes.calls)
+        if changes.board:
+            board = model.board(eng, now)
+            same = {k: v for k, v in board.items() if k != "at"}
+            if same != self._last_board:
+                self._last_board = same
+                out.append(model.board_message(board))
+        return out
+
+    # ---- heartbeats ------------------------------------------------------------------------------
+
+    def _heard(self, topic: str, payload: bytes) -> None:
+        alive = parse_alive(topic, payload, self.model.base)
+        if alive is None:
+            self.screens.ignored += 1
+            return
+        self.screens.heard(alive[0], alive[1], self.runtime.clock())
+
+    async def list_screens(self, request: Request) -> JSONResponse:
+        """Extension: GET /api/v1/screens — the screens heard from and whether they are online."""
+        await require(request, "read_hall")
+        now = self.runtime.clock()
+        listing = self.screens.listing(now, self.runtime.calendar.iso)
+        return JSONResponse({"screens": listing, "online": sum(1 for s in listing if s["online"]),
+                             "broker": {"connected": self.link.connected, "url": self.link.url}})
