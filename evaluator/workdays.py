@@ -1,0 +1,53 @@
+"""Working days for 差评 deadlines: Monday to Friday, less the hall's holidays, plus its make-up
+working days (调休: a Saturday or Sunday worked in exchange for a longer holiday).
+
+Pure: days are "YYYY-MM-DD" strings, as the hall calendar gives them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+
+class WorkCalendar:
+    def __init__(self, holidays: Iterable[str] = (), workdays: Iterable[str] = ()):
+        self.holidays = frozenset(date.fromisoformat(d) for d in holidays)
+        self.workdays = frozenset(date.fromisoformat(d) for d in workdays)
+
+    def is_workday(self, day: str | date) -> bool:
+        d = date.fromisoformat(day) if isinstance(day, str) else day
+        if d in self.workdays:
+            return True
+        if d in self.holidays:
+            return False
+        return d.weekday() < 5
+
+    def add_workdays(self, day: str, n: int) -> str:
+        """The n-th working day after `day` (a Friday plus 5 is the next Friday).
+
+        `day` itself never counts, whether or not it is a working day: a 差评 given on a Saturday
+        make-up day or on a holiday still gets n full working days.
+        """
+        if n < 0:
+            raise ValueError("n must be ≥ 0")
+        d = date.fromisoformat(day)
+        left = n
+        # A year of holidays cannot hold more than a few weeks: the bound only guards bad data.
+        for _ in range(n * 7 + 400):
+            if left == 0:
+                return d.isoformat()
+            d += timedelta(days=1)
+            if self.is_workday(d):
+                left -= 1
+        raise ValueError(f"no {n} working days after {day}: the holiday list leaves none")
+
+    def workdays_between(self, start: str, end: str) -> int:
+        """Working days after `start` up to and including `end` (0 when end ≤ start)."""
+        a, b = date.fromisoformat(start), date.fromisoformat(end)
+        count = 0
+        while a < b:
+            a += timedelta(days=1)
+            if self.is_workday(a):
+                count += 1
+        return count
