@@ -23,6 +23,7 @@ log = logging.getLogger("queued")
 ADAPTERS: list[str] = [
     "display.broker:EmbeddedBroker",
     "display.service:DisplayService",
+    "queued.clerk.clerk:ClerkConsole",
 ]
 
 

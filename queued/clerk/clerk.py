@@ -1,0 +1,199 @@
+"""The clerk console adapter: /clerk (sign-in and the window keys), its session cookie, and the
+last case's rating.
+
+The keys themselves go to the API's own `POST /api/v1/windows/{w}/{action}`: this adapter only
+adds a cookie sign-in (a resolver in `app.state.session_resolvers`, consulted when no Bearer token
+came), so the console and a hardware pad run the very same commands.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from queued.auth import Principal, token_hash
+from queued.clerk.session import COOKIE, SESSION_S, PinGuard, Session, SessionSigner, load_secret, pin_matches
+from queued.core import commands as c
+from queued.web.app import make_templates
+from queued.web.errors import ApiError
+from queued.web.inputs import field, json_body, no_unknown, require
+
+log = logging.getLogger("queued.clerk")
+
+# The national 好差评 levels (5 best); the evaluator's tables store these numbers.
+LEVEL_NAMES = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+CASE_STATE_TEXT = {
+    "open": "等待群众评价",
+    "rated": "已评价",
+    "unrated": "未评价（超时）",
+    "defaulted": "系统默认评价",
+    "pending": "评价器未启用",
+}
+
+
+class ClerkConsole:
+    def __init__(self, daemon):
+        self.daemon = daemon
+        self.runtime = daemon.runtime
+        self.config = daemon.config
+        self.signer: SessionSigner | None = None
+        self.guard = PinGuard()
+        self.templates = make_templates(Path(__file__).parent / "templates")
+        self.routes = [
+            Route("/clerk", self.page, methods=["GET"]),
+            Route("/clerk/login", self.login, methods=["POST"]),
+            Route("/clerk/logout", self.logout, methods=["POST"]),
+            Route("/clerk/api/last-case", self.last_case, methods=["GET"]),
+        ]
+
+    async def start(self) -> None:
+        self.signer = SessionSigner(await load_secret(self.runtime.journal))
+        self.daemon.app.state.session_resolvers.append(self.resolve)
+
+    async def stop(self) -> None:
+        resolvers = self.daemon.app.state.session_resolvers
+        if self.resolve in resolvers:
+            resolvers.remove(self.resolve)
+
+    # ---- sessions ------------------------------------------------------------------------------
+
+    def _session(self, request: Request) -> Session | None:
+        raw = request.cookies.get(COOKIE)
+        if not raw or self.signer is None:
+            return None
+        return self.signer.load(raw, self.runtime.clock())
+
+    async def resolve(self, request: Request) -> Principal | None:
+        """The console's cookie as a clerk principal bound to its window, while it still holds."""
+        s = self._session(request)
+        if s is None:
+            return None
+        w = self.runtime.engine.windows.get(s.window)
+        if w is None:
+            return None
+        if s.clerk is not None and w.clerk != s.clerk:
+            return None  # another clerk signed in here, or this one signed out: the session is over
+        if s.token_hash is not None:
+            row = await self.runtime.journal.fetchone("SELECT revoked FROM tokens WHERE hash=?", (s.token_hash,))
+            if row is None or row["revoked"]:
+                return None
+        return Principal("clerk", s.window, s.clerk, "clerk console")
+
+    async def login(self, request: Request) -> Response:
+        """Sign in with a clerk token, or with 工号 + PIN at a chosen window. Sets the cookie."""
+        rt = self.runtime
+        data = await json_body(request)
+        now = rt.clock()
+        if "token" in data:
+            no_unknown(data, "token")
+            token = field(data, "token", str).strip()
+            p = await request.app.state.tokens.principal(token) if token else None
+            if p is None:
+                raise ApiError("unauthorized", "令牌无效或已吊销（unknown or revoked token）")
+            if p.role != "clerk" or not p.window:
+                raise ApiError("forbidden", f"只有窗口人员令牌可以登录工作台，这是 {p.role} 令牌"
+                                            f"（only a clerk token signs in here）")
+            window, clerk, th = p.window, p.clerk, token_hash(token)
+            if window not in rt.engine.windows:
+                raise ApiError("unknown_window", f"令牌绑定的{window}号窗口不在本大厅的配置中（no window {window!r}）")
+        else:
+            no_unknown(data, "clerk", "pin", "window")
+            clerk = field(data, "clerk", str).strip()
+            pin = field(data, "pin", str)
+            window = field(data, "window", str)
+            if window not in rt.engine.windows:
+                raise ApiError("unknown_window", f"没有{window}号窗口（no window {window!r}）")
+            wait = self.guard.locked_for(clerk, now)
+            if wait:
+                raise ApiError("too_many_attempts", f"密码错误次数过多，请 {math.ceil(wait / 60)} 分钟后再试"
+                                                    f"（PIN sign-in locked for {wait:.0f} s）", 429)
+            if not pin_matches(self.config.clerk_pins.get(clerk, ""), pin):
+                self.guard.failed(clerk, now)
+                raise ApiError("unauthorized", "工号或密码错误（wrong clerk id or PIN）")
+            self.guard.succeeded(clerk)
+            th = None
+        if clerk is not None:
+            await rt.execute(c.SignIn(window, clerk))  # the pad and the LED show who serves now
+        assert self.signer is not None
+        cookie = self.signer.dump(Session(window, clerk, th, now + SESSION_S))
+        resp = JSONResponse({"window": window, "clerk": clerk, "clerk_name": self._clerk_name(clerk)})
+        resp.set_cookie(COOKIE, cookie, max_age=SESSION_S, path="/", httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+        log.info("clerk console sign-in: window %s, clerk %s (%s)", window, clerk, "token" if th else "PIN")
+        return resp
+
+    async def logout(self, request: Request) -> Response:
+        s = self._session(request)
+        if s is not None and s.clerk is not None:
+            w = self.runtime.engine.windows.get(s.window)
+            if w is not None and w.clerk == s.clerk:
+                await self.runtime.execute(c.SignOut(s.window))
+        resp = JSONResponse({"signed_out": True})
+        resp.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        return resp
+
+    def _clerk_name(self, clerk: str | None) -> str | None:
+        k = self.config.hall.clerk_index.get(clerk) if clerk else None
+        return k.name if k else None
+
+    # ---- the page ------------------------------------------------------------------------------
+
+    async def page(self, request: Request) -> Response:
+        hall = self.config.hall
+        p = await self.resolve(request)
+        ctx = {
+            "hall_name": hall.name,
+            "windows": [{"id": w.id, "label": w.label} for w in hall.windows],
+            "businesses": [{"code": b.code, "name": b.name} for b in hall.businesses],
+            "session": None,
+        }
+        if p is not None:
+            win = hall.window_index[p.window]
+            ctx["session"] = {"window": win.id, "label": win.label, "clerk": p.clerk,
+                              "clerk_name": self._clerk_name(p.clerk), "businesses": list(win.businesses)}
+        resp = self.templates.TemplateResponse(request, "clerk.html", ctx)
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    # ---- the last case and its rating ----------------------------------------------------------
+
+    async def last_case(self, request: Request) -> JSONResponse:
+        p = await require(request, "window")
+        window = p.window if p.role == "clerk" else request.query_params.get("window", "")
+        if window not in self.runtime.engine.windows:
+            raise ApiError("unknown_window", f"没有{window}号窗口（no window {window!r}）")
+        return JSONResponse({"case": await self.case_rating(window)})
+
+    async def case_rating(self, window: str) -> dict | None:
+        """Today's last finished case at `window` with its rating as the evaluator recorded it
+        (its `cases` table); without the evaluator, the case alone, its rating pending."""
+        rt = self.runtime
+        j = rt.journal
+        day = rt.engine.day
+        has_cases = await j.fetchone("SELECT 1 FROM sqlite_master WHERE type='table' AND name='cases'")
+        if has_cases:
+            row = await j.fetchone(
+                "SELECT case_id, number, business, finished_at, state, level, reasons FROM cases"
+                " WHERE day=? AND window=? ORDER BY finished_at DESC, case_id DESC LIMIT 1", (day, window))
+        else:
+            row = await j.fetchone(
+                "SELECT serial AS case_id, number, business, finished_at, 'pending' AS state, NULL AS level,"
+                " 0 AS reasons FROM tickets WHERE day=? AND window=? AND status='done'"
+                " ORDER BY finished_at DESC, serial DESC LIMIT 1", (day, window))
+        if row is None:
+            return None
+        level = row["level"]
+        reasons = [r for i, r in enumerate(self.config.hall.reasons) if row["reasons"] & (1 << i)]
+        state = row["state"]
+        text = CASE_STATE_TEXT.get(state, state)
+        if level is not None:
+            text = f"{text}：{LEVEL_NAMES.get(level, level)}"
+        return {"case": row["case_id"], "number": row["number"], "business": row["business"],
+                "finished_at": rt.iso(row["finished_at"]), "state": state, "level": level,
+                "level_name": LEVEL_NAMES.get(level) if level is not None else None,
+                "bad": level is not None and level <= 2, "reasons": reasons, "text": text}
