@@ -7,6 +7,8 @@ not import ``queued``; the daemon imports it.
 
 from .codec import Direction, FrameDecoder
 from .crc import crc16_modbus
+from .emulator import PadBusEmulator, PadState
+from .emulator_cli import run_pad_emulator
 from .errors import EncodeError, FirmwareBridgeError, FrameError, PadStateError, PayloadError, PortError
 from .frames import (
     Frame,
@@ -31,8 +33,11 @@ from .frames import (
     WindowState,
     encode,
 )
+from .poller import BusPoller
+from .stats import BusStats
 
 __all__ = [
+    "BusPoller", "BusStats", "PadBusEmulator", "PadState", "run_pad_emulator",
     "Direction", "FrameDecoder", "crc16_modbus",
     "EncodeError", "FirmwareBridgeError", "FrameError", "PadStateError", "PayloadError", "PortError",
     "Frame", "HostCommand", "Key", "KeyCode", "Nak", "NakCode", "PadEvent", "PadReply", "Poll",

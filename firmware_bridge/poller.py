@@ -16,9 +16,8 @@ import asyncio
 import inspect
 import itertools
 import logging
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from .codec import Direction, FrameDecoder
 from .errors import FirmwareBridgeError, PortError
@@ -38,33 +37,12 @@ from .frames import (
 )
 from .link import PadLink, PendingCommand
 from .serial_link import BusProtocol, open_link, wire_seconds
+from .stats import BusStats
 
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[int, PadEvent], Awaitable[None]]
 PadHook = Callable[[int], Awaitable[None] | None]  # on_online / on_offline: sync or async
-
-
-@dataclass
-class BusStats:
-    """Plain counters; the daemon maps them to Prometheus. Frame counts live in ``poller.decoder``."""
-
-    polls_sent: int = 0
-    commands_sent: int = 0
-    broadcasts_sent: int = 0
-    replies: int = 0
-    missed_replies: int = 0
-    stale_replies: int = 0  # a good frame with the wrong ADDR/SEQ (late, or nobody asked)
-    naks: Counter = field(default_factory=Counter)  # by NAK code
-    events: Counter = field(default_factory=Counter)  # processed, by type: key, rating, rate_timeout
-    keys: Counter = field(default_factory=Counter)  # processed KEY events by topic name
-    duplicate_events: int = 0  # resends of an event already processed (not delivered again)
-    handler_errors: int = 0  # on_event raised: not acknowledged, the pad will resend
-    commands_dropped: int = 0  # replaced, over the queue limit, or unanswered after max attempts
-    port_opens: int = 0
-    port_failures: int = 0
-    cycles: int = 0
-    last_cycle_s: float | None = None  # time of the last complete round over all pads
 
 
 class BusPoller:
