@@ -10,6 +10,3 @@ class DisplayError(QueuedError):
 class BrokerStartError(DisplayError, StartupError):
     """The embedded broker cannot listen where it was told to (the message says what to change)."""
 
-
-class UsageError(DisplayError):
-    """Bad command-line arguments of `queued led-sim`."""

@@ -171,12 +171,12 @@ class ScreenModel:
         out["at"] = self.iso(at or now)  # a window never opened today has no time of its own
         return out
 
-    def call_mark(self, engine, window: str) -> float | None:
-        """When the window's current ticket was last called (a recall moves it): a new value = flash."""
+    def call_mark(self, engine, window: str) -> tuple | None:
+        """Which call the window shows (ticket, time, recalls); a new value means: flash."""
         w = engine.windows[window]
         if w.state != "calling" or w.current is None:
             return None
-        return w.current.called_at
+        return w.current.id, w.current.called_at, w.current.recalls
 
     def led_messages(self, led: dict[str, Any]) -> list[Message]:
         topic = self.led_topic(led["window"])

@@ -76,7 +76,7 @@ class DisplayService:
         self.hub = screen_page.ScreenHub(self)
         self._last_led: dict[str, dict] = {}  # what each window's screen last showed (skip repeats)
         self._last_board: dict | None = None
-        self._flashed: dict[str, float | None] = {}  # window → the call (called_at) already flashed
+        self._flashed: dict[str, tuple | None] = {}  # window → the call already flashed
         self.link = MqttLink(
             broker_url(cfg), status_topic=self.model.status_topic(), subscriptions=[self.model.alive_filter()],
             outbox=self.outbox, build=self.build, on_connect=self._connected, on_message=self._heard,
