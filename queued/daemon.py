@@ -24,6 +24,7 @@ ADAPTERS: list[str] = [
     "display.broker:EmbeddedBroker",
     "display.service:DisplayService",
     "queued.clerk.clerk:ClerkConsole",
+    "queued.channels.appointments_api:Appointments",
 ]
 
 

@@ -1,0 +1,83 @@
+"""Time slots of 分时段预约: which days can be booked and which slots a business offers on a day.
+
+Pure arithmetic on hall days (YYYY-MM-DD strings) and minutes of the day; no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from queued.core.hall import Business
+
+# A business without issuing hours (open "always") still needs bookable hours: office hours.
+DEFAULT_HOURS: tuple[tuple[int, int], ...] = ((9 * 60, 12 * 60), (13 * 60 + 30, 17 * 60))
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    start: int  # minutes since the hall day's midnight
+    end: int
+
+    @property
+    def label(self) -> str:
+        return hhmm(self.start)
+
+    @property
+    def span(self) -> str:
+        return f"{hhmm(self.start)}-{hhmm(self.end)}"
+
+
+def hhmm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def parse_hhmm(text: str) -> int | None:
+    head, sep, tail = text.partition(":")
+    if not sep or not (head.isdigit() and tail.isdigit()) or len(tail) != 2 or not 1 <= len(head) <= 2:
+        return None
+    h, m = int(head), int(tail)
+    if h > 23 or m > 59:
+        return None
+    return h * 60 + m
+
+
+def parse_day(text: str) -> str | None:
+    try:
+        return date.fromisoformat(text).isoformat() if len(text) == 10 else None
+    except ValueError:
+        return None
+
+
+def is_working_day(day: str) -> bool:
+    # Monday..Friday. Public holidays and make-up working days (调休) are not modelled.
+    return date.fromisoformat(day).weekday() < 5
+
+
+def add_days(day: str, n: int) -> str:
+    return (date.fromisoformat(day) + timedelta(days=n)).isoformat()
+
+
+def bookable_days(today: str, days_ahead: int) -> list[str]:
+    """Today (when a working day) and the next `days_ahead` working days."""
+    out = [today] if is_working_day(today) else []
+    d = today
+    for _ in range(days_ahead):
+        d = add_days(d, 1)
+        while not is_working_day(d):
+            d = add_days(d, 1)
+        out.append(d)
+    return out
+
+
+def business_slots(b: Business, slot_minutes: int, closes_minute: int | None) -> list[Slot]:
+    """Whole slots inside the business's issuing hours, ending no later than the hall's closing."""
+    out: list[Slot] = []
+    for start, end in b.hours or DEFAULT_HOURS:
+        if closes_minute is not None:
+            end = min(end, closes_minute)
+        s = start
+        while s + slot_minutes <= end:
+            out.append(Slot(s, s + slot_minutes))
+            s += slot_minutes
+    return out
