@@ -25,6 +25,7 @@ ADAPTERS: list[str] = [
     "display.service:DisplayService",
     "queued.clerk.clerk:ClerkConsole",
     "queued.channels.appointments_api:Appointments",
+    "queued.channels.mobile:WeChatMobile",
 ]
 
 

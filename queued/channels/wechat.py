@@ -1,0 +1,181 @@
+"""A small client for the WeChat official-account APIs the mobile channel uses.
+
+- Web-page OAuth (网页授权, scope snsapi_base): the authorize URL and the `code` → openid exchange.
+- The server access token (`cgi-bin/token`), cached and refreshed before it expires, and at once
+  when WeChat says it expired or is invalid (40001, 42001, 40014), with one retry.
+- Subscribe messages (`cgi-bin/message/subscribe/send`).
+
+Every call has a timeout; nothing here retries on its own except the one token refresh, so the
+caller (the notice sender) decides how often to try again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from queued.channels import ChannelError
+from queued.errors import ConfigError
+
+log = logging.getLogger("queued.wechat")
+
+TOKEN_ERRORS = {40001, 40014, 42001}  # invalid credential, invalid access_token, access_token expired
+TRANSIENT_ERRORS = {-1, 45009}  # system busy; API minute quota reached
+TOKEN_MARGIN_S = 300.0  # refresh this long before WeChat's stated expiry
+
+
+class WeChatError(ChannelError):
+    """WeChat answered with an errcode (or could not be reached: errcode None, transient)."""
+
+    code, status = "wechat_error", 502
+
+    def __init__(self, errcode: int | None, errmsg: str):
+        super().__init__(f"微信接口错误 {errcode}: {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+
+    @property
+    def transient(self) -> bool:
+        """Worth trying again later: network trouble, a timeout, a 5xx or 'system busy'."""
+        return self.errcode is None or self.errcode in TRANSIENT_ERRORS
+
+
+class WeChatSettings:
+    """The [wechat] section, checked: appid and secret (or a file holding the secret)."""
+
+    def __init__(self, section: dict[str, Any]):
+        self.appid: str = section.get("appid", "")
+        secret = section.get("secret", "")
+        if not secret and section.get("secret_file"):
+            try:
+                secret = Path(section["secret_file"]).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"config: wechat.secret_file: cannot read: {exc.strerror or exc}") from None
+        if self.appid and not secret:
+            raise ConfigError("config: wechat.appid is set but neither wechat.secret nor wechat.secret_file")
+        self.secret: str = secret
+        self.api_base: str = section.get("api_base", "https://api.weixin.qq.com").rstrip("/")
+        self.authorize_base: str = section.get("authorize_base", "https://open.weixin.qq.com").rstrip("/")
+        self.template_ahead: str = section.get("template_ahead", "")
+        self.template_called: str = section.get("template_called", "")
+        self.notify_ahead: int = int(section.get("notify_ahead", 3))
+        if self.notify_ahead < 0:
+            raise ConfigError("config: wechat.notify_ahead must be 0 or more")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.appid)
+
+
+class WeChatClient:
+    def __init__(self, settings: WeChatSettings, timeout_s: float = 5.0):
+        self.settings = settings
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=min(3.0, timeout_s)))
+        self._token: str | None = None
+        self._token_expires = 0.0  # time.monotonic() after which we fetch a new one
+        self._token_lock = asyncio.Lock()
+        self.tokens_fetched = 0
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    # ---- OAuth for the web page ------------------------------------------------------------------
+
+    def authorize_url(self, redirect_uri: str, state: str) -> str:
+        # Parameter order matters to WeChat: it checks them as documented.
+        query = urlencode({"appid": self.settings.appid, "redirect_uri": redirect_uri,
+                           "response_type": "code", "scope": "snsapi_base", "state": state})
+        return f"{self.settings.authorize_base}/connect/oauth2/authorize?{query}#wechat_redirect"
+
+    async def openid_for_code(self, code: str) -> str:
+        s = self.settings
+        data = await self._get("/sns/oauth2/access_token", {"appid": s.appid, "secret": s.secret, "code": code,
+                                                            "grant_type": "authorization_code"})
+        openid = data.get("openid")
+        if not isinstance(openid, str) or not openid:
+            raise WeChatError(None, f"no openid in the answer: {data!r}")
+        return openid
+
+    # ---- the server access token -------------------------------------------------------------------
+
+    async def access_token(self, force: bool = False) -> str:
+        async with self._token_lock:
+            if not force and self._token and time.monotonic() < self._token_expires:
+                return self._token
+            s = self.settings
+            data = await self._get("/cgi-bin/token", {"grant_type": "client_credential", "appid": s.appid,
+                                                      "secret": s.secret})
+            token = data.get("access_token")
+            if not isinstance(token, str) or not token:
+                raise WeChatError(None, f"no access_token in the answer: {data!r}")
+            expires_in = float(data.get("expires_in") or 7200)
+            self._token = token
+            self._token_expires = time.monotonic() + max(expires_in - TOKEN_MARGIN_S, expires_in / 2)
+            self.tokens_fetched += 1
+            return token
+
+    def forget_token(self, token: str) -> None:
+        if self._token == token:
+            self._token = None
+
+    # ---- subscribe messages --------------------------------------------------------------------------
+
+    async def send_subscribe(self, touser: str, template_id: str, data: dict[str, dict[str, str]],
+                             page: str = "") -> None:
+        """Send one subscribe message; refresh the token once if WeChat says it is stale."""
+        body: dict[str, Any] = {"touser": touser, "template_id": template_id, "data": data}
+        if page:
+            body["page"] = page
+        for attempt in (1, 2):
+            token = await self.access_token()
+            try:
+                await self._post("/cgi-bin/message/subscribe/send", {"access_token": token}, body)
+                return
+            except WeChatError as exc:
+                if exc.errcode in TOKEN_ERRORS and attempt == 1:
+                    log.info("WeChat access token refused (%s); fetching a new one", exc.errcode)
+                    self.forget_token(token)
+                    continue
+                raise
+
+    # ---- transport --------------------------------------------------------------------------------
+
+    async def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        return await self._call("GET", path, params, None)
+
+    async def _post(self, path: str, params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        return await self._call("POST", path, params, body)
+
+    async def _call(self, method: str, path: str, params: dict[str, str], body: Any) -> dict[str, Any]:
+        url = self.settings.api_base + path
+        try:
+            if body is None:
+                r = await self.http.request(method, url, params=params)
+            else:
+                # WeChat wants UTF-8 JSON as is; escaped Chinese counts against its field lengths.
+                content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+                r = await self.http.request(method, url, params=params, content=content,
+                                            headers={"Content-Type": "application/json; charset=utf-8"})
+        except httpx.TimeoutException as exc:
+            raise WeChatError(None, f"timeout calling {path}: {type(exc).__name__}") from None
+        except httpx.HTTPError as exc:
+            raise WeChatError(None, f"cannot reach WeChat ({path}): {exc}") from None
+        if r.status_code >= 500:
+            raise WeChatError(None, f"HTTP {r.status_code} from {path}")
+        try:
+            data = r.json()
+        except ValueError:
+            raise WeChatError(None, f"not JSON from {path} (HTTP {r.status_code})") from None
+        if not isinstance(data, dict):
+            raise WeChatError(None, f"unexpected answer from {path}: {data!r}")
+        errcode = data.get("errcode", 0)
+        if errcode not in (0, None):
+            raise WeChatError(int(errcode), str(data.get("errmsg", "")))
+        return data

@@ -1,0 +1,222 @@
+"""A local stand-in for WeChat's servers: a real HTTP server (Starlette + uvicorn in its own thread,
+on a free port) speaking the endpoints and JSON the mobile channel uses, with their error codes.
+
+- GET  /connect/oauth2/authorize        the silent snsapi_base consent: 302 back with ?code=&state=
+- GET  /sns/oauth2/access_token         code → openid (40029 invalid code, 40163 code been used, …)
+- GET  /cgi-bin/token                   the server access token, {"access_token", "expires_in": 7200}
+- POST /cgi-bin/message/subscribe/send  subscribe messages (40001/42001 token, 43101 refused, 47003 …)
+
+Knobs for tests: `delay` (slow mode: every API answer waits this long), `fail_sends` (answer the next
+N sends with errcode -1 "system error"), `refused` (openids that did not accept), `expire_tokens()`
+and `revoke_tokens()`. Everything received is recorded in `calls`; delivered messages in `messages`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+import threading
+import time
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from starlette.routing import Route
+
+from tests.support import free_port
+
+APPID = "wx8a1c3e5f7b9d0246"
+SECRET = "3f0c9a7e5b1d2c4a6e8f0b1d3c5a7e9f"
+FIELD_RULES = {  # WeChat's subscribe-message value types and their limits
+    "thing": lambda v: 0 < len(v) <= 20,
+    "character_string": lambda v: 0 < len(v) <= 32 and re.fullmatch(r"[A-Za-z0-9_\-.]+", v) is not None,
+    "number": lambda v: 0 < len(v) <= 32 and re.fullmatch(r"-?\d+(\.\d+)?", v) is not None,
+    "time": lambda v: re.fullmatch(r"(\d{4}年\d{1,2}月\d{1,2}日 )?\d{1,2}:\d{2}", v) is not None,
+    "phrase": lambda v: 0 < len(v) <= 5,
+}
+
+
+def _err(code: int, msg: str) -> JSONResponse:
+    return JSONResponse({"errcode": code, "errmsg": msg})
+
+
+class FakeWeChat:
+    def __init__(self, appid: str = APPID, secret: str = SECRET):
+        self.appid, self.secret = appid, secret
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.users: set[str] = set()  # openids that follow the official account
+        self.codes: dict[str, str] = {}  # OAuth code → openid (single use)
+        self.used_codes: set[str] = set()
+        self.tokens: dict[str, float] = {}  # access token → time.monotonic() it expires
+        self.next_openid: str | None = None  # who consents on the next authorize; random if None
+        self.delay = 0.0
+        self.fail_sends = 0
+        self.refused: set[str] = set()
+        self.calls: list[dict] = []  # every API call: {"path", "params", "body", "errcode"}
+        self.messages: list[dict] = []  # delivered subscribe messages (the JSON body)
+        self.in_flight = 0
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- controls ----------------------------------------------------------------------------
+
+    def add_user(self, openid: str | None = None) -> str:
+        openid = openid or "o" + secrets.token_urlsafe(20)[:27]
+        self.users.add(openid)
+        return openid
+
+    def issue_code(self, openid: str) -> str:
+        self.add_user(openid)
+        code = secrets.token_hex(16)
+        self.codes[code] = openid
+        return code
+
+    def expire_tokens(self) -> None:
+        """WeChat's clock passed every token's expiry: the next use answers 42001."""
+        for t in self.tokens:
+            self.tokens[t] = 0.0
+
+    def revoke_tokens(self) -> None:
+        """Someone else fetched a newer token (it invalidates ours): the next use answers 40001."""
+        self.tokens.clear()
+
+    def token_requests(self) -> int:
+        return sum(1 for c in self.calls if c["path"] == "/cgi-bin/token")
+
+    def sends(self) -> list[dict]:
+        return [c for c in self.calls if c["path"] == "/cgi-bin/message/subscribe/send"]
+
+    # ---- life --------------------------------------------------------------------------------
+
+    def start(self) -> FakeWeChat:
+        app = Starlette(routes=[
+            Route("/connect/oauth2/authorize", self.authorize, methods=["GET"]),
+            Route("/sns/oauth2/access_token", self.sns_access_token, methods=["GET"]),
+            Route("/cgi-bin/token", self.cgi_token, methods=["GET"]),
+            Route("/cgi-bin/message/subscribe/send", self.subscribe_send, methods=["POST"]),
+        ])
+        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                     lifespan="off", access_log=False, timeout_graceful_shutdown=1))
+        self._thread = threading.Thread(target=self._server.run, name="fake-wechat", daemon=True)
+        self._thread.start()
+        deadline = time.time() + 10
+        while not self._server.started:
+            if time.time() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the fake WeChat server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            self._thread.join(10)
+            self._server = None
+
+    # ---- endpoints ---------------------------------------------------------------------------
+
+    def _record(self, request: Request, body=None) -> dict:
+        call = {"path": request.url.path, "params": dict(request.query_params), "body": body, "errcode": None}
+        self.calls.append(call)
+        return call
+
+    async def _answer(self, call: dict, response: JSONResponse) -> JSONResponse:
+        self.in_flight += 1
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
+        call["errcode"] = json.loads(response.body).get("errcode", 0)
+        return response
+
+    async def authorize(self, request: Request):
+        q = request.query_params
+        self._record(request)
+        if q.get("appid") != self.appid:
+            return PlainTextResponse("appid 参数错误", status_code=400)
+        if q.get("response_type") != "code" or q.get("scope") not in ("snsapi_base", "snsapi_userinfo"):
+            return PlainTextResponse("scope 参数错误或没有 scope 权限", status_code=400)
+        target = q.get("redirect_uri", "")
+        if not target.startswith(("http://", "https://")):
+            return PlainTextResponse("redirect_uri 参数错误", status_code=400)
+        code = self.issue_code(self.next_openid or self.add_user())
+        parts = urlsplit(target)
+        query = (parts.query + "&" if parts.query else "") + urlencode({"code": code, "state": q.get("state", "")})
+        return RedirectResponse(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")), status_code=302)
+
+    async def sns_access_token(self, request: Request):
+        q = request.query_params
+        call = self._record(request)
+        if q.get("appid") != self.appid:
+            return await self._answer(call, _err(40013, "invalid appid"))
+        if q.get("secret") != self.secret:
+            return await self._answer(call, _err(40125, "invalid appsecret"))
+        if q.get("grant_type") != "authorization_code":
+            return await self._answer(call, _err(40002, "invalid grant_type"))
+        code = q.get("code", "")
+        if code in self.used_codes:
+            return await self._answer(call, _err(40163, "code been used"))
+        openid = self.codes.pop(code, None)
+        if openid is None:
+            return await self._answer(call, _err(40029, "invalid code"))
+        self.used_codes.add(code)
+        return await self._answer(call, JSONResponse({
+            "access_token": secrets.token_urlsafe(60), "expires_in": 7200,
+            "refresh_token": secrets.token_urlsafe(60), "openid": openid, "scope": "snsapi_base",
+        }))
+
+    async def cgi_token(self, request: Request):
+        q = request.query_params
+        call = self._record(request)
+        if q.get("grant_type") != "client_credential":
+            return await self._answer(call, _err(40002, "invalid grant_type"))
+        if q.get("appid") != self.appid:
+            return await self._answer(call, _err(40013, "invalid appid"))
+        if q.get("secret") != self.secret:
+            return await self._answer(call, _err(40001, "invalid credential, access_token is invalid or not latest"))
+        token = secrets.token_urlsafe(100)
+        self.tokens = {token: time.monotonic() + 7200}  # a new token invalidates the older ones
+        return await self._answer(call, JSONResponse({"access_token": token, "expires_in": 7200}))
+
+    async def subscribe_send(self, request: Request):
+        raw = await request.body()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        call = self._record(request, body)
+        token = request.query_params.get("access_token")
+        if not token:
+            return await self._answer(call, _err(41001, "access_token missing"))
+        if token not in self.tokens:
+            return await self._answer(call, _err(40001, "invalid credential, access_token is invalid or not latest"))
+        if self.tokens[token] < time.monotonic():
+            return await self._answer(call, _err(42001, "access_token expired"))
+        if not isinstance(body, dict):
+            return await self._answer(call, _err(47001, "data format error"))
+        if self.fail_sends > 0:
+            self.fail_sends -= 1
+            return await self._answer(call, _err(-1, "system error"))
+        if body.get("touser") not in self.users:
+            return await self._answer(call, _err(40003, "invalid openid"))
+        if not body.get("template_id"):
+            return await self._answer(call, _err(40037, "invalid template_id"))
+        data = body.get("data")
+        if not isinstance(data, dict) or not data:
+            return await self._answer(call, _err(47003, "argument invalid! data is empty"))
+        for key, item in data.items():
+            kind = key.rstrip("0123456789")
+            value = item.get("value") if isinstance(item, dict) else None
+            rule = FIELD_RULES.get(kind)
+            if not isinstance(value, str) or rule is None or not rule(value):
+                return await self._answer(call, _err(47003, f"argument invalid! data.{key}.value invalid"))
+        if body["touser"] in self.refused:
+            return await self._answer(call, _err(43101, "user refuse to accept the msg"))
+        response = await self._answer(call, JSONResponse({"errcode": 0, "errmsg": "ok", "msgid": secrets.randbits(60)}))
+        self.messages.append(body)  # delivered once answered (in slow mode, after the delay)
+        return response
