@@ -23,6 +23,7 @@ log = logging.getLogger("queued")
 ADAPTERS: list[str] = [
     "display.broker:EmbeddedBroker",
     "display.service:DisplayService",
+    "evaluator.service:EvaluatorAdapter",
     "queued.clerk.clerk:ClerkConsole",
     "queued.channels.appointments_api:Appointments",
     "queued.channels.mobile:WeChatMobile",

@@ -1,0 +1,188 @@
+"""The rating book: 一次一评 as a pure state machine (a runtime component, like the engine).
+
+It owns `Rate`, `RequestRating`, `RatingTimeout` and `RefuseDuplicate`, and is fed every journaled
+event: `TicketIssued` (so a rating of a ticket not yet served is told apart: `not_served`),
+`TicketFinished` (opens a case), its own rating events, `DayStarted` (forgets what is too old).
+
+Rules (see also evaluator/events.py):
+- A case takes at most one citizen rating, whatever the channel (pad, qr, web, wechat).
+  A second one raises AlreadyRated (the adapter journals the refusal: RatingRefused).
+- A rating is taken until the end of hall day `case day + rating_window_days`; later: RatingClosed.
+- A time-out is not a rating: the pad gave up, the citizen did not. After `RatingTimeout` the case
+  is "unrated" (or "defaulted" at `unrated_default`, 系统默认评价), and a real rating that comes
+  later within the window replaces that record (`RatingRecorded.replaced`). A time-out after a
+  rating, or a second time-out, changes nothing.
+- Old cases are not replayed from the journal (replay reads today's events only): `prepare` loads
+  the cases of the last `rating_window_days` days from the `cases` table, so QR ratings of earlier
+  days work after a restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from evaluator import events as ev
+from evaluator.commands import Rate, RatingTimeout, RefuseDuplicate, RequestRating
+from evaluator.errors import AlreadyRated, InvalidRating, NotServed, RatingClosed, UnknownCase, WrongWindow
+from queued.core import events as e
+from queued.core.calendar import HallCalendar
+
+RATE_CHANNELS = ("pad", "qr", "web", "wechat")
+MAX_COMMENT = 500
+
+
+@dataclass(slots=True)
+class Case:
+    case: int
+    ticket: str
+    day: str
+    business: str
+    window: str
+    clerk: str | None
+    finished_at: float
+    state: str = "open"  # open | rated | unrated | defaulted
+    level: int | None = None
+    requested_at: float | None = None
+
+
+def _ordinal(day: str) -> int:
+    return date.fromisoformat(day).toordinal()
+
+
+class RatingBook:
+    commands = (Rate, RequestRating, RatingTimeout, RefuseDuplicate)
+
+    def __init__(self, calendar: HallCalendar, reasons: int = 6, timeout_s: int = 30,
+                 unrated_default: int | None = None, window_days: int = 7):
+        self.calendar = calendar
+        self.reason_count = reasons
+        self.timeout_s = timeout_s
+        self.unrated_default = unrated_default
+        self.window_days = window_days
+        self.cases: dict[int, Case] = {}
+        self.by_ticket: dict[str, int] = {}
+        self.issued: set[str] = set()  # today's tickets, to tell `not_served` from `unknown_ticket`
+        self._execute = {
+            Rate: self._rate,
+            RequestRating: self._request,
+            RatingTimeout: self._timeout,
+            RefuseDuplicate: self._refuse,
+        }
+
+    # ---- start-up ----------------------------------------------------------------------------
+
+    async def prepare(self, journal, day: str) -> None:
+        """Load the still-rateable cases of earlier days (today's come back by replay)."""
+        first = date.fromordinal(_ordinal(day) - self.window_days).isoformat()
+        rows = await journal.fetchall(
+            "SELECT case_id, ticket, day, business, window, clerk, finished_at, state, level FROM cases"
+            " WHERE day >= ? AND day < ?", (first, day))
+        for r in rows:
+            self._open(Case(r["case_id"], r["ticket"], r["day"], r["business"], r["window"], r["clerk"],
+                            r["finished_at"], r["state"], r["level"]))
+
+    # ---- decisions ---------------------------------------------------------------------------
+
+    def execute(self, cmd, now: float) -> list[e.Event]:
+        out = self._execute[type(cmd)](cmd, now)
+        for x in out:
+            self.apply(x)
+        return out
+
+    def find(self, case: int | None = None, ticket: str | None = None) -> Case:
+        """The open case named by serial or ticket id; NotServed / UnknownCase when there is none."""
+        if case is not None:
+            found = self.cases.get(case)
+            if found is None:
+                raise UnknownCase(f"没有办件 {case}（no served case {case}）")
+            if ticket is not None and found.ticket != ticket:
+                raise InvalidRating("办件号与票号不符（case and ticket do not match）")
+            return found
+        if ticket is None:
+            raise InvalidRating("需要票号或办件号（give a ticket or a case）")
+        serial = self.by_ticket.get(ticket)
+        if serial is None:
+            if ticket in self.issued:
+                raise NotServed("这张票尚未办结，办结后才能评价（the ticket was never finished at a window）")
+            raise UnknownCase(f"没有这张票（no ticket {ticket!r}）")
+        return self.cases[serial]
+
+    def rateable(self, c: Case, now: float) -> bool:
+        return _ordinal(self.calendar.day(now)) - _ordinal(c.day) <= self.window_days
+
+    def _rate(self, cmd: Rate, now: float) -> list[e.Event]:
+        level, reasons = cmd.level, cmd.reasons
+        if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 5:
+            raise InvalidRating(f"评价等级须为 1..5（level must be 1..5, got {level!r}）")
+        if not isinstance(reasons, int) or isinstance(reasons, bool) or not 0 <= reasons < (1 << self.reason_count):
+            raise InvalidRating(f"差评原因超出本厅的 {self.reason_count} 项（reasons bitmask {reasons!r} out of range）")
+        if cmd.channel not in RATE_CHANNELS:
+            raise InvalidRating(f"评价渠道须为 {'、'.join(RATE_CHANNELS)}（unknown channel {cmd.channel!r}）")
+        comment = cmd.comment or ""
+        if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
+            raise InvalidRating(f"评价内容不超过 {MAX_COMMENT} 字（comment longer than {MAX_COMMENT} characters）")
+        c = self.find(cmd.case, cmd.ticket)
+        if cmd.window is not None and cmd.window != c.window:
+            raise WrongWindow(f"办件 {c.case} 在{c.window}号窗口办理，不是{cmd.window}号（case served at another window）")
+        if c.state == "rated":
+            raise AlreadyRated(f"该办件已评价，每件只能评价一次（case {c.case} is already rated）")
+        if not self.rateable(c, now):
+            raise RatingClosed(f"办结超过 {self.window_days} 天，评价已关闭（rating closed for case {c.case}）")
+        replaced = c.state if c.state in ("unrated", "defaulted") else None
+        return [ev.RatingRecorded(now, c.case, c.ticket, level, reasons, comment.strip(), cmd.channel, c.window,
+                                  c.clerk, c.business, c.day, ev.is_bad(level) and reasons == 0, replaced)]
+
+    def _request(self, cmd: RequestRating, now: float) -> list[e.Event]:
+        c = self.cases.get(cmd.case)
+        if c is None:
+            raise UnknownCase(f"没有办件 {cmd.case}（no served case {cmd.case}）")
+        if c.state != "open" or c.requested_at is not None:
+            return []  # rated by QR before the pad could ask, or asked already
+        return [ev.RatingRequested(now, c.case, c.ticket, c.window, c.clerk, self.timeout_s)]
+
+    def _timeout(self, cmd: RatingTimeout, now: float) -> list[e.Event]:
+        c = self.cases.get(cmd.case)
+        if c is None:
+            raise UnknownCase(f"没有办件 {cmd.case}（no served case {cmd.case}）")
+        if c.state != "open":
+            return []
+        return [ev.RatingTimedOut(now, c.case, c.ticket, c.window, c.clerk, c.business, c.day,
+                                  self.unrated_default, cmd.source)]
+
+    def _refuse(self, cmd: RefuseDuplicate, now: float) -> list[e.Event]:
+        return [ev.RatingRefused(now, cmd.case, cmd.ticket, cmd.channel, cmd.reason)]
+
+    # ---- apply -------------------------------------------------------------------------------
+
+    def _open(self, c: Case) -> None:
+        self.cases[c.case] = c
+        self.by_ticket[c.ticket] = c.case
+        self.issued.discard(c.ticket)
+
+    def apply(self, x: e.Event) -> None:
+        kind = type(x)
+        if kind is e.TicketIssued:
+            self.issued.add(x.ticket)
+        elif kind is e.TicketFinished:
+            if x.case not in self.cases:
+                self._open(Case(x.case, x.ticket, self.calendar.day(x.at), x.business, x.window, x.clerk, x.at))
+        elif kind is ev.RatingRequested:
+            c = self.cases.get(x.case)
+            if c is not None:
+                c.requested_at = x.at
+        elif kind is ev.RatingRecorded:
+            c = self.cases.get(x.case)
+            if c is not None:
+                c.state, c.level = "rated", x.level
+        elif kind is ev.RatingTimedOut:
+            c = self.cases.get(x.case)
+            if c is not None and c.state == "open":
+                c.state = "unrated" if x.level is None else "defaulted"
+                c.level = x.level
+        elif kind is e.DayStarted:
+            self.issued.clear()
+            first = _ordinal(x.day) - self.window_days
+            for c in [c for c in self.cases.values() if _ordinal(c.day) < first]:
+                del self.cases[c.case]
+                self.by_ticket.pop(c.ticket, None)

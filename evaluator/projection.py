@@ -1,0 +1,69 @@
+"""How the evaluator's events (and TicketFinished) update `cases`, `ratings` and `rating_refusals`.
+
+Registered at import time; the journal runs them in the transaction that writes the events, so the
+tables never disagree with the log. The schema and the meaning of each column: evaluator/schema.py.
+"""
+
+from __future__ import annotations
+
+from evaluator import events as ev
+from evaluator import schema  # noqa: F401  (registers the tables before any daemon opens)
+from queued.core import events as e
+from queued.journal import projection
+
+_UPSERT_RATING = (
+    "INSERT OR REPLACE INTO ratings (case_id, ticket, day, at, business, window, clerk, level, reasons, comment,"
+    " channel, defaulted, no_reason, replaced) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_SET_CASE = "UPDATE cases SET state=?, level=?, defaulted=?, reasons=?, rated_at=? WHERE case_id=?"
+
+
+def _finished(x: e.TicketFinished, day: str):
+    yield (
+        "INSERT OR IGNORE INTO cases (case_id, ticket, day, number, business, window, clerk, finished_at, wait_s,"
+        " service_s) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (x.case, x.ticket, day, x.number, x.business, x.window, x.clerk, x.at, x.wait_s, x.service_s),
+    )
+
+
+def _recorded(x: ev.RatingRecorded, day: str):
+    yield (_UPSERT_RATING, (x.case, x.ticket, x.day, x.at, x.business, x.window, x.clerk, x.level, x.reasons,
+                            x.comment, x.channel, 0, int(x.no_reason), x.replaced))
+    yield (_SET_CASE, ("rated", x.level, 0, x.reasons, x.at, x.case))
+
+
+def _timed_out(x: ev.RatingTimedOut, day: str):
+    defaulted = x.level is not None
+    # Unrated: level NULL and the channel says who gave up (pad | timer); defaulted: 系统默认评价.
+    channel = "default" if defaulted else x.source
+    yield (_UPSERT_RATING, (x.case, x.ticket, x.day, x.at, x.business, x.window, x.clerk, x.level, 0, "",
+                            channel, int(defaulted), 0, None))
+    yield (_SET_CASE, ("defaulted" if defaulted else "unrated", x.level, int(defaulted), 0, x.at, x.case))
+
+
+def _refused(x: ev.RatingRefused, day: str):
+    yield (
+        "INSERT INTO rating_refusals (case_id, ticket, day, at, channel, reason) VALUES (?,?,?,?,?,?)",
+        (x.case, x.ticket, day, x.at, x.channel, x.reason),
+    )
+
+
+def _chain(kind: str, extra):
+    """One projector per kind: run the one registered before (the core's tickets row) and then ours."""
+    before = projection.PROJECTORS.get(kind)
+    if getattr(before, "evaluator_chained", False):
+        return
+
+    def both(x, day):
+        if before is not None:
+            yield from before(x, day)
+        yield from extra(x, day)
+
+    both.evaluator_chained = True
+    projection.register(kind, both)
+
+
+_chain("ticket_finished", _finished)
+projection.register("rating_recorded", _recorded)
+projection.register("rating_timed_out", _timed_out)
+projection.register("rating_refused", _refused)

@@ -1,0 +1,191 @@
+"""Report queries: reviews (好差评 figures from `cases`) and queues (from the core's `tickets`).
+
+Everything is aggregated in SQL over covering indexes, so a year (a million cases) answers in well
+under a second. Dates are hall days, both ends included.
+
+Definitions (the report's fields):
+- served: cases finished (办结) on those days; rated: cases with a level (citizen or 系统默认评价);
+  defaulted: of which 系统默认评价; unrated = served − rated (timed out or never rated);
+  good = levels 3–5, bad (差评) = levels 1–2; good_rate = good / rated, bad_rate = bad / rated
+  (None when nothing was rated), rounded to 4 places; no_reason: 差评 with no reason given;
+  reason_N: 差评 that name reason N of `[hall] reasons`.
+- issued: tickets issued; served: finished; skipped: last left skipped (过号); cancelled.
+  Waits run from issue to the first call, over tickets that were called; p90 is the nearest-rank
+  90th percentile (the value at rank ceil(0.9·n) of the sorted waits). Service: finished cases.
+  Grouped by window or clerk, a ticket never called has key None.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+GROUPS = ("clerk", "window", "business", "day")
+LEVEL_FIELDS = (("very_satisfied", 5), ("satisfied", 4), ("basic_satisfied", 3), ("dissatisfied", 2),
+                ("very_dissatisfied", 1))
+REVIEW_FIELDS = ("key", "name", "served", "rated", "unrated", "defaulted", "good", "bad", "good_rate", "bad_rate",
+                 *(f for f, _ in LEVEL_FIELDS), "no_reason")
+QUEUE_FIELDS = ("key", "name", "issued", "served", "skipped", "cancelled", "avg_wait_s", "p90_wait_s",
+                "avg_service_s")
+LABELS = {
+    "key": "分组", "name": "名称", "served": "办件数", "rated": "评价数", "unrated": "未评价", "defaulted": "默认评价",
+    "good": "好评", "bad": "差评", "good_rate": "好评率", "bad_rate": "差评率", "very_satisfied": "非常满意",
+    "satisfied": "满意", "basic_satisfied": "基本满意", "dissatisfied": "不满意", "very_dissatisfied": "非常不满意",
+    "no_reason": "差评未选原因", "issued": "取号数", "skipped": "过号", "cancelled": "取消",
+    "avg_wait_s": "平均等候(秒)", "p90_wait_s": "90%等候(秒)", "avg_service_s": "平均办理(秒)",
+}
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class ReportError(ValueError):
+    """A bad report request (dates, group_by): the adapter turns it into a 422."""
+
+
+def parse_range(start: str | None, end: str | None, today: str, max_days: int = 3700) -> tuple[str, str]:
+    """`from`/`to` as hall days (YYYY-MM-DD); missing ends default to today."""
+    out = []
+    for name, value in (("from", start), ("to", end)):
+        value = (value or today).strip()
+        try:
+            if not _DAY.match(value):
+                raise ValueError
+            date.fromisoformat(value)
+        except ValueError:
+            raise ReportError(f"{name} 须为日期 YYYY-MM-DD（{name}={value!r} is not a date YYYY-MM-DD）") from None
+        out.append(value)
+    if out[0] > out[1]:
+        raise ReportError(f"起始日期晚于结束日期（from {out[0]} is after to {out[1]}）")
+    if date.fromisoformat(out[1]).toordinal() - date.fromisoformat(out[0]).toordinal() >= max_days:
+        raise ReportError(f"日期范围过长，最多 {max_days} 天（range longer than {max_days} days）")
+    return out[0], out[1]
+
+
+def check_group(group_by: str | None) -> str:
+    group_by = group_by or "day"
+    if group_by not in GROUPS:
+        raise ReportError(f"group_by 只能是 {'、'.join(GROUPS)}（group_by must be one of {', '.join(GROUPS)}）")
+    return group_by
+
+
+def reason_fields(reasons: tuple[str, ...]) -> list[str]:
+    return [f"reason_{i}" for i in range(1, len(reasons) + 1)]
+
+
+def review_sql(group_by: str, reasons: int) -> str:
+    levels = ", ".join(f"SUM(level={n}) AS {f}" for f, n in LEVEL_FIELDS)
+    per_reason = "".join(f", SUM(level<=2 AND (reasons & {1 << i}) != 0) AS reason_{i + 1}" for i in range(reasons))
+    return (
+        f"SELECT {group_by} AS key, COUNT(*) AS served, COUNT(level) AS rated, SUM(defaulted) AS defaulted, {levels},"
+        f" SUM(level<=2 AND reasons=0) AS no_reason{per_reason}"
+        f" FROM cases INDEXED BY {_REVIEW_INDEX[group_by]} WHERE day BETWEEN ? AND ? GROUP BY {group_by}"
+        f" ORDER BY {group_by}"
+    )
+
+
+_REVIEW_INDEX = {"day": "cases_day", "window": "cases_day_window", "clerk": "cases_day_clerk",
+                 "business": "cases_day_business"}
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _sort_key(group_by: str, key: Any):
+    # Windows "2" before "10"; None (no clerk signed in, never called) last.
+    if key is None:
+        return (2, 0, "")
+    if group_by in ("window", "clerk") and str(key).isdigit():
+        return (0, int(key), "")
+    return (1, 0, str(key))
+
+
+async def reviews(journal, hall, start: str, end: str, group_by: str) -> list[dict[str, Any]]:
+    """One row per key: the 好差评 figures of the cases served from `start` to `end`."""
+    rows = await journal.fetchall(review_sql(group_by, len(hall.reasons)), (start, end))
+    out = []
+    for r in rows:
+        d = dict(r)
+        counts = {f: d[f] or 0 for f, _ in LEVEL_FIELDS}
+        good = counts["very_satisfied"] + counts["satisfied"] + counts["basic_satisfied"]
+        bad = counts["dissatisfied"] + counts["very_dissatisfied"]
+        rated = d["rated"] or 0
+        row = {"key": d["key"], "name": key_name(hall, group_by, d["key"]), "served": d["served"], "rated": rated,
+               "unrated": d["served"] - rated, "defaulted": d["defaulted"] or 0, "good": good, "bad": bad,
+               "good_rate": _rate(good, rated), "bad_rate": _rate(bad, rated), **counts,
+               "no_reason": d["no_reason"] or 0}
+        for f in reason_fields(hall.reasons):
+            row[f] = d[f] or 0
+        out.append(row)
+    out.sort(key=lambda row: _sort_key(group_by, row["key"]))
+    return out
+
+
+def review_fields(hall) -> list[str]:
+    return [*REVIEW_FIELDS, *reason_fields(hall.reasons)]
+
+
+def review_labels(hall) -> dict[str, str]:
+    return {**LABELS, **{f"reason_{i}": f"差评原因：{r}" for i, r in enumerate(hall.reasons, 1)}}
+
+
+def key_name(hall, group_by: str, key: Any) -> str:
+    if group_by == "clerk":
+        if key is None:
+            return "（未签到）"
+        c = hall.clerk_index.get(key)
+        return c.name if c else str(key)
+    if group_by == "business":
+        b = hall.business_index.get(key)
+        return b.name if b else str(key)
+    if group_by == "window":
+        if key is None:
+            return "（未呼叫）"
+        w = hall.window_index.get(key)
+        return w.label if w else f"{key}号窗口"
+    return "" if key is None else str(key)
+
+
+_QUEUE_KEY = {"day": "day", "window": "window", "clerk": "clerk", "business": "business"}
+
+
+async def queues(journal, hall, start: str, end: str, group_by: str) -> list[dict[str, Any]]:
+    """One row per key: issued, served, skipped, cancelled, average and p90 wait, average service."""
+    key = _QUEUE_KEY[group_by]
+    rows = await journal.fetchall(
+        f"SELECT {key} AS key, COUNT(*) AS issued, SUM(status='done') AS served, SUM(status='skipped') AS skipped,"
+        " SUM(status='cancelled') AS cancelled, AVG(first_called_at - issued_at) AS avg_wait,"
+        " AVG(CASE WHEN status='done' THEN service_s END) AS avg_service"
+        f" FROM tickets WHERE day BETWEEN ? AND ? GROUP BY {key}", (start, end))
+    p90 = await journal.fetchall(
+        "SELECT key, w FROM (SELECT key, w, ROW_NUMBER() OVER (PARTITION BY key ORDER BY w) AS rn,"
+        " COUNT(*) OVER (PARTITION BY key) AS n FROM ("
+        f"SELECT {key} AS key, first_called_at - issued_at AS w FROM tickets"
+        " WHERE day BETWEEN ? AND ? AND first_called_at IS NOT NULL))"
+        " WHERE rn = (9 * n + 9) / 10", (start, end))
+    p90_of = {r["key"]: r["w"] for r in p90}
+    out = []
+    for r in rows:
+        out.append({
+            "key": r["key"], "name": key_name(hall, group_by, r["key"]), "issued": r["issued"],
+            "served": r["served"] or 0, "skipped": r["skipped"] or 0, "cancelled": r["cancelled"] or 0,
+            "avg_wait_s": _round(r["avg_wait"]), "p90_wait_s": _round(p90_of.get(r["key"])),
+            "avg_service_s": _round(r["avg_service"]),
+        })
+    out.sort(key=lambda row: _sort_key(group_by, row["key"]))
+    return out
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 1)
+
+
+def p90(values: list[float]) -> float | None:
+    """Nearest-rank 90th percentile, as the SQL computes it (for callers and tests)."""
+    if not values:
+        return None
+    s = sorted(values)
+    return s[(9 * len(s) + 9) // 10 - 1]  # ceil(0.9·n) in integers: no float rounding
+
+
+QUEUE_LABELS = LABELS

@@ -1,0 +1,144 @@
+"""HTTP routes of the evaluator: rating (public) and reports (supervisor/admin).
+
+Errors are raised (ApiError or the evaluator's CoreErrors); queued/web/errors.py renders them.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from evaluator import export, national, reports
+from evaluator.commands import Rate
+from evaluator.events import LEVEL_NAMES, RatingRecorded
+from queued.web.errors import ApiError
+from queued.web.inputs import field, json_body, no_unknown, require
+
+WEB_CHANNELS = ("qr", "web", "wechat")
+FORMATS = ("json", "csv", "xlsx")
+
+
+def reasons_mask(values: list, count: int) -> int:
+    """[1, 3] → 0b101; each a 1-based index of the hall's reason list, each once."""
+    mask = 0
+    for v in values:
+        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= count:
+            raise ApiError("invalid_request", f"reasons 须为 1..{count} 的编号（reasons must be numbers 1..{count}, "
+                                              f"got {v!r}）")
+        if mask & (1 << (v - 1)):
+            raise ApiError("invalid_request", f"差评原因 {v} 重复（reason {v} given twice）")
+        mask |= 1 << (v - 1)
+    return mask
+
+
+def rating_json(adapter, x: RatingRecorded) -> dict:
+    hall = adapter.config.hall
+    numbers = [i + 1 for i in range(len(hall.reasons)) if x.reasons >> i & 1]
+    return {
+        "case": x.case, "ticket": x.ticket, "level": x.level, "level_name": LEVEL_NAMES[x.level],
+        "bad": x.level <= 2, "reasons": numbers, "reason_names": [hall.reasons[i - 1] for i in numbers],
+        "no_reason": x.no_reason, "comment": x.comment, "channel": x.channel, "window": x.window,
+        "clerk": x.clerk, "business": x.business, "day": x.day, "replaced": x.replaced,
+        "at": adapter.runtime.iso(x.at),
+    }
+
+
+def make_routes(adapter) -> list[Route]:
+    rt = adapter.runtime
+    hall = adapter.config.hall
+
+    async def post_rating(request: Request) -> JSONResponse:
+        data = await json_body(request)
+        no_unknown(data, "ticket", "level", "reasons", "comment", "channel")
+        ticket = field(data, "ticket", str)
+        level = field(data, "level", int)
+        if not 1 <= level <= 5:
+            raise ApiError("invalid_request", f"level 须为 1..5（level must be 1..5, got {level}）")
+        mask = reasons_mask(field(data, "reasons", list, []), len(hall.reasons))
+        comment = field(data, "comment", str, "")
+        channel = field(data, "channel", str, "qr", WEB_CHANNELS)
+        x = await adapter.rate(Rate(level, ticket=ticket, reasons=mask, comment=comment, channel=channel))
+        return JSONResponse(rating_json(adapter, x), status_code=201,
+                            headers={"Location": f"/api/v1/reviews/{x.case}"})
+
+    async def get_review(request: Request) -> JSONResponse:
+        await require(request, "reviews")
+        raw = request.path_params["case"]
+        if not raw.isdigit():
+            raise ApiError("invalid_request", f"办件号须为数字（case must be a number, got {raw!r}）")
+        row = await rt.journal.fetchone(
+            "SELECT c.case_id, c.ticket, c.day, c.number, c.business, c.window, c.clerk, c.finished_at, c.state,"
+            " r.level, r.reasons, r.comment, r.channel, r.defaulted, r.no_reason, r.replaced, r.at AS rated_at"
+            " FROM cases c LEFT JOIN ratings r ON r.case_id = c.case_id WHERE c.case_id=?", (int(raw),))
+        if row is None:
+            raise ApiError("unknown_ticket", f"没有办件 {raw}（no served case {raw}）")
+        out = dict(row)
+        out["case"] = out.pop("case_id")
+        mask = out["reasons"] or 0
+        out["reasons"] = national.reason_list(mask)
+        out["reason_names"] = [hall.reasons[i - 1] for i in out["reasons"] if i <= len(hall.reasons)]
+        out["level_name"] = LEVEL_NAMES.get(out["level"])
+        for k in ("defaulted", "no_reason"):
+            out[k] = bool(out[k])
+        out["finished_at"], out["rated_at"] = rt.iso(out["finished_at"]), rt.iso(out["rated_at"])
+        return JSONResponse(out)
+
+    def params(request: Request, with_group: bool = True) -> tuple[str, str, str, str]:
+        q = request.query_params
+        allowed = {"from", "to", "group_by", "format", "scheme"}
+        extra = sorted(set(q) - allowed)
+        if extra:
+            raise ApiError("invalid_request", f"未知参数 {', '.join(extra)}（unknown parameter(s) {', '.join(extra)}）")
+        fmt = q.get("format") or "json"
+        if fmt not in FORMATS:
+            raise ApiError("invalid_request", "format 只能是 json、csv、xlsx（format must be json, csv or xlsx）")
+        try:
+            start, end = reports.parse_range(q.get("from"), q.get("to"), rt.calendar.day(rt.clock()))
+            group = reports.check_group(q.get("group_by")) if with_group else ""
+        except reports.ReportError as exc:
+            raise ApiError("invalid_request", str(exc)) from None
+        return start, end, group, fmt
+
+    def respond(name: str, start: str, end: str, group: str, fmt: str, rows: list[dict], fields, labels,
+                title: str, extra: dict | None = None) -> Response:
+        if fmt == "json":
+            body = {"from": start, "to": end, **({"group_by": group} if group else {}), **(extra or {}), "rows": rows}
+            return JSONResponse(body)
+        fname = export.filename(name, start, end, group or "all", fmt)
+        disposition = {"Content-Disposition": f'attachment; filename="{fname}"'}
+        if fmt == "csv":
+            return Response(export.to_csv(rows, fields), media_type=export.CSV_TYPE, headers=disposition)
+        return Response(export.to_xlsx(rows, fields, labels, title), media_type=export.XLSX_TYPE, headers=disposition)
+
+    async def report_reviews(request: Request) -> Response:
+        await require(request, "reports")
+        start, end, group, fmt = params(request)
+        rows = await reports.reviews(rt.journal, hall, start, end, group)
+        return respond("reviews", start, end, group, fmt, rows, reports.review_fields(hall),
+                       reports.review_labels(hall), f"好差评 {start}~{end}")
+
+    async def report_queues(request: Request) -> Response:
+        await require(request, "reports")
+        start, end, group, fmt = params(request)
+        rows = await reports.queues(rt.journal, hall, start, end, group)
+        return respond("queues", start, end, group, fmt, rows, reports.QUEUE_FIELDS, reports.LABELS,
+                       f"排队 {start}~{end}")
+
+    async def report_national(request: Request) -> Response:
+        await require(request, "reports")
+        start, end, _, fmt = params(request, with_group=False)
+        scheme = request.query_params.get("scheme") or "national"
+        if scheme not in national.SCHEMES:
+            raise ApiError("invalid_request", "scheme 只能是 national 或 gbt（scheme must be national or gbt）")
+        rows = await national.national_rows(rt.journal, adapter.config, start, end, scheme, rt.iso)
+        return respond(f"national_{scheme}", start, end, "", fmt, rows, national.FIELDS, national.LABELS,
+                       f"好差评上报 {start}~{end}", {"scheme": scheme})
+
+    return [
+        Route("/api/v1/ratings", post_rating, methods=["POST"]),
+        Route("/api/v1/reviews/{case}", get_review, methods=["GET"]),
+        Route("/api/v1/reports/reviews", report_reviews, methods=["GET"]),
+        Route("/api/v1/reports/queues", report_queues, methods=["GET"]),
+        Route("/api/v1/reports/national", report_national, methods=["GET"]),
+    ]

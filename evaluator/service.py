@@ -1,0 +1,122 @@
+"""The evaluator adapter: the rating book in the runtime, rating time-outs, and the HTTP routes.
+
+- Adds `RatingBook` to the runtime in the constructor (before start, so replay feeds it).
+- After each TicketFinished commits it sends `RequestRating` (→ RatingRequested: pads show the
+  prompt); for windows without a pad (not in config.pads) it schedules `RatingTimeout` after
+  `rating_timeout_s` (`timeout_delay`), since no pad will send RATE_TIMEOUT for them.
+- `rate(cmd)`: the one way to rate (HTTP here, pads via the bridge): on a duplicate it journals the
+  refusal (RatingRefused: `rating_refusals`, metric) and raises AlreadyRated.
+- Routes: POST /api/v1/ratings (public), GET /api/v1/reviews/{case}, GET /api/v1/reports/reviews,
+  /queues, /national (supervisor or admin).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from prometheus_client import Counter
+
+from evaluator import events as ev
+from evaluator import projection  # noqa: F401  (registers schema and projections)
+from evaluator.book import RatingBook
+from evaluator.commands import Rate, RatingTimeout, RefuseDuplicate, RequestRating
+from evaluator.errors import AlreadyRated, NotServed, RatingClosed, UnknownCase
+from queued.core import events as e
+
+log = logging.getLogger("queued.evaluator")
+
+
+class EvaluatorAdapter:
+    def __init__(self, daemon):
+        from evaluator import routes  # the web layer; imported here so the pure parts never need Starlette
+
+        self.daemon = daemon
+        self.runtime = rt = daemon.runtime
+        self.config = cfg = daemon.config
+        self.book = RatingBook(rt.calendar, reasons=len(cfg.hall.reasons), timeout_s=cfg.rating_timeout_s,
+                               unrated_default=cfg.unrated_default, window_days=cfg.rating_window_days)
+        rt.add_component(self.book)
+        self.padded = {p.window for p in cfg.pads}
+        self.timeout_delay: float = float(cfg.rating_timeout_s)  # tests shorten it
+        r = daemon.metrics.registry
+        self.ratings_total = Counter("queued_ratings", "Ratings recorded (level none: unrated time-out)",
+                                     ["level", "channel"], registry=r)
+        self.refusals_total = Counter("queued_rating_refusals", "Duplicate ratings refused (一次一评)",
+                                      ["channel"], registry=r)
+        self.routes = routes.make_routes(self)
+        rt.subscribe(self._on_events)
+
+    async def start(self) -> None:
+        """Pick up what a restart interrupted: prompts never sent, time-outs never fired."""
+        now = self.runtime.clock()
+        today = self.runtime.calendar.day(now)
+        for c in list(self.book.cases.values()):
+            if c.state != "open":
+                continue
+            if c.day == today and c.requested_at is None:
+                self.runtime.submit(RequestRating(c.case))
+            elif c.window not in self.padded or c.day < today:
+                due = (c.requested_at or c.finished_at) + self.timeout_delay - now
+                self.runtime.schedule(max(0.0, due), RatingTimeout(c.case))
+
+    async def stop(self) -> None:
+        pass
+
+    # ---- rating ------------------------------------------------------------------------------
+
+    async def rate(self, cmd: Rate) -> ev.RatingRecorded:
+        """Rate a case; the returned event is durable. Raises an EvaluatorError, nothing changed
+        (except the journaled refusal of a duplicate)."""
+        try:
+            events, _ = await self.runtime.execute(cmd)
+        except AlreadyRated:
+            await self._refuse(cmd)
+            raise
+        except UnknownCase:
+            await self._older(cmd)
+            raise
+        return next(x for x in events if isinstance(x, ev.RatingRecorded))
+
+    async def _refuse(self, cmd: Rate, case: int | None = None) -> None:
+        await self.runtime.execute(RefuseDuplicate(cmd.case if case is None else case, cmd.ticket, cmd.channel))
+
+    async def _older(self, cmd: Rate) -> None:
+        """Not in the book: a case past the rating window, or a ticket of an earlier day never served."""
+        j = self.runtime.journal
+        if cmd.ticket is not None:
+            row = await j.fetchone("SELECT case_id, state FROM cases WHERE ticket=?", (cmd.ticket,))
+        else:
+            row = await j.fetchone("SELECT case_id, state FROM cases WHERE case_id=?", (cmd.case,))
+        if row is not None:
+            if row["state"] == "rated":
+                await self._refuse(cmd, row["case_id"])
+                raise AlreadyRated(f"该办件已评价，每件只能评价一次（case {row['case_id']} is already rated）")
+            raise RatingClosed(f"办结超过 {self.book.window_days} 天，评价已关闭（rating closed for case {row['case_id']}）")
+        if cmd.ticket is not None:
+            t = await j.fetchone("SELECT status FROM tickets WHERE id=?", (cmd.ticket,))
+        else:
+            t = await j.fetchone("SELECT status FROM tickets WHERE serial=?", (cmd.case,))
+        if t is not None:
+            raise NotServed("这张票未办结，不能评价（the ticket was never finished at a window）")
+
+    # ---- after commit ------------------------------------------------------------------------
+
+    def _on_events(self, events: Sequence[e.Event]) -> None:
+        rt = self.runtime
+        for x in events:
+            kind = type(x)
+            if kind is e.TicketFinished:
+                rt.submit(RequestRating(x.case))
+            elif kind is ev.RatingRequested:
+                if x.window not in self.padded:
+                    rt.schedule(self.timeout_delay, RatingTimeout(x.case))
+            elif kind is ev.RatingRecorded:
+                self.ratings_total.labels(str(x.level), x.channel).inc()
+            elif kind is ev.RatingTimedOut:
+                if x.level is None:
+                    self.ratings_total.labels("none", x.source).inc()
+                else:
+                    self.ratings_total.labels(str(x.level), "default").inc()
+            elif kind is ev.RatingRefused:
+                self.refusals_total.labels(x.channel).inc()
