@@ -50,12 +50,14 @@ frames = st.one_of(
 
 
 @st.composite
-def noisy_stream(draw):
-    """(wire bytes, the valid frames in it): valid frames mixed with garbage, cut and corrupted frames."""
+def noisy_stream(draw, kinds=("valid", "garbage", "truncated", "corrupted", "false_sof")):
+    """(wire bytes, valid frames in it, every frame even partly on the wire): frames mixed with
+    garbage and with cut and corrupted frames."""
     wire = bytearray()
     sent = []
+    touched = []
     for _ in range(draw(st.integers(0, 12))):
-        kind = draw(st.sampled_from(["valid", "garbage", "truncated", "corrupted", "false_sof"]))
+        kind = draw(st.sampled_from(kinds))
         if kind == "valid":
             frame = draw(frames)
             sent.append(frame)
@@ -65,14 +67,18 @@ def noisy_stream(draw):
         elif kind == "false_sof":
             wire += b"\xa5\x5a" + draw(st.binary(max_size=8))
         elif kind == "truncated":
-            data = encode(draw(frames))
+            frame = draw(frames)
+            touched.append(frame)
+            data = encode(frame)
             wire += data[: draw(st.integers(1, len(data) - 1))]
         else:
-            data = bytearray(encode(draw(frames)))
+            frame = draw(frames)
+            touched.append(frame)
+            data = bytearray(encode(frame))
             index = draw(st.integers(0, len(data) - 1))
             data[index] ^= draw(st.integers(1, 255))
             wire += data
-    return bytes(wire), sent
+    return bytes(wire), sent, sent + touched
 
 
 def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
@@ -80,10 +86,7 @@ def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(noisy_stream(), st.lists(st.integers(0, 10_000), max_size=10))
-def test_noise_never_raises_and_never_invents_a_frame(stream, cuts):
-    wire, sent = stream
+def decode_all(wire: bytes, cuts: list[int]) -> tuple[list, FrameDecoder]:
     decoder = FrameDecoder(Direction.BOTH)
     got = []
     for chunk in chunked(wire, cuts):
@@ -91,9 +94,26 @@ def test_noise_never_raises_and_never_invents_a_frame(stream, cuts):
     # The line went quiet: give up whatever partial frame is left, as the poller does on timeout.
     while decoder.buffered:
         got += decoder.abandon_partial()
+    return got, decoder
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(noisy_stream(), st.lists(st.integers(0, 10_000), max_size=10))
+def test_noise_never_raises_and_never_invents_a_frame(stream, cuts):
+    wire, _, on_the_wire = stream
+    got, _ = decode_all(wire, cuts)
+    # A frame cut one byte short can be completed by the next frame's SOF1 when its last CRC byte
+    # happens to be 0xA5 (hypothesis finds that): then a frame that was sent, if cut, is yielded,
+    # and the next one is lost. Nothing that was never sent ever comes out.
     for frame in got:
-        assert frame in sent
-    # Stronger, and what makes noise harmless: every valid frame is still found, in order.
+        assert frame in on_the_wire
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(noisy_stream(kinds=("valid", "garbage", "false_sof")), st.lists(st.integers(0, 10_000), max_size=10))
+def test_every_valid_frame_survives_garbage_between_frames(stream, cuts):
+    wire, sent, _ = stream
+    got, decoder = decode_all(wire, cuts)
     assert got == sent
     assert decoder.good == len(sent)
 
