@@ -91,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(fn=lambda a: _delegate("display.led_sim", "run_led_sim", a.rest))
 
+    argv = sys.argv[1:] if argv is None else argv
+    tools = {"pad-emu": ("firmware_bridge.emulator_cli", "run_pad_emulator"), "led-sim": ("display.led_sim", "run_led_sim")}
+    if argv and argv[0] in tools:
+        # argparse's REMAINDER drops options that come first (`led-sim --url ...`): hand them over whole.
+        return _delegate(*tools[argv[0]], argv[1:])
     args = parser.parse_args(argv)
     try:
         return int(args.fn(args) or 0)
