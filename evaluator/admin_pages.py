@@ -1,0 +1,211 @@
+"""The supervisor's pages (/admin) and the public results page (/results, 结果全公开).
+
+/admin/login signs in with a supervisor or admin token and sets the session cookie
+(evaluator/admin_session.py); every other /admin page sends a visitor without it to the login.
+Pages are rendered on the server; the live hall refreshes itself with a small fetch loop on
+/api/v1/hall/live, which accepts the same cookie.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from evaluator import charts
+from evaluator import followup as f
+from evaluator import review_stats as stats
+from evaluator.admin_session import ROLES
+from queued.auth import token_hash
+
+
+def live_hall(adapter) -> dict:
+    """Every window's state and what waits, with waits past the yellow/red lines (电子监察)."""
+    rt, hall = adapter.runtime, adapter.config.hall
+    eng, now = rt.engine, rt.clock()
+    yellow, red = hall.warn_wait_s
+    businesses = {b.code: {"code": b.code, "name": b.name, "waiting": 0, "oldest_s": 0, "yellow": 0, "red": 0}
+                  for b in hall.businesses}
+    late = []
+    for t in eng.tickets.values():
+        if t.status != "waiting":
+            continue
+        waited = max(0.0, now - t.issued_at)
+        b = businesses[t.business]
+        b["waiting"] += 1
+        b["oldest_s"] = max(b["oldest_s"], round(waited))
+        level = "red" if waited >= red else "yellow" if waited >= yellow else "ok"
+        if level != "ok":
+            b[level] += 1
+            late.append({"number": t.number, "business": t.business, "business_name": b["name"],
+                         "waited_s": round(waited), "level": level, "priority": t.priority})
+    for b in businesses.values():
+        b["level"] = "red" if b["oldest_s"] >= red else "yellow" if b["oldest_s"] >= yellow else "ok"
+    late.sort(key=lambda x: -x["waited_s"])
+    windows = []
+    for w in hall.windows:
+        v = eng.window_view(w.id)
+        windows.append({"window": w.id, "label": w.label, "state": v["state"], "state_text": v["state_text"],
+                        "ticket": v["ticket"], "business": v["business"],
+                        "business_name": hall.business_index[v["business"]].name if v["business"] else None,
+                        "clerk": v["clerk"], "clerk_name": adapter.name_of(v["clerk"]),
+                        "waiting": v["waiting"], "served_today": v["served_today"],
+                        "since_s": round(now - v["since"]) if v["since"] else None})
+    return {"at": rt.iso(now), "day": eng.day, "warn_wait_s": [yellow, red], "windows": windows,
+            "businesses": list(businesses.values()), "late": late[:30],
+            "totals": {"waiting": sum(b["waiting"] for b in businesses.values()), "late": len(late),
+                       "red": sum(1 for x in late if x["level"] == "red")}}
+
+
+class AdminPages:
+    def __init__(self, adapter):
+        self.a = adapter
+        self.routes = [
+            Route("/admin", self.hall_page, methods=["GET"]),
+            Route("/admin/login", self.login_page, methods=["GET"]),
+            Route("/admin/login", self.login, methods=["POST"]),
+            Route("/admin/logout", self.logout, methods=["POST"]),
+            Route("/admin/reviews", self.reviews_page, methods=["GET"]),
+            Route("/admin/followups", self.followups_page, methods=["GET"]),
+            Route("/admin/followups/{case:int}", self.followup_page, methods=["GET"]),
+            Route("/results", self.results_page, methods=["GET"]),
+        ]
+
+    def render(self, request: Request, name: str, status: int = 200, **context) -> Response:
+        cfg = self.a.config
+        context.setdefault("hall_name", cfg.hall.name)
+        context.setdefault("pct", charts.pct)
+        return self.a.templates.TemplateResponse(request, name, context, status_code=status)
+
+    async def _signed_in(self, request: Request):
+        p = await self.a.sessions.resolve(request)
+        if p is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return None, RedirectResponse(f"/admin/login?next={quote(target)}", status_code=303)
+        return p, None
+
+    # ---- sign-in --------------------------------------------------------------------------------------
+
+    async def login_page(self, request: Request) -> Response:
+        return self.render(request, "admin_login.html", next=_safe_next(request.query_params.get("next")))
+
+    async def login(self, request: Request) -> Response:
+        form = await request.form()
+        token = str(form.get("token") or "").strip()
+        nxt = _safe_next(str(form.get("next") or ""))
+        p = await request.app.state.tokens.principal(token) if token else None
+        if p is None:
+            return self.render(request, "admin_login.html", 401, next=nxt, error="令牌无效或已吊销，请核对后重试。")
+        if p.role not in ROLES:
+            return self.render(request, "admin_login.html", 403, next=nxt,
+                               error=f"「{p.role}」角色的令牌不能登录管理后台，请使用督查员或管理员令牌。")
+        resp = RedirectResponse(nxt, status_code=303)
+        self.a.sessions.set_cookie(resp, self.a.sessions.issue(token_hash(token)))
+        return resp
+
+    async def logout(self, request: Request) -> Response:
+        resp = RedirectResponse("/admin/login", status_code=303)
+        self.a.sessions.clear_cookie(resp)
+        return resp
+
+    # ---- pages --------------------------------------------------------------------------------------
+
+    async def hall_page(self, request: Request) -> Response:
+        p, away = await self._signed_in(request)
+        if away:
+            return away
+        return self.render(request, "admin_hall.html", user=p, tab="hall", live=live_hall(self.a))
+
+    def _range(self, request: Request, days: int = 30) -> tuple[str, str, str | None]:
+        today = self.a.runtime.calendar.day(self.a.runtime.clock())
+        from datetime import date, timedelta
+
+        default_from = (date.fromisoformat(today) - timedelta(days=days - 1)).isoformat()
+        try:
+            a, b = stats.parse_days(request.query_params.get("from") or default_from,
+                                    request.query_params.get("to"), today)
+            return a, b, None
+        except stats.RangeError as exc:
+            return default_from, today, str(exc)
+
+    async def reviews_page(self, request: Request) -> Response:
+        p, away = await self._signed_in(request)
+        if away:
+            return away
+        day_from, day_to, error = self._range(request)
+        j, hall = self.a.runtime.journal, self.a.config.hall
+        by_day = await stats.grouped(j, day_from, day_to, "day")
+        windows = stats.ranked(await stats.grouped(j, day_from, day_to, "window"))
+        clerks = stats.ranked(await stats.grouped(j, day_from, day_to, "clerk"))
+        reasons = await stats.bad_reasons(j, day_from, day_to, hall.reasons)
+        total = (await stats.grouped(j, day_from, day_to, "all") or [None])[0]
+        await self.a.runtime.journal.append([])
+        fu = (await _rates(self.a, day_from, day_to)) or None
+        label_w = {w.id: w.label for w in hall.windows}
+        return self.render(
+            request, "admin_reviews.html", user=p, tab="reviews", day_from=day_from, day_to=day_to, error=error,
+            total=total, followup_total=fu, windows=windows, clerks=clerks,
+            day_chart=charts.rate_by_day(by_day),
+            window_chart=charts.rate_bars(windows, lambda r: label_w.get(r["key"], r["key"])),
+            clerk_chart=charts.rate_bars(clerks, lambda r: self.a.name_of(r["key"]) or r["key"]),
+            reason_chart=charts.hbars([(r["reason"], r["count"], f'{r["count"]} 件') for r in reasons],
+                                      color=charts.BAD),
+            window_label=label_w, clerk_name=self.a.name_of)
+
+    async def followups_page(self, request: Request) -> Response:
+        p, away = await self._signed_in(request)
+        if away:
+            return away
+        q = request.query_params
+        state = q.get("state") if q.get("state") in f.STATE_TEXT else None
+        overdue = True if q.get("overdue") == "true" else None
+        window = q.get("window") if q.get("window") in self.a.config.hall.window_index else None
+        items = await self.a.items(state=state, overdue=overdue, window=window)
+        today = self.a.runtime.calendar.day(self.a.runtime.clock())
+        rates = await _rates(self.a, today[:8] + "01", today)
+        return self.render(request, "admin_followups.html", user=p, tab="followups", items=items, state=state,
+                           overdue=overdue, window=window, states=f.STATE_TEXT, rates=rates,
+                           windows=self.a.config.hall.windows, month_from=today[:8] + "01", today=today)
+
+    async def followup_page(self, request: Request) -> Response:
+        p, away = await self._signed_in(request)
+        if away:
+            return away
+        try:
+            item = await self.a.item(request.path_params["case"])
+        except f.UnknownFollowup as exc:
+            return self.render(request, "admin_followups.html", 404, user=p, tab="followups", items=[],
+                               error=exc.message, states=f.STATE_TEXT, windows=self.a.config.hall.windows)
+        return self.render(request, "admin_followup.html", user=p, tab="followups", item=item,
+                           today=self.a.runtime.calendar.day(self.a.runtime.clock()))
+
+    async def results_page(self, request: Request) -> Response:
+        """结果全公开: good rate by window and month; no names of clerks or citizens."""
+        today = self.a.runtime.calendar.day(self.a.runtime.clock())
+        month = request.query_params.get("month") or today[:7]
+        if len(month) != 7 or not month[:4].isdigit() or month[4] != "-" or not month[5:].isdigit() \
+                or not 1 <= int(month[5:]) <= 12:
+            month = today[:7]
+        months = await stats.monthly_windows(self.a.runtime.journal, month, 6)
+        label_w = {w.id: w.label for w in self.a.config.hall.windows}
+        for m in months:
+            m["chart"] = charts.rate_bars([r for r in m["rows"] if r["rank"]],
+                                          lambda r: label_w.get(r["key"], r["key"]),
+                                          marks={label_w.get(k, k) for k in m["last"]})
+        return self.render(request, "results.html", months=months, window_label=label_w, month=month)
+
+
+async def _rates(adapter, day_from: str, day_to: str) -> dict | None:
+    from evaluator import followup_store as store
+
+    rows = await store.rates(adapter.runtime.journal, day_from, day_to, "all", adapter.runtime.clock())
+    return rows[0] if rows else None
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path of this site's /admin: never an open redirect."""
+    if value and value.startswith("/admin") and "//" not in value and "\\" not in value:
+        return value
+    return "/admin"
