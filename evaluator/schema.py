@@ -17,7 +17,8 @@ cases      one row per served case (办结), written at `ticket_finished`.
 ratings    one row per case that got a rating or a time-out (case_id PRIMARY KEY: the database's
            own guard of 一次一评). level 1..5 (5 非常满意 … 1 非常不满意; 1–2 are 差评) or NULL for
            unrated; reasons: bit i = reason i+1 of `[hall] reasons`; channel: pad | qr | web |
-           wechat | default; defaulted 0/1 (系统默认评价); no_reason 1 for a 差评 without reason;
+           wechat | default (系统默认评价), and for an unrated time-out who gave up: pad | timer;
+           defaulted 0/1 (系统默认评价); no_reason 1 for a 差评 without reason;
            `day` is the case's day (the day served), `at` when the rating was given.
            `replaced` names what a later real rating replaced ('unrated' | 'defaulted'), else NULL.
 rating_refusals  one row per refused duplicate rating (a second rating of a rated case): the
