@@ -34,6 +34,7 @@ from .frames import (
     Poll,
     Status,
     encode,
+    encode_payload,
 )
 from .link import PadLink, PendingCommand
 from .serial_link import BusProtocol, open_link, wire_seconds
@@ -121,11 +122,13 @@ class BusPoller:
 
         Returns a future with the pad's reply (STATUS or NAK), or None when the command was given up
         (unanswered after ``command_max_attempts``, replaced by a newer SHOW_*/SET_TIME, or dropped on
-        stop). It never raises, so it is safe to ignore.
+        stop). The future never raises, so it is safe to ignore. ``send`` itself raises EncodeError
+        for a field out of range and FirmwareBridgeError for a pad not on this bus.
         """
-        result: asyncio.Future[PadReply | None] = asyncio.get_running_loop().create_future()
         if isinstance(frame, Poll):
             raise FirmwareBridgeError("POLL is the poller's own business")
+        encode_payload(frame)  # an EncodeError belongs to the caller, not to the bus loop
+        result: asyncio.Future[PadReply | None] = asyncio.get_running_loop().create_future()
         if addr == BROADCAST_ADDR:
             self._broadcasts.append((frame, result))
         else:

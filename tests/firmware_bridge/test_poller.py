@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 
 from firmware_bridge.emulator import PadBusEmulator, PadState
+from firmware_bridge.errors import EncodeError, FirmwareBridgeError
 from firmware_bridge.frames import (
     Key,
     KeyCode,
@@ -136,6 +137,10 @@ async def test_commands_are_served_and_shown(bus):
     assert all(isinstance(r, Status) for r in replies)
     assert bus.pad(2).clerk_name == "张三" and bus.pad(2).ticket == "A001" and bus.pad(2).waiting == 12
     assert bus.poller.stats.commands_sent == 2
+    with pytest.raises(EncodeError):
+        bus.poller.send(2, ShowState(WindowState.SERVING, 70_000, "A001"))
+    with pytest.raises(FirmwareBridgeError):
+        bus.poller.send(9, ShowState(WindowState.SERVING, 1, "A001"))
 
 
 async def test_noise_on_the_line_does_not_stop_the_bus(bus):
