@@ -26,6 +26,7 @@ ADAPTERS: list[str] = [
     "evaluator.service:EvaluatorAdapter",
     "queued.clerk.clerk:ClerkConsole",
     "queued.channels.appointments_api:Appointments",
+    "queued.channels.printing:TicketPrinter",
     "queued.channels.mobile:WeChatMobile",
 ]
 

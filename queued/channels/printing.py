@@ -1,0 +1,227 @@
+"""The kiosk's printed ticket: ESC/POS for 58/80 mm thermal printers, sent after the 201.
+
+The slip is rendered with python-escpos on a `Dummy` printer (bytes, testable), with the text
+sent as GBK in the printer's Chinese mode ourselves: escpos' own `text()` only switches to GB18030
+when a string holds an ideograph, so full-width punctuation alone (，：) would come out as '?'.
+The QR code is the printer's native one (GS ( k), centred by `set(align="center")` before it.
+
+Printing never blocks issuing: a listener hears TicketIssued after the commit, renders the slip and
+queues it; a worker task sends it. A jammed or unplugged printer only logs and counts a failure
+(`queued_print_jobs_total{result="failed"}`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from escpos.printer import Dummy
+from prometheus_client import Counter
+
+from queued.channels import ChannelError
+from queued.core import events as e
+from queued.errors import ConfigError
+
+log = logging.getLogger("queued.channels.printing")
+
+FS_CHINESE_ON = b"\x1c\x26"  # FS &: bytes >= 0x80 are two-byte GBK characters
+FS_CHINESE_SIZE = b"\x1c\x21"  # FS ! n: 0x04 double width, 0x08 double height (Chinese characters)
+PRINTED_CHANNELS = ("kiosk", "desk")
+SEND_TIMEOUT_S = 10.0
+
+
+class PrinterError(ChannelError):
+    code, status = "printer_failed", 503
+
+
+def ticket_url(base: str, ticket_id: str) -> str:
+    """The ticket's mobile page, where the holder follows the queue and rates the case."""
+    return f"{base.rstrip('/')}/m/t/{ticket_id}"
+
+
+def render_ticket(*, hall_name: str, business_name: str, number: str, ahead: int | None, eta_seconds: int | None,
+                  issued_at: str, url: str, width_chars: int = 32, slot: str | None = None,
+                  green: bool = False) -> bytes:
+    """The slip as ESC/POS bytes."""
+    p = Dummy()
+    p.hw("INIT")
+    p._raw(FS_CHINESE_ON)
+
+    def line(text: str = "") -> None:
+        p._raw(text.encode("gbk", errors="replace") + b"\n")
+
+    p.set(align="center", bold=True)
+    line(hall_name)
+    p.set(bold=False)
+    line("-" * width_chars)
+    p._raw(FS_CHINESE_SIZE + b"\x0c")  # the business name in double-size Chinese
+    p.set(double_width=True, double_height=True)
+    line(business_name + ("（绿色通道）" if green else ""))
+    p._raw(FS_CHINESE_SIZE + b"\x00")
+    p.set(custom_size=True, width=2, height=2)  # GS ! 0x11: the number, double width and height
+    p._raw(number.encode("ascii") + b"\n")
+    p.set(normal_textsize=True, align="center")
+    if slot:
+        line(f"预约时段：{slot}")
+    if ahead is not None:
+        line(f"前面还有 {ahead} 人")
+    if eta_seconds is not None:
+        line(f"预计等候约 {math.ceil(eta_seconds / 60)} 分钟")
+    line(f"取号时间：{issued_at}")
+    line("-" * width_chars)
+    p.set(align="center")
+    p.qr(url, native=True, size=5 if width_chars < 40 else 6)
+    line("微信扫码，查看排队进度，办结后评价")
+    line("当日有效，过号请重新取号")
+    p.cut()
+    return p.output
+
+
+class PrinterLink:
+    """Where the bytes go: serial:///dev/ttyUSB1?baudrate=9600, tcp://host:9100, usb://04b8:0202,
+    file:///path (appends; for tests and for a spool another program prints)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        parts = urlsplit(url)
+        self.scheme = parts.scheme
+        if parts.scheme == "file":
+            if not parts.path:
+                raise ConfigError(f"config: printer.url {url!r}: expected file:///path")
+            self.path = Path(parts.path)
+        elif parts.scheme == "tcp":
+            if not parts.hostname or not parts.port:
+                raise ConfigError(f"config: printer.url {url!r}: expected tcp://HOST:PORT")
+            self.host, self.port = parts.hostname, parts.port
+        elif parts.scheme == "serial":
+            if not parts.path:
+                raise ConfigError(f"config: printer.url {url!r}: expected serial:///dev/ttyUSB0")
+            self.device = parts.path
+            self.baudrate = int(parse_qs(parts.query).get("baudrate", ["9600"])[0])
+        elif parts.scheme == "usb":
+            vid, _, pid = parts.netloc.partition(":")
+            try:
+                self.vid, self.pid = int(vid, 16), int(pid, 16)
+            except ValueError:
+                raise ConfigError(f"config: printer.url {url!r}: expected usb://VID:PID in hex") from None
+        else:
+            raise ConfigError(f"config: printer.url {url!r}: use serial://, tcp://, usb:// or file://")
+
+    async def send(self, data: bytes, timeout: float = SEND_TIMEOUT_S) -> None:
+        if self.scheme == "tcp":
+            await asyncio.wait_for(self._tcp(data), timeout)
+        else:
+            await asyncio.wait_for(asyncio.to_thread(self._blocking_send, data, timeout), timeout + 1)
+
+    async def _tcp(self, data: bytes) -> None:
+        _, writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            writer.write(data)
+            await writer.drain()
+        finally:
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except OSError:
+                pass
+
+    def _blocking_send(self, data: bytes, timeout: float) -> None:
+        if self.scheme == "file":
+            with open(self.path, "ab") as f:
+                f.write(data)
+        elif self.scheme == "serial":
+            import serial
+
+            with serial.serial_for_url(self.device, baudrate=self.baudrate, write_timeout=timeout) as port:
+                port.write(data)
+                port.flush()
+        else:
+            try:
+                from escpos.printer import Usb
+            except ImportError as exc:  # pyusb missing
+                raise PrinterError(f"USB printing needs pyusb: {exc}") from None
+            printer = Usb(self.vid, self.pid)
+            try:
+                printer._raw(data)
+            finally:
+                printer.close()
+
+
+class TicketPrinter:
+    """Adapter: prints kiosk and guide-desk tickets on the printer of `[printer] url`."""
+
+    def __init__(self, daemon):
+        cfg = daemon.config
+        section = cfg.sections["printer"]
+        self.runtime = daemon.runtime
+        self.width = max(16, int(section.get("width_chars", 32)))
+        self.link = PrinterLink(section["url"]) if section.get("url") else None
+        self.base = cfg.public_url or f"http://{cfg.http_host}:{cfg.http_port}"
+        self.hall_name = cfg.hall.name
+        self.slot_minutes = int(cfg.sections["appointments"].get("slot_minutes", 30))
+        self.jobs = Counter("queued_print_jobs", "Printed tickets by result (ok, failed, dropped)", ["result"],
+                            registry=daemon.metrics.registry)
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=50)
+        self._task: asyncio.Task | None = None
+        if self.link is not None:
+            self.runtime.subscribe(self.on_events)
+
+    def on_events(self, events: Sequence[e.Event]) -> None:
+        for ev in events:
+            if type(ev) is e.TicketIssued and ev.channel in PRINTED_CHANNELS:
+                try:
+                    slip = self.slip(ev)
+                except Exception:
+                    log.exception("cannot render the ticket %s", ev.number)
+                    self.jobs.labels("failed").inc()
+                    continue
+                try:
+                    self.queue.put_nowait(slip)
+                except asyncio.QueueFull:  # the printer is far behind: a late slip helps nobody
+                    log.warning("printer queue full, ticket %s not printed", ev.number)
+                    self.jobs.labels("dropped").inc()
+
+    def slip(self, ev: e.TicketIssued) -> bytes:
+        rt = self.runtime
+        eng = rt.engine
+        t = eng.tickets.get(ev.ticket)
+        pos = eng.position(t) if t is not None else None
+        slot = None
+        if ev.due_at is not None:
+            start, end = rt.calendar.iso(ev.due_at)[11:16], rt.calendar.iso(ev.due_at + self.slot_minutes * 60)[11:16]
+            slot = f"{start}-{end}"
+        return render_ticket(
+            hall_name=self.hall_name, business_name=eng.hall.business_index[ev.business].name, number=ev.number,
+            ahead=None if pos is None else pos - 1, eta_seconds=eng.eta_seconds(t, pos) if t is not None else None,
+            issued_at=rt.calendar.iso(ev.at)[:16].replace("T", " "), url=ticket_url(self.base, ev.ticket),
+            width_chars=self.width, slot=slot, green=ev.priority == "green",
+        )
+
+    async def start(self) -> None:
+        if self.link is not None:
+            self._task = asyncio.create_task(self._worker(), name="ticket-printer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _worker(self) -> None:
+        assert self.link is not None
+        while True:
+            data = await self.queue.get()
+            try:
+                await self.link.send(data)
+            except Exception as exc:
+                log.warning("printing on %s failed: %s", self.link.url, exc or type(exc).__name__)
+                self.jobs.labels("failed").inc()
+            else:
+                self.jobs.labels("ok").inc()
