@@ -162,11 +162,12 @@ class Notifier:
     async def _deliver(self, notice: Notice) -> None:
         result = "failed"
         for attempt in range(len(RETRY_DELAYS_S) + 1):
-            message = self.message(notice)
-            if message is None:  # called or gone before we got to it: an 'ahead' notice is moot
-                result = "stale"
-                break
             try:
+                await self.client.access_token()  # may wait on WeChat: decide what to say after it
+                message = self.message(notice)
+                if message is None:  # called or gone before we got to it: an 'ahead' notice is moot
+                    result = "stale"
+                    break
                 await self.client.send_subscribe(notice.openid, message["template_id"], message["data"],
                                                  message.get("page", ""))
                 result = "sent"
