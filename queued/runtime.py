@@ -130,18 +130,29 @@ class Runtime:
                         apply(ev)
         return events
 
-    async def execute(self, cmd: Any, view: Callable[[list[Event]], Any] | None = None) -> tuple[list[Event], Any]:
+    async def execute(self, cmd: Any, view: Callable[[list[Event]], Any] | None = None,
+                      also: Sequence[Event] = ()) -> tuple[list[Event], Any]:
         """Run a command and wait until its events are durable.
 
         `view(events)` runs right after the decision, before the await, so it sees the state the
         command produced (not what later commands did while this one waited for its commit).
+        `also`: events committed in the same transaction (e.g. the pad EVT a key press came with,
+        so a crash can never separate the effect from the record that it was processed).
         A CoreError propagates with nothing changed.
         """
         events = self.decide(cmd)
         result = view(events) if view is not None else None
-        if events:
-            await self.journal.append(events)
+        if events or also:
+            await self.record(list(also), events)
         return events, result
+
+    async def record(self, extra: Sequence[Event], decided: Sequence[Event] = ()) -> None:
+        """Journal events that need no decision (device bookkeeping), after `decided` in one commit.
+        They are applied to every component too (most ignore them)."""
+        for ev in extra:
+            for comp in self.components:
+                comp.apply(ev)
+        await self.journal.append([*decided, *extra])
 
     def submit(self, cmd: Any) -> None:
         """Fire-and-forget for timers: errors are logged, never raised."""
