@@ -60,10 +60,12 @@ class Hall:
         await self.stop()
         return await self.start()
 
-    async def serve(self, kiosk: dict, clerk: dict, window: str = "1", business: str = "A") -> dict:
+    async def serve(self, kiosk: dict, clerk: dict, window: str = "1", business: str = "A",
+                    openid: str | None = None) -> dict:
         """Issue a ticket, call it at `window` and finish it: the served case."""
         c = self.client
-        r = await c.post("/api/v1/tickets", json={"business": business}, headers=kiosk)
+        body = {"business": business, **({"openid": openid} if openid else {})}
+        r = await c.post("/api/v1/tickets", json=body, headers=kiosk)
         assert r.status_code == 201, r.text
         r = await c.post(f"/api/v1/windows/{window}/call-next", headers=clerk)
         assert r.status_code == 200 and r.json()["ticket"], r.text
@@ -80,7 +82,7 @@ class Hall:
 
 @pytest.fixture
 async def hall(tmp_path, clock):
-    clock.now = at("2026-09-25")  # a Friday
+    clock.now = at("2026-09-18")  # a Friday
     h = Hall(tmp_path, clock)
     await h.start()
     yield h
