@@ -24,6 +24,7 @@ ADAPTERS: list[str] = [
     "display.broker:EmbeddedBroker",
     "display.service:DisplayService",
     "evaluator.service:EvaluatorAdapter",
+    "evaluator.admin:AdminAdapter",
     "queued.clerk.clerk:ClerkConsole",
     "queued.channels.appointments_api:Appointments",
     "queued.channels.printing:TicketPrinter",
