@@ -28,6 +28,7 @@ ADAPTERS: list[str] = [
     "queued.clerk.clerk:ClerkConsole",
     "queued.channels.appointments_api:Appointments",
     "queued.channels.printing:TicketPrinter",
+    "queued.channels.kiosk:Kiosk",
     "queued.channels.mobile:WeChatMobile",
 ]
 

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from escpos.printer import Dummy
 from prometheus_client import Counter
 
 from queued.channels import ChannelError
@@ -47,6 +46,8 @@ def render_ticket(*, hall_name: str, business_name: str, number: str, ahead: int
                   issued_at: str, url: str, width_chars: int = 32, slot: str | None = None,
                   green: bool = False) -> bytes:
     """The slip as ESC/POS bytes."""
+    from escpos.printer import Dummy  # imported on first print: it costs 0.3 s at start-up
+
     p = Dummy()
     p.hw("INIT")
     p._raw(FS_CHINESE_ON)

@@ -1,0 +1,132 @@
+"""/kiosk as the server renders it: sign-in, the business buttons (open, closed with hours, full),
+taking a number, the confirmation with its QR code, the guide desk, appointment check-in."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+CLOSED_D = '\n[[business]]\ncode = "D"\nname = "税务办理"\nhours = ["13:30-17:00"]\n\n[[window]]\nid = "4"\nbusinesses = ["D"]\n'
+
+
+async def signed_in(h, role="kiosk", mode=""):
+    token = h.tokens[role]["Authorization"].split()[1]
+    r = await h.api.get("/kiosk", params={"token": token, **({"mode": mode} if mode else {})})
+    assert r.status_code == 303 and "token" not in r.headers["location"]
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "Path=/kiosk" in cookie and "samesite=strict" in cookie.lower()
+    return r
+
+
+def button(html: str, code: str) -> str:
+    m = re.search(rf'<button[^>]*data-testid="business-{code}".*?</button>', html, re.S)
+    assert m, f"no button for {code}"
+    return m.group(0)
+
+
+@pytest.fixture
+async def h(make_hall):
+    return await make_hall(extra=CLOSED_D)
+
+
+async def test_without_a_token_the_kiosk_asks_for_one(h):
+    r = await h.api.get("/kiosk")
+    assert r.status_code == 200 and 'data-testid="kiosk-login"' in r.text and "business-A" not in r.text
+    r = await h.api.get("/kiosk", params={"token": "qd_wrong"})
+    assert r.status_code == 401 and "令牌无效" in r.text
+    clerk = h.tokens["clerk1"]["Authorization"].split()[1]
+    r = await h.api.post("/kiosk/login", data={"token": clerk})
+    assert r.status_code == 401  # a clerk may not issue tickets
+    r = await h.api.post("/kiosk/take", data={"business": "A"})
+    assert r.status_code == 303 and h.daemon.runtime.engine.counters["A"] == 0
+
+
+async def test_start_screen_names_the_businesses_and_their_state(h):
+    await signed_in(h)
+    for _ in range(5):  # C has a daily cap of 5
+        await h.api.post("/api/v1/tickets", json={"business": "C"}, headers=h.tokens["kiosk"])
+    r = await h.api.get("/kiosk")
+    assert r.status_code == 200
+    html = r.text
+    assert "高新区政务服务中心" in html
+    for name in ("综合受理", "不动产登记", "社保医保", "税务办理"):
+        assert name in html
+    a = button(html, "A")
+    assert 'data-state="open"' in a and "disabled" not in a and "等候 0 人" in a
+    d = button(html, "D")
+    assert 'data-state="closed"' in d and "disabled" in d and "取号时间 13:30-17:00" in d
+    c = button(html, "C")
+    assert 'data-state="full"' in c and "disabled" in c and "已取完" in c
+    assert "导办台" not in html.split("<main", 1)[1].split("</h2>", 1)[0]
+
+
+async def test_taking_a_number_shows_the_confirmation(h):
+    await signed_in(h)
+    await h.api.post("/api/v1/tickets", json={"business": "A"}, headers=h.tokens["kiosk"])
+    r = await h.api.post("/kiosk/take", data={"business": "A"})
+    assert r.status_code == 303
+    page = await h.api.get(r.headers["location"])
+    html = page.text
+    tid = r.headers["location"].rsplit("/", 1)[1]
+    assert h.daemon.runtime.engine.tickets[tid].channel == "kiosk"
+    assert re.search(r'data-testid="ticket-number">A002<', html)
+    assert re.search(r'data-testid="ticket-ahead">前面还有 <b>1</b> 人', html)
+    assert re.search(r'data-testid="ticket-eta">预计等候约 <b>\d+</b> 分钟', html)
+    assert "取号时间 2026-11-16 10:00" in html
+    assert f'data-url="http://hall/m/t/{tid}"' in html and "<svg" in html
+    assert 'http-equiv="refresh" content="15;url=/kiosk"' in html
+
+
+async def test_refusals_are_shown_on_the_start_screen(h):
+    await signed_in(h)
+    r = await h.api.post("/kiosk/take", data={"business": "D"})
+    assert r.status_code == 409 and 'data-testid="kiosk-error"' in r.text and "13:30-17:00" in r.text
+    r = await h.api.post("/kiosk/take", data={"business": "Q"})
+    assert r.status_code == 404 and "没有业务" in r.text
+    assert sum(h.daemon.runtime.engine.counters.values()) == 0
+
+
+async def test_public_url_leads_the_qr_code(make_hall):
+    h = await make_hall(extra="")
+    kiosk = h.daemon.adapter("Kiosk")
+    kiosk.config = dataclasses.replace(kiosk.config, public_url="https://q.example.cn")
+    await signed_in(h)
+    r = await h.api.post("/kiosk/take", data={"business": "B"})
+    page = await h.api.get(r.headers["location"])
+    assert 'data-url="https://q.example.cn/m/t/' in page.text
+
+
+async def test_guide_desk_issues_green_channel_tickets(h):
+    await signed_in(h, "kiosk", mode="desk")
+    r = await h.api.get("/kiosk", params={"mode": "desk"})
+    assert "导办台模式需要管理员令牌" in r.text and 'data-testid="green-channel"' not in r.text
+    await signed_in(h, "admin", mode="desk")
+    r = await h.api.get("/kiosk", params={"mode": "desk"})
+    assert 'data-testid="green-channel"' in r.text and "导办台" in r.text
+    await h.api.post("/api/v1/tickets", json={"business": "A"}, headers=h.tokens["kiosk"])
+    r = await h.api.post("/kiosk/take", data={"business": "A", "mode": "desk", "green": "1"})
+    assert r.headers["location"].endswith("?mode=desk")
+    tid = r.headers["location"].split("/")[-1].split("?")[0]
+    t = h.daemon.runtime.engine.tickets[tid]
+    assert (t.channel, t.priority) == ("desk", "green")
+    page = await h.api.get(r.headers["location"])
+    assert "（绿色通道）" in page.text and re.search(r'前面还有 <b>0</b> 人', page.text)
+    assert 'content="15;url=/kiosk?mode=desk"' in page.text
+
+
+async def test_appointment_check_in_at_the_kiosk(h):
+    r = await h.api.post("/api/v1/appointments", json={"business": "B", "day": "2026-11-16", "start": "11:00",
+                                                       "openid": "o-k"}, headers=h.tokens["kiosk"])
+    code = r.json()["code"]
+    await signed_in(h)
+    r = await h.api.post("/kiosk/check-in", data={"code": "12"})
+    assert r.status_code == 422 and "6位预约码" in r.text
+    r = await h.api.post("/kiosk/check-in", data={"code": code})
+    assert r.status_code == 303
+    page = await h.api.get(r.headers["location"])
+    assert 'data-testid="ticket-slot">预约时段 <b>11:00-11:30</b>' in page.text
+    assert re.search(r'data-testid="ticket-number">B001<', page.text)
+    r = await h.api.post("/kiosk/check-in", data={"code": code})
+    assert r.status_code == 409 and "已签到" in r.text
