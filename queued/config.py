@@ -122,6 +122,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "port": (str, _REQUIRED),
         "baudrate": (int, 9600),
         "reply_timeout_ms": (int, 100),  # extension
+        "remote": (bool, False),  # extension: a bridge on another host serves this port over MQTT
     },
     "wechat": {  # extension: the mobile channel (issue 6)
         "appid": (str, ""),
@@ -427,7 +428,13 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
     for i, bus in enumerate(lists["bus"]):
         if bus["baudrate"] not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
             raise bad("bus", i, "baudrate", "expected a standard rate (9600 … 115200)", True)
-        buses[bus["port"]] = {"baudrate": bus["baudrate"], "reply_timeout_ms": bus["reply_timeout_ms"]}
+        if not 10 <= bus["reply_timeout_ms"] <= 2000:
+            raise bad("bus", i, "reply_timeout_ms", "must be 10..2000", True)
+        buses[bus["port"]] = {"baudrate": bus["baudrate"], "reply_timeout_ms": bus["reply_timeout_ms"],
+                              "remote": bus["remote"]}
+    remote = [p for p in pads if buses.get(p.port, {}).get("remote")]
+    if len({p.address for p in remote}) != len(remote):  # MQTT pad topics carry the address alone
+        raise ConfigError("config: pads on remote buses ([[bus]] remote = true) need distinct addresses")
 
     mqtt_url, prefix, user, password, client_id = None, "queued", "", "", ""
     if mqtt is not None:
