@@ -131,14 +131,20 @@ async def test_session_survives_a_restart(make_daemon):
         assert w.status_code == 200 and w.json()["clerk"] == "1001"
 
 
-async def test_last_case_after_finish(hall):
-    async with client(hall) as c:
+async def test_last_case_shows_the_evaluators_rating(make_daemon):
+    d = await make_daemon(adapters=["evaluator.service:EvaluatorAdapter", *CLERK])
+    kiosk = {"Authorization": f"Bearer {token(d.config.database, 'kiosk')}"}
+    async with client(d) as c:
         await pin_login(c)
         assert (await c.get("/clerk/api/last-case")).json() == {"case": None}
-        r = await c.post("/api/v1/tickets", json={"business": "A"}, headers={"Authorization": f"Bearer {token(hall.config.database, 'kiosk')}"})
-        assert r.status_code == 201
+        ticket = (await c.post("/api/v1/tickets", json={"business": "A"}, headers=kiosk)).json()
         await c.post("/api/v1/windows/1/call-next")
         fin = (await c.post("/api/v1/windows/1/finish")).json()["finished"]
         case = (await c.get("/clerk/api/last-case")).json()["case"]
-        assert (case["number"], case["case"]) == ("A001", fin["case"])
-        assert case["state"] == "pending" and case["text"] == "评价器未启用"
+        assert (case["number"], case["case"], case["state"]) == ("A001", fin["case"], "open")
+        assert case["text"] == "等待群众评价"
+        r = await c.post("/api/v1/ratings", json={"ticket": ticket["id"], "level": 1, "reasons": [1]})
+        assert r.status_code == 201, r.text
+        case = (await c.get("/clerk/api/last-case")).json()["case"]
+        assert (case["state"], case["level"], case["bad"]) == ("rated", 1, True)
+        assert case["text"] == "已评价：非常不满意" and case["reasons"] == ["服务态度差"]
