@@ -69,7 +69,7 @@ def hbars(items: list[tuple[str, float, str]], max_value: float | None = None, w
     row_h, top = 26, 6
     height = top * 2 + row_h * len(items)
     top_value = max_value if max_value else max((v for _, v, _ in items), default=0) or 1
-    bar_w = width - label_width - 70
+    bar_w = width - label_width - 160  # room for "87.5%（16评/2差）" at the end
     parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}"'
              f' xmlns="http://www.w3.org/2000/svg" font-size="13">']
     for i, (label, value, text) in enumerate(items):
