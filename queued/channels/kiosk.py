@@ -132,6 +132,7 @@ class Kiosk:
             "hall_name": self.config.hall.name, "cards": self.cards(), "desk": desk, "error": error,
             "desk_refused": request.query_params.get("mode") == "desk" and not desk,
             "appointments": getattr(request.app.state, "appointments", None) is not None,
+            "now_minutes": self.runtime.calendar.minute(self.runtime.clock()),
         }, status_code=status)
 
     async def home(self, request: Request) -> Response:
