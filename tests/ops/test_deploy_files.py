@@ -175,7 +175,7 @@ def test_grafana_provisioning_points_at_the_dashboard(compose):
 
 
 # Named in the dashboard before their package exposes them; each is checked once it appears.
-NOT_YET_EXPOSED = {"queued_pads_online"}  # the pad bridge adapter (firmware_bridge) is not in ADAPTERS yet
+NOT_YET_EXPOSED = {"queued_pads_online"}  # queued/pads (PadCollector) is not in ADAPTERS yet
 
 
 async def test_dashboard_queries_only_metrics_the_daemon_exposes(make_daemon):
