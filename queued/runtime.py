@@ -82,6 +82,7 @@ class Runtime:
             prepare = getattr(comp, "prepare", None)
             if prepare is not None:
                 await prepare(self.journal, today)
+        await self._seed_service_times(today)
         t0 = time.perf_counter()
         events = await self.journal.load_day(today)
         self.engine.day = today
@@ -96,6 +97,17 @@ class Runtime:
         self.started_at = self.clock()
         self._schedule_close()
         log.info("replayed %d events of %s in %.3f s", self.replayed, today, self.replay_seconds)
+
+    async def _seed_service_times(self, today: str) -> None:
+        """Start the day's estimates from the last week's cases, not from a guess; today's finishes
+        (replayed next) refine them as the day goes."""
+        rows = await self.journal.fetchall(
+            "SELECT business, AVG(service_s) AS avg_s, COUNT(*) AS n FROM tickets"
+            " WHERE day >= date(?, '-7 days') AND day < ? AND status='done' AND service_s BETWEEN 10 AND 10800"
+            " GROUP BY business", (today, today))
+        for row in rows:
+            if row["business"] in self.engine.service_avg and row["n"] >= 5:
+                self.engine.service_avg[row["business"]] = float(row["avg_s"])
 
     async def stop(self) -> None:
         if self.journal.db is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class IssueTicket:
     business: str
     ticket_id: str  # chosen by the caller (random), so the core needs no randomness
@@ -16,7 +16,7 @@ class IssueTicket:
     appointment: str | None = None
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class CancelTicket:
     ticket: str
     openid: str | None = None
@@ -24,75 +24,75 @@ class CancelTicket:
     check_holder: bool = True
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class WindowCommand:
     window: str
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class CallNext(WindowCommand):
     pass
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Recall(WindowCommand):
     pass
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Skip(WindowCommand):
     pass
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Start(WindowCommand):
     pass
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Finish(WindowCommand):
     pass
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Pause(WindowCommand):
     pass
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Resume(WindowCommand):
     pass
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class CloseWindow(WindowCommand):
     pass
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Transfer(WindowCommand):
     business: str | None = None
     to_window: str | None = None
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class CallNumber(WindowCommand):
     """特呼: call one waiting (or skipped) ticket out of turn."""
 
     number: str = ""
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class SignIn(WindowCommand):
     clerk: str = ""
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class SignOut(WindowCommand):
     pass
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class CloseDay:
     """当日业务不留号: at closing time every waiting ticket is closed as not served."""
 

@@ -276,50 +276,51 @@ class Engine:
                                          started, max(0.0, first_call - t.issued_at), max(0.0, now - started)))
 
     def pick(self, w: WindowState, now: float) -> Ticket | None:
-        """The balancing rule: whom `w` calls next. O(businesses of the window)."""
-        queues = self.queues
+        """The balancing rule: whom `w` calls next. One pass over the window's businesses, looking
+        only at lane heads: O(businesses of the window), whatever the number waiting.
+
+        Order: a ticket past the hall's max wait (the longest-waiting), then tickets a colleague sent
+        to this very window, green channel (longest-waiting), transfers, booked appointments whose
+        slot has come, then the window's preference order; early appointments rather than idling.
+        """
         limit = now - self.hall.max_wait_s
-        overdue: Ticket | None = None
+        due = now + self.hall.appointment_early_s
+        overdue = green = transfer = appt = normal = early = None
+        queues = self.queues
         for code in w.businesses:
             q = queues[code]
             if not q.waiting:
                 continue
-            for lane in (q.green, q.transfer, q.normal):
-                t = lane.peek()
-                if t is not None and t.issued_at <= limit and (overdue is None or t.issued_at < overdue.issued_at):
+            if q.green.alive:
+                t = q.green.peek()
+                if green is None or t.issued_at < green.issued_at:
+                    green = t
+                if t.issued_at <= limit and (overdue is None or t.issued_at < overdue.issued_at):
                     overdue = t
+            if q.transfer.alive:
+                t = q.transfer.peek()
+                if transfer is None:
+                    transfer = t
+                if t.issued_at <= limit and (overdue is None or t.issued_at < overdue.issued_at):
+                    overdue = t
+            if q.normal.alive:
+                t = q.normal.peek()
+                if normal is None:
+                    normal = t
+                if t.issued_at <= limit and (overdue is None or t.issued_at < overdue.issued_at):
+                    overdue = t
+            if q.appointment.items:
+                t = q.appointment.items[0][2]
+                if (t.due_at or 0.0) <= due:
+                    if appt is None or (t.due_at or 0.0) < (appt.due_at or 0.0):
+                        appt = t
+                elif early is None:
+                    early = t
         if overdue is not None:  # nobody waits past the limit while this window could serve them
             return overdue
-        t = w.directed.peek()
-        if t is not None:  # a colleague sent this citizen to this very window
-            return t
-        best: Ticket | None = None
-        for code in w.businesses:  # green channel: the longest-waiting first, whatever the business
-            t = queues[code].green.peek()
-            if t is not None and (best is None or t.issued_at < best.issued_at):
-                best = t
-        if best is not None:
-            return best
-        for code in w.businesses:  # transfers, in the order they were sent back
-            t = queues[code].transfer.peek()
-            if t is not None:
-                return t
-        due = now + self.hall.appointment_early_s
-        for code in w.businesses:  # booked appointments whose slot has come
-            t = queues[code].appointment.peek()
-            if t is not None and (t.due_at or 0.0) <= due and (best is None or (t.due_at or 0) < (best.due_at or 0)):
-                best = t
-        if best is not None:
-            return best
-        for code in w.businesses:  # the window's preference order
-            t = queues[code].normal.peek()
-            if t is not None:
-                return t
-        for code in w.businesses:  # early appointments rather than an idle window
-            t = queues[code].appointment.peek()
-            if t is not None:
-                return t
-        return None
+        if w.directed.alive:
+            return w.directed.peek()
+        return green or transfer or appt or normal or early
 
     def _call_next(self, cmd: c.CallNext, now: float) -> list[e.Event]:
         w = self.window(cmd.window)

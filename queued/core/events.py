@@ -34,7 +34,9 @@ def event(kind: str):
     """Class decorator: make a slotted dataclass event and register it under `kind`."""
 
     def wrap(cls):
-        dc = dataclass(slots=True, frozen=True)(cls)
+        # Not frozen: frozen dataclasses build through object.__setattr__, twice as slow on the hot path.
+        # Events are never mutated after they are made; treat them as values.
+        dc = dataclass(slots=True)(cls)
         dc.kind = kind
         dc._fields = tuple(f.name for f in fields(dc))
         if kind in EVENT_TYPES:

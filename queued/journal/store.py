@@ -187,19 +187,25 @@ class Journal:
     # ---- reading -------------------------------------------------------------------------------
 
     async def load_day(self, day: str) -> list[Event]:
-        """The events of one hall day, in order, decoded: what replay applies."""
-        assert self.read is not None
-        types = EVENT_TYPES
-        loads = json.loads
-        async with self.read.execute("SELECT kind, data FROM events WHERE day=? ORDER BY seq", (day,)) as cur:
+        """The events of one hall day, in order, decoded: what replay applies.
+
+        Decoding is the cost of a start-up replay, so the day's JSON objects are joined and parsed
+        in one call (a 100,000-event day is one json.loads, not 100,000), on plain tuples.
+        """
+        assert self.db is not None
+        async with self.db.execute("SELECT kind, data FROM events WHERE day=? ORDER BY seq", (day,)) as cur:
             rows = await cur.fetchall()
+        if not rows:
+            return []
+        payloads = json.loads("[" + ",".join([r[1] for r in rows]) + "]")
+        types = EVENT_TYPES
         out = []
-        for kind, data in rows:
+        for (kind, _), data in zip(rows, payloads, strict=True):
             cls = types.get(kind)
             if cls is None:
                 log.warning("journal holds an event of unknown kind %r; skipped", kind)
                 continue
-            out.append(cls(**loads(data)))
+            out.append(cls(**data))
         return out
 
     async def max_serial(self) -> int:
