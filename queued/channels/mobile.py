@@ -185,7 +185,9 @@ class WeChatMobile:
                                 secure=request.url.scheme == "https")
             return response
         return self._render(request, "mobile.html", hall=hall_json(self.runtime), openid=openid,
-                            demo_user=openid.startswith("demo-"))
+                            demo_user=openid.startswith("demo-"),
+                            booking=self.daemon.adapter("Appointments") is not None,
+                            today=self.runtime.calendar.day(self.runtime.clock()))
 
     async def oauth_callback(self, request: Request) -> Response:
         if not self.settings.enabled:
