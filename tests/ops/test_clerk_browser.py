@@ -31,8 +31,8 @@ def test_clerk_console_sign_in_call_start_finish_next(served, artifacts):
 
     base, db = served
     kiosk = {"Authorization": f"Bearer {token(db, 'kiosk')}"}
-    for _ in range(2):
-        assert httpx.post(f"{base}/api/v1/tickets", json={"business": "A", "channel": "kiosk"},
+    for business in "AAAB":
+        assert httpx.post(f"{base}/api/v1/tickets", json={"business": business, "channel": "kiosk"},
                           headers=kiosk).status_code == 201
 
     with sync_playwright() as pw:
@@ -49,13 +49,13 @@ def test_clerk_console_sign_in_call_start_finish_next(served, artifacts):
 
         expect(page.locator("#who")).to_contain_text("张三")
         expect(page.locator("#state")).to_have_text("空闲")
-        expect(page.locator("#waiting")).to_contain_text("A 综合受理2")
+        expect(page.locator("#waiting")).to_contain_text("A 综合受理3")
 
         page.keyboard.press("F1")  # 呼叫
         expect(page.locator("#ticket")).to_have_text("A001")
         expect(page.locator("#state")).to_have_text("呼叫中")
         expect(page.locator("#msg")).to_have_text("已呼叫 A001")
-        expect(page.locator("#waiting")).to_contain_text("A 综合受理1")
+        expect(page.locator("#waiting")).to_contain_text("A 综合受理2")
 
         page.locator("#keys button[data-action=start]").click()
         expect(page.locator("#state")).to_have_text("办理中")
@@ -71,11 +71,25 @@ def test_clerk_console_sign_in_call_start_finish_next(served, artifacts):
 
         page.keyboard.press("F1")
         expect(page.locator("#ticket")).to_have_text("A002")
+        page.keyboard.press("F3")  # 过号: A002 goes to the call-back list
+        expect(page.locator("#skipped")).to_contain_text("A002")
+        page.keyboard.press("F1")  # the next ticket
+        expect(page.locator("#ticket")).to_have_text("A003")
         expect(page.locator("#state")).to_have_text("呼叫中")
+        expect(page.locator("#rating")).to_contain_text("等待群众评价")
         page.screenshot(path=str(artifacts / "clerk.png"), full_page=True)
+
+        page.keyboard.press("F6")  # 转移 A003 to business B
+        page.locator("#transfer-businesses button[data-business=B]").click()
+        expect(page.locator("#state")).to_have_text("空闲")
+        expect(page.locator("#waiting")).to_contain_text("B 不动产登记2")
+        page.locator("#skipped button[data-number=A002]").click()  # 特呼 the skipped A002
+        expect(page.locator("#ticket")).to_have_text("A002")
+        expect(page.locator("#msg")).to_have_text("已呼叫 A002")
         browser.close()
 
     # The console acted on the real hall: the API sees the same window.
     admin = {"Authorization": f"Bearer {token(db, 'admin')}"}
     w = httpx.get(f"{base}/api/v1/windows/1", headers=admin).json()
     assert (w["state"], w["ticket"], w["clerk"], w["served_today"]) == ("calling", "A002", "1001", 1)
+    assert w["waiting_by_business"] == {"A": 0, "B": 2}
