@@ -159,3 +159,26 @@ async def test_follow_page_is_public_and_shows_the_ticket(client, wechat_daemon)
     assert r.status_code == 200 and "A001" in r.text and "排队进度" in r.text
     r = await client.get("/m/t/no-such-ticket")
     assert r.status_code == 404 and "没有找到这张票" in r.text
+
+
+async def test_the_session_books_and_checks_in_with_the_appointment_api(make_daemon, clock):
+    from queued.core.calendar import HallCalendar
+
+    clock.now = HallCalendar("Asia/Shanghai").at("2030-01-09", 9 * 60 + 50)  # a Wednesday, 09:50
+    d = await make_daemon(adapters=["queued.channels.appointments_api:Appointments", ADAPTER])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall") as c:
+        assert (await c.post("/api/v1/appointments", json={"business": "A", "day": "2030-01-09",
+                                                           "start": "10:00"})).status_code == 401
+        await c.post("/m/demo-login", data={"next": "/m"})
+        page = await c.get("/m")
+        assert 'id="booking"' in page.text
+        r = await c.post("/api/v1/appointments", json={"business": "A", "day": "2030-01-09", "start": "10:00"})
+        assert r.status_code == 201, r.text
+        booking = r.json()
+        mine = (await c.get("/api/v1/appointments")).json()["appointments"]
+        assert [b["id"] for b in mine] == [booking["id"]]
+        r = await c.post(f"/api/v1/appointments/{booking['id']}/check-in")
+        assert r.status_code == 201, r.text
+        ticket = r.json()
+        assert ticket["channel"] == "wechat" and ticket["status"] == "waiting"
+        assert [t["id"] for t in (await c.get("/m/api/mine")).json()["tickets"]] == [ticket["id"]]
