@@ -51,19 +51,6 @@ class Outbox:
         self.ready.clear()
         return out
 
-    def give_back(self, changes: Changes) -> None:
-        """A send failed: put what was taken back in front, so nothing is lost but stale state."""
-        for window, flash in changes.windows.items():
-            self.windows[window] = self.windows.get(window, False) or flash
-        self.board = self.board or changes.board
-        for call in reversed(changes.calls):
-            if len(self.calls) >= self.call_limit:
-                self.dropped_calls += 1
-                break
-            self.calls.appendleft(call)
-        if self:
-            self.ready.set()
-
     def __bool__(self) -> bool:
         return bool(self.windows or self.board or self.calls)
 

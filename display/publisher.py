@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import ssl
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -26,8 +27,11 @@ log = logging.getLogger("queued.display")
 
 BACKOFF_MIN_S = 0.05
 BACKOFF_MAX_S = 1.0  # a restarted broker is found again within a second
-CHUNK = 256  # publishes awaited together; paho keeps the wire order
+MAX_IN_FLIGHT = 1000  # publishes awaiting their PUBACK; paho keeps the wire order
 MAX_INCOMING = 1000  # heartbeats queued for the reader; beyond this a flood is dropped by aiomqtt
+# paho leaves Nagle on: a lone small PUBLISH then waits for the previous segment's (delayed) ACK,
+# which cost 5–40 ms per call on loopback. Screens want each message now.
+NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 
 def parse_url(url: str) -> tuple[str, int, bool]:
@@ -96,7 +100,7 @@ class MqttLink:
             protocol=aiomqtt.ProtocolVersion.V311, clean_session=True, keepalive=15, timeout=5,
             will=aiomqtt.Will(self.status_topic, b"offline", qos=1, retain=True),
             tls_context=ssl.create_default_context() if self.tls else None,
-            max_queued_incoming_messages=MAX_INCOMING,
+            max_queued_incoming_messages=MAX_INCOMING, socket_options=NODELAY,
         )
 
     async def _run(self) -> None:
@@ -144,23 +148,42 @@ class MqttLink:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _write(self, client: aiomqtt.Client) -> None:
-        while True:
-            await self.outbox.ready.wait()
-            changes = self.outbox.take()
-            try:
-                messages = self.build(changes)
-                for i in range(0, len(messages), CHUNK):
-                    chunk = messages[i:i + CHUNK]
-                    results = await asyncio.gather(
-                        *(client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain) for m in chunk),
-                        return_exceptions=True)
-                    for r in results:
-                        if isinstance(r, BaseException):
-                            raise r
-                    self.published += len(chunk)
-            except BaseException:
-                self.outbox.give_back(changes)
-                raise
+        # Publishes are pipelined: the next change goes out without waiting for the previous
+        # PUBACKs (a late ACK must not hold a screen back), bounded by MAX_IN_FLIGHT.
+        slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        in_flight: set[asyncio.Task] = set()
+        broken: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        def done(task: asyncio.Task) -> None:
+            in_flight.discard(task)
+            slots.release()
+            if task.cancelled():
+                return
+            if task.exception() is not None:
+                if not broken.done():
+                    broken.set_exception(task.exception())
+            else:
+                self.published += 1
+
+        try:
+            while True:
+                if not self.outbox.ready.is_set():
+                    waiter = asyncio.ensure_future(self.outbox.ready.wait())
+                    await asyncio.wait({waiter, broken}, return_when=asyncio.FIRST_COMPLETED)
+                    waiter.cancel()
+                if broken.done():
+                    broken.result()  # raises: reconnect (the state is republished then)
+                changes = self.outbox.take()
+                for m in self.build(changes):
+                    await slots.acquire()
+                    task = asyncio.create_task(client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain))
+                    in_flight.add(task)
+                    task.add_done_callback(done)
+        finally:
+            for task in list(in_flight):
+                task.cancel()
+            if broken.done() and not broken.cancelled():
+                broken.exception()  # retrieved: no "never retrieved" warning
 
     async def _read(self, client: aiomqtt.Client) -> None:
         async for msg in client.messages:

@@ -1,0 +1,232 @@
+"""Clerk action → LED message latency, end to end through real parts.
+
+    .venv/bin/python bench/bench_led.py [--windows 200] [--rounds 3] [--rate 100]
+
+A real `queued serve` process on a generated 200-window hall publishes to a real Mosquitto; this
+process is the clerks (HTTP call-next) and a subscribed LED controller (aiomqtt on
+`queued/main/window/+/led`). Latency = from sending the HTTP request to receiving the window's
+`led` message that shows the called ticket ("http only": until the reply). Three patterns:
+  sequential — one window at a time, round-robin over all windows (the unloaded path);
+  paced      — all windows calling, open loop at --rate calls/s (a real hall: < 1 call/s);
+  burst      — every window presses 呼叫 in the same instant (the worst case, a stress test).
+Target: p99 ≤ 15 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aiomqtt  # noqa: E402
+import httpx  # noqa: E402
+
+from tests.support import Mosquitto, ServeProcess, free_port, token  # noqa: E402
+
+
+def hall_config(db: str, http_port: int, mqtt_port: int, windows: int) -> str:
+    parts = [f'[daemon]\nhttp = "127.0.0.1:{http_port}"\ndatabase = "{db}"\nlog_level = "warning"\n',
+             f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\n',
+             '[hall]\nid = "main"\nname = "压测大厅"\n',
+             '[[business]]\ncode = "A"\nname = "综合受理"\n']
+    parts += [f'[[window]]\nid = "{i}"\nbusinesses = ["A"]\n' for i in range(1, windows + 1)]
+    return "\n".join(parts)
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def report(name: str, ms: list[float]) -> None:
+    print(f"{name:<12} n={len(ms):5d}  median {statistics.median(ms):6.2f} ms  p95 {pct(ms, 95):6.2f} ms  "
+          f"p99 {pct(ms, 99):6.2f} ms  max {max(ms):6.2f} ms")
+
+
+class LedWatcher:
+    """A subscribed controller: resolves a future when window w shows ticket t as calling."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.waiting: dict[tuple[str, str], asyncio.Future] = {}
+        self.early: dict[tuple[str, str], float] = {}
+
+    def expect(self, window: str, ticket: str) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        key = (window, ticket)
+        if key in self.early:
+            fut.set_result(self.early.pop(key))
+        else:
+            self.waiting[key] = fut
+        return fut
+
+    async def run(self, ready: asyncio.Event) -> None:
+        async with aiomqtt.Client("127.0.0.1", self.port, protocol=aiomqtt.ProtocolVersion.V311,
+                                  max_queued_incoming_messages=0) as c:
+            await c.subscribe("queued/main/window/+/led", qos=1)
+            ready.set()
+            async for m in c.messages:
+                now = time.perf_counter()
+                data = json.loads(m.payload)
+                if data["state"] != "calling":
+                    continue
+                key = (data["window"], data["ticket"])
+                fut = self.waiting.pop(key, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(now)
+                elif fut is None:
+                    self.early[key] = now  # the message beat the HTTP reply
+
+
+HTTP_MS: list[float] = []  # the reply alone, to tell the journal's share from the screens'
+HOP_MS: list[float] = []  # led message after the HTTP reply (negative: it came first): the display's share
+
+
+class Clerk:
+    """One window's clerk on a keep-alive HTTP/1.1 connection, with a hand-written request: httpx
+    costs milliseconds of client CPU per request, which a burst of 200 would measure instead."""
+
+    def __init__(self, port: int, window: str, bearer: str):
+        self.port = port
+        self.window = window
+        self.request = (f"POST /api/v1/windows/{window}/call-next HTTP/1.1\r\nHost: hall\r\n"
+                        f"Authorization: Bearer {bearer}\r\nContent-Length: 0\r\n\r\n").encode()
+
+    async def open(self) -> None:
+        # Fresh before every round: uvicorn drops a connection idle for 5 s.
+        if getattr(self, "writer", None) is not None:
+            self.writer.close()
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+
+    async def call_next(self) -> dict:
+        self.writer.write(self.request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        body = json.loads(await self.reader.readexactly(length))
+        if status != 200:
+            raise RuntimeError(f"window {self.window}: HTTP {status} {body}")
+        return body
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def one_call(clerk: Clerk, watcher: LedWatcher) -> float:
+    t0 = time.perf_counter()
+    body = await clerk.call_next()
+    replied = time.perf_counter()
+    HTTP_MS.append((replied - t0) * 1000)
+    t1 = await asyncio.wait_for(watcher.expect(clerk.window, body["ticket"]["number"]), 10)
+    HOP_MS.append((t1 - replied) * 1000)
+    return (t1 - t0) * 1000
+
+
+async def bench(base: str, mqtt_port: int, db: str, windows: int, rounds: int, rate: float) -> None:
+    bearer = token(db, "admin")
+    admin = {"Authorization": f"Bearer {bearer}"}
+    watcher = LedWatcher(mqtt_port)
+    ready = asyncio.Event()
+    task = asyncio.create_task(watcher.run(ready))
+    await ready.wait()
+    ids = [str(i) for i in range(1, windows + 1)]
+    port = int(base.rsplit(":", 1)[1])
+    clerks = [Clerk(port, w, bearer) for w in ids]
+
+    async def reopen():
+        await asyncio.gather(*(c.open() for c in clerks))
+
+    await reopen()
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        sem = asyncio.Semaphore(16)
+
+        async def post(path: str, body: dict | None = None):
+            async with sem:
+                (await http.post(path, json=body, headers=admin)).raise_for_status()
+
+        await asyncio.gather(*(post("/api/v1/tickets", {"business": "A"}) for _ in range(windows * (3 * rounds + 1))))
+
+        async def finish_all(which=ids):
+            await asyncio.gather(*(post(f"/api/v1/windows/{w}/finish") for w in which))
+
+        for c in clerks[:5]:  # warm-up: code paths, the subscriber
+            await one_call(c, watcher)
+        await finish_all(ids[:5])
+
+        results: dict[str, tuple[list[float], list[float], list[float]]] = {}
+
+        HTTP_MS.clear()
+        HOP_MS.clear()
+        ms = []
+        for _ in range(rounds):
+            await reopen()
+            for c in clerks:
+                ms.append(await one_call(c, watcher))
+            await finish_all()
+        results["sequential"] = (ms, list(HTTP_MS), list(HOP_MS))
+
+        HTTP_MS.clear()
+        HOP_MS.clear()
+        ms = []
+        for _ in range(rounds):  # open loop: a call every 1/rate s, whatever the replies do
+            await reopen()
+            calls = []
+            for c in clerks:
+                calls.append(asyncio.create_task(one_call(c, watcher)))
+                await asyncio.sleep(1 / rate)
+            ms += await asyncio.gather(*calls)
+            await finish_all()
+        results[f"paced {rate:g}/s"] = (ms, list(HTTP_MS), list(HOP_MS))
+
+        HTTP_MS.clear()
+        HOP_MS.clear()
+        ms = []
+        for _ in range(rounds):
+            await reopen()
+            ms += await asyncio.gather(*(one_call(c, watcher) for c in clerks))
+            await finish_all()
+        results["burst"] = (ms, list(HTTP_MS), list(HOP_MS))
+    for c in clerks:
+        c.close()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    print(f"clerk HTTP call-next → `led` message via Mosquitto; {windows} windows, {rounds} rounds each")
+    for name, (e2e, http_ms, hop_ms) in results.items():
+        report(name, e2e)
+        report("  http only", http_ms)
+        report("  led-reply", hop_ms)
+    for name, (e2e, _, _) in results.items():
+        verdict = "met" if pct(e2e, 99) <= 15 else "NOT met"
+        print(f"target p99 ≤ 15 ms, {name}: {verdict} ({pct(e2e, 99):.2f} ms)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--windows", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rate", type=float, default=100.0, help="calls per second in the paced run")
+    a = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-led-"))
+    broker = Mosquitto().start()
+    http_port = free_port()
+    db = str(tmp / "hall.sqlite3")
+    conf = tmp / "hall.toml"
+    conf.write_text(hall_config(db, http_port, broker.port, a.windows), encoding="utf-8")
+    base = f"http://127.0.0.1:{http_port}"
+    proc = ServeProcess(conf, tmp).start(base)
+    try:
+        asyncio.run(bench(base, broker.port, db, a.windows, a.rounds, a.rate))
+    finally:
+        proc.stop()
+        broker.cleanup()
+
+
+if __name__ == "__main__":
+    main()
