@@ -69,11 +69,13 @@ class MqttLink:
     # ---- life ----------------------------------------------------------------------------------
 
     async def start(self, wait_s: float = 2.0) -> None:
-        """Start the loop; wait a little for the first connection, never fail for want of a broker."""
+        """Start the loop and wait for the first attempt (at most `wait_s`): never fail for want of a broker."""
         self._task = asyncio.create_task(self._run(), name="mqtt-link")
         try:
             await asyncio.wait_for(self._first.wait(), wait_s)
         except TimeoutError:
+            pass
+        if not self.connected:
             log.warning("MQTT broker %s not reachable yet; screens will update once it is", self.url)
 
     async def stop(self) -> None:
@@ -126,6 +128,7 @@ class MqttLink:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # aiomqtt.MqttError, OSError, timeouts: all mean "try again"
+                self._first.set()  # start() need not wait out a refused connection
                 if not failing:
                     log.warning("MQTT broker %s: %s; retrying", self.url, exc or type(exc).__name__)
                 failing = True

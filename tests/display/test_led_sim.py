@@ -13,7 +13,7 @@ async def test_led_sim_draws_the_call_and_says_it_is_alive(own_mosquitto, hall_w
     hall = await hall_with_screens(mqtt_url=f"mqtt://127.0.0.1:{own_mosquitto.port}")
     proc = await asyncio.create_subprocess_exec(
         QUEUED, "led-sim", "--url", f"mqtt://127.0.0.1:{own_mosquitto.port}", "--windows", "1,2",
-        "--screen-id", "sim-1", "--plain", "--duration", "3",
+        "--screen-id", "sim-1", "--plain", "--duration", "2",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         deadline = time.time() + 5
