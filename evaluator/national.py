@@ -72,7 +72,7 @@ def reason_list(mask: int) -> list[int]:
 
 async def national_rows(journal, config, start: str, end: str, scheme: str, iso) -> list[dict[str, Any]]:
     hall = config.hall
-    default_pf = getattr(config, "default_rating_pf", DEFAULT_PF)
+    default_pf = config.default_rating_pf
     rows = await journal.fetchall(
         "SELECT r.case_id, r.business, r.window, r.clerk, r.level, r.reasons, r.comment, r.channel, r.defaulted,"
         " r.at, c.finished_at, t.openid FROM ratings r JOIN cases c ON c.case_id = r.case_id"

@@ -94,6 +94,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "rating_window_days": (int, 7),  # extension: how long after 办结 a QR/web rating is taken
         "department": (str, ""),  # extension: for the national 好差评 export
         "region_code": (str, ""),  # extension: 行政区划代码 for the national export
+        "default_rating_pf": (int, 7),  # extension: pf code of a 系统默认评价 in the national export (1..7)
         "holidays": (list, []),  # extension: "YYYY-MM-DD" days off on weekdays (差评 deadlines)
         "workdays": (list, []),  # extension: "YYYY-MM-DD" make-up working days on weekends (调休)
     },
@@ -178,6 +179,7 @@ class Config:
     rating_window_days: int = 7
     department: str = ""
     region_code: str = ""
+    default_rating_pf: int = 7
     pads: tuple[PadBinding, ...] = ()
     buses: dict[str, dict[str, int]] = field(default_factory=dict)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)  # wechat, printer, appointments
@@ -352,6 +354,8 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
         unrated_default = ud
     else:
         raise bad("hall", 0, "unrated_default", 'expected "none" or a level 1..5')
+    if not 1 <= h["default_rating_pf"] <= 7:
+        raise bad("hall", 0, "default_rating_pf", "must be a pf channel code 1..7")
     if h["review_deadline_working_days"] <= 0:
         raise bad("hall", 0, "review_deadline_working_days", "must be positive")
     for key in ("holidays", "workdays"):
@@ -466,7 +470,7 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
         pads=tuple(pads), buses=buses,
         sections={k: sec[k] for k in ("wechat", "printer", "appointments")},
         item_codes=item_codes, clerk_pins=pins, window_leaders=leaders, source=source,
-        holidays=tuple(h["holidays"]), workdays=tuple(h["workdays"]),
+        holidays=tuple(h["holidays"]), workdays=tuple(h["workdays"]), default_rating_pf=h["default_rating_pf"],
     )
 
 
