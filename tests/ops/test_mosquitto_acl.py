@@ -17,6 +17,7 @@ import time
 
 import paho.mqtt.client as mqtt
 import pytest
+import yaml
 
 from tests.support import ROOT, Mosquitto, free_port
 
@@ -175,3 +176,13 @@ def test_a_wrong_password_is_refused(broker):
         assert a.rc.is_failure
     finally:
         a.close()
+
+
+def test_the_compose_healthcheck_tells_a_running_broker_from_a_stopped_one(broker):
+    port, _ = broker
+    compose = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text(encoding="utf-8"))
+    kind, command = compose["services"]["mosquitto"]["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    command = command.replace("$$", "$")  # compose's escape
+    assert subprocess.run(["sh", "-c", command.replace("-p 1883", f"-p {port}")], timeout=10).returncode == 0
+    assert subprocess.run(["sh", "-c", command.replace("-p 1883", f"-p {free_port()}")], timeout=10).returncode != 0
