@@ -188,6 +188,7 @@ async def test_replay_after_restart_keeps_ratings_and_refuses_a_duplicate(make_d
         rated = await serve(api, tokens)
         assert (await api.post("/api/v1/ratings", json={"ticket": rated, "level": 4})).status_code == 201
         yesterday = await serve(api, tokens)  # to be rated after a restart on a later day
+        never = await serve(api, tokens)  # never rated: closed once rating_window_days have passed
     await d.stop()
 
     # Same day: replay of today's journal.
@@ -216,8 +217,8 @@ async def test_replay_after_restart_keeps_ratings_and_refuses_a_duplicate(make_d
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d4.app), base_url="http://hall") as api:
         r = await api.post("/api/v1/ratings", json={"ticket": yesterday, "level": 1})
         assert r.status_code == 409 and r.json()["error"]["code"] == "already_rated"
-        r = await api.post("/api/v1/tickets", json={"business": "A"}, headers=tokens["kiosk"])
-        assert r.status_code == 201
+        r = await api.post("/api/v1/ratings", json={"ticket": never, "level": 5})
+        assert r.status_code == 409 and r.json()["error"]["code"] == "rating_closed"
     await d4.stop()
 
 
