@@ -88,6 +88,9 @@ class WeChatMobile:
                 self.mine.setdefault(t.openid, []).append(t.id)
         self.runtime.subscribe(self._on_events)
         if self.settings.enabled:
+            if not self.config.public_url:
+                log.warning("[daemon] public_url is not set: WeChat notices link to /m/t/… only once a phone has "
+                            "opened /m since the start")
             self.client = WeChatClient(self.settings, self.http_timeout_s)
             if self.settings.template_ahead or self.settings.template_called:
                 self.notifier = Notifier(self.runtime, self.client, self.settings, self.daemon.metrics.registry,
