@@ -13,8 +13,13 @@ async def healthz(request: Request) -> JSONResponse:
     checks = {"journal": rt.journal.healthy}
     checks.update({name: bool(check()) for name, check in rt.health_checks.items()})
     ok = all(checks.values())
-    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks,
-                         "day": rt.engine.day, "hall": rt.config.hall.id}, status_code=200 if ok else 503)
+    body = {"status": "ok" if ok else "unavailable", "checks": checks, "day": rt.engine.day, "hall": rt.config.hall.id}
+    # Extension: facts that never make the daemon unhealthy (pads online/offline): adapters add
+    # `name → fn() -> dict` to app.state.health_details.
+    details = getattr(request.app.state, "health_details", None)
+    if details:
+        body["details"] = {name: fn() for name, fn in details.items()}
+    return JSONResponse(body, status_code=200 if ok else 503)
 
 
 async def metrics(request: Request) -> Response:

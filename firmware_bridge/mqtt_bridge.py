@@ -1,0 +1,365 @@
+"""The pad bridge as its own process, on a host other than the daemon's (mqtt.md, "When the bridge
+runs on another host").
+
+    python -m firmware_bridge.mqtt_bridge --port /dev/ttyUSB0 --address 3 --address 4 \\
+        --mqtt mqtt://10.0.0.2:1883 --prefix queued --hall main
+
+It polls its pads with a ``BusPoller`` and speaks to the daemon through the broker:
+- each decoded pad event → ``{prefix}/{hall}/pad/{address}/event`` (JSON, QoS 1). The pad's ACK is
+  given only after the broker's PUBACK (``on_event`` returns after the publish completes), so an
+  event is never lost between pad and broker; the daemon drops resends by (address, EVT).
+- ``pad/{address}/online``: ``true`` / ``false``, retained, on every change and after each connect.
+- ``pad/{address}/command``: JSON commands from the daemon (show_clerk, show_state, rate_request,
+  rate_cancel), queued on the bus.
+
+The JSON forms live here too (``event_to_json`` …), so the daemon and the bridge share one spelling.
+This module never imports ``queued``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .errors import FirmwareBridgeError, FrameError
+from .frames import (
+    HostCommand,
+    Key,
+    KeyCode,
+    PadEvent,
+    RateCancel,
+    RateRequest,
+    RateTimeout,
+    Rating,
+    RatingLevel,
+    ShowClerk,
+    ShowState,
+    WindowState,
+    encode_payload,
+)
+from .poller import BusPoller
+
+log = logging.getLogger("firmware_bridge.mqtt")
+
+STATE_NAMES = {WindowState.IDLE: "idle", WindowState.CALLING: "calling", WindowState.SERVING: "serving",
+               WindowState.PAUSED: "paused", WindowState.CLOSED: "closed"}
+STATES_BY_NAME = {name: state for state, name in STATE_NAMES.items()}
+
+
+# ---- JSON forms (mqtt.md) ----------------------------------------------------------------------
+
+
+def reasons_list(mask: int) -> list[int]:
+    """Bitmask → 1-based reason numbers, as the HTTP API and mqtt.md write them."""
+    return [i + 1 for i in range(16) if mask >> i & 1]
+
+
+def reasons_mask(numbers: list) -> int:
+    mask = 0
+    for n in numbers:
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 16:
+            raise FrameError(f"reasons must be numbers 1..16, got {n!r}")
+        mask |= 1 << (n - 1)
+    return mask
+
+
+def event_to_json(event: PadEvent) -> dict:
+    if isinstance(event, Key):
+        out = {"evt": event.evt, "type": "key", "key": KeyCode(event.key).topic_name}
+        if event.arg:
+            out["arg"] = event.arg  # extension: TRANSFER's business index
+        return out
+    if isinstance(event, Rating):
+        return {"evt": event.evt, "type": "rating", "case": event.case, "level": int(event.level),
+                "reasons": reasons_list(event.reasons)}
+    if isinstance(event, RateTimeout):
+        return {"evt": event.evt, "type": "rate_timeout", "case": event.case}
+    raise FrameError(f"not a pad event: {event!r}")
+
+
+def _int(data: dict, name: str, low: int, high: int, default: int | None = None) -> int:
+    value = data.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise FrameError(f"{name!r} must be an integer {low}..{high}, got {value!r}")
+    return value
+
+
+def _str(data: dict, name: str) -> str:
+    value = data.get(name, "")
+    if not isinstance(value, str):
+        raise FrameError(f"{name!r} must be a string, got {value!r}")
+    return value
+
+
+def _object(raw: bytes | str | dict) -> dict:
+    if isinstance(raw, dict):
+        return raw
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FrameError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise FrameError("expected a JSON object")
+    return data
+
+
+def event_from_json(raw: bytes | str | dict, addr: int = 0) -> PadEvent:
+    """The pad event a bridge published; FrameError for anything else."""
+    data = _object(raw)
+    evt = _int(data, "evt", 1, 255)
+    kind = data.get("type")
+    if kind == "key":
+        try:
+            key = KeyCode.from_topic_name(data.get("key"))
+        except (ValueError, TypeError):
+            raise FrameError(f"unknown key {data.get('key')!r}") from None
+        return Key(evt, key, _int(data, "arg", 0, 255, 0), addr=addr)
+    if kind == "rating":
+        reasons = data.get("reasons", [])
+        if not isinstance(reasons, list):
+            raise FrameError("'reasons' must be a list of reason numbers")
+        return Rating(evt, _int(data, "case", 0, 0xFFFFFFFF), RatingLevel(_int(data, "level", 1, 5)),
+                      reasons_mask(reasons), addr=addr)
+    if kind == "rate_timeout":
+        return RateTimeout(evt, _int(data, "case", 0, 0xFFFFFFFF), addr=addr)
+    raise FrameError(f"unknown event type {kind!r}")
+
+
+def command_to_json(frame: HostCommand) -> dict:
+    if isinstance(frame, ShowClerk):
+        return {"type": "show_clerk", "stars": frame.stars, "clerk_id": frame.clerk_id, "name": frame.name}
+    if isinstance(frame, ShowState):
+        return {"type": "show_state", "state": STATE_NAMES[WindowState(frame.state)], "waiting": frame.waiting,
+                "ticket": frame.ticket}
+    if isinstance(frame, RateRequest):
+        return {"type": "rate_request", "case": frame.case, "timeout_s": frame.timeout_s, "ticket": frame.ticket}
+    if isinstance(frame, RateCancel):
+        return {"type": "rate_cancel", "case": frame.case}
+    raise FrameError(f"no JSON form for {type(frame).__name__}")
+
+
+def command_from_json(raw: bytes | str | dict) -> HostCommand:
+    """The pad command the daemon published; FrameError for anything else (never reaches the bus)."""
+    data = _object(raw)
+    kind = data.get("type")
+    if kind == "show_clerk":
+        frame = ShowClerk(_int(data, "stars", 0, 5), _str(data, "clerk_id"), _str(data, "name"))
+    elif kind == "show_state":
+        state = STATES_BY_NAME.get(data.get("state"))
+        if state is None:
+            raise FrameError(f"unknown state {data.get('state')!r} (idle, calling, serving, paused, closed)")
+        frame = ShowState(state, _int(data, "waiting", 0, 0xFFFF), _str(data, "ticket"))
+    elif kind == "rate_request":
+        frame = RateRequest(_int(data, "case", 0, 0xFFFFFFFF), _int(data, "timeout_s", 0, 255), _str(data, "ticket"))
+    elif kind == "rate_cancel":
+        frame = RateCancel(_int(data, "case", 0, 0xFFFFFFFF))
+    else:
+        raise FrameError(f"unknown command type {kind!r}")
+    encode_payload(frame)
+    return frame
+
+
+def pad_topic(prefix: str, hall: str, address: int | str, leaf: str) -> str:
+    return f"{prefix}/{hall}/pad/{address}/{leaf}"
+
+
+def parse_mqtt_url(url: str) -> tuple[str, int, bool]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise FirmwareBridgeError(f"MQTT url {url!r}: expected mqtt://HOST:PORT or mqtts://HOST:PORT")
+    tls = parts.scheme == "mqtts"
+    return parts.hostname, parts.port or (8883 if tls else 1883), tls
+
+
+# ---- the bridge process ------------------------------------------------------------------------
+
+
+class MqttBridge:
+    """One bus, its pads, and one MQTT connection (reconnected with back-off: aiomqtt does not)."""
+
+    def __init__(self, port: str | int, addresses: Sequence[int], mqtt_url: str, *, prefix: str = "queued",
+                 hall: str = "main", baudrate: int = 9600, reply_timeout_s: float = 0.1, username: str = "",
+                 password: str = "", client_id: str = "", min_cycle_s: float = 0.0):
+        self.host, self.mqtt_port, self.tls = parse_mqtt_url(mqtt_url)
+        self.prefix, self.hall = prefix, hall
+        self.addresses = list(addresses)
+        self.username, self.password = username or None, password or None
+        self.client_id = client_id or f"queued-bridge-{os.getpid()}-{os.urandom(3).hex()}"
+        self.poller = BusPoller(port, self.addresses, self._on_event, baudrate=baudrate,
+                                reply_timeout_s=reply_timeout_s, on_online=self._on_online,
+                                on_offline=self._on_offline, min_cycle_s=min_cycle_s)
+        self.client = None
+        self.connected = asyncio.Event()
+        self.published = 0
+        self.commands = 0
+        self.bad_commands = 0
+        self._task: asyncio.Task | None = None
+        self._announce: set[int] = set()  # pads whose online state changed and is not yet published
+        self._announce_wake = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="mqtt-bridge")
+        self.poller.start()
+
+    async def stop(self) -> None:
+        await self.poller.stop()
+        client = self.client
+        if client is not None and self.connected.is_set():
+            for addr in self.addresses:  # a clean stop: say the pads are gone (no will covers them all)
+                try:
+                    await asyncio.wait_for(client.publish(self._topic(addr, "online"), b"false", qos=1,
+                                                          retain=True), 1.0)
+                except Exception:
+                    pass
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    def _topic(self, addr: int | str, leaf: str) -> str:
+        return pad_topic(self.prefix, self.hall, addr, leaf)
+
+    # ---- bus → broker ---------------------------------------------------------------------------
+
+    async def _on_event(self, addr: int, event: PadEvent) -> None:
+        client = self.client
+        if client is None or not self.connected.is_set():
+            raise FirmwareBridgeError("broker not connected; the pad keeps the event and resends it")
+        payload = json.dumps(event_to_json(event), separators=(",", ":")).encode()
+        # QoS 1: returns after the broker's PUBACK; raising leaves the event unacknowledged on the pad.
+        await asyncio.wait_for(client.publish(self._topic(addr, "event"), payload, qos=1), 5.0)
+        self.published += 1
+
+    def _on_online(self, addr: int) -> None:
+        self._announce.add(addr)
+        self._announce_wake.set()
+
+    _on_offline = _on_online
+
+    # ---- the MQTT connection ----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        import ssl
+
+        import aiomqtt
+
+        backoff = 0.1
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    self.host, self.mqtt_port, username=self.username, password=self.password,
+                    identifier=self.client_id, protocol=aiomqtt.ProtocolVersion.V311, clean_session=True,
+                    keepalive=15, timeout=5, tls_context=ssl.create_default_context() if self.tls else None,
+                ) as client:
+                    self.client = client
+                    await client.subscribe(self._topic("+", "command"), qos=1)
+                    self._announce.update(self.addresses)  # retained state may be stale after a gap
+                    self._announce_wake.set()
+                    self.connected.set()
+                    backoff = 0.1
+                    log.info("bridge connected to %s:%d", self.host, self.mqtt_port)
+                    await self._serve(client)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("MQTT %s:%d: %s; retrying", self.host, self.mqtt_port, exc or type(exc).__name__)
+            finally:
+                self.connected.clear()
+                self.client = None
+            await asyncio.sleep(backoff)
+            backoff = min(2.0, backoff * 2)
+
+    async def _serve(self, client) -> None:
+        tasks = {asyncio.create_task(self._announcer(client)), asyncio.create_task(self._commands(client))}
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                t.result()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _announcer(self, client) -> None:
+        while True:
+            await self._announce_wake.wait()
+            self._announce_wake.clear()
+            while self._announce:
+                addr = self._announce.pop()
+                online = self.poller.is_online(addr)
+                await client.publish(self._topic(addr, "online"), b"true" if online else b"false", qos=1,
+                                     retain=True)
+
+    async def _commands(self, client) -> None:
+        async for msg in client.messages:
+            parts = str(msg.topic).split("/")
+            try:
+                addr = int(parts[-2])
+                if addr not in self.addresses:
+                    continue  # another bridge's pad
+                frame = command_from_json(msg.payload)
+                self.poller.send(addr, frame)
+                self.commands += 1
+            except (ValueError, FirmwareBridgeError) as exc:
+                self.bad_commands += 1
+                log.warning("ignoring command on %s: %s", msg.topic, exc)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m firmware_bridge.mqtt_bridge",
+                                description="QPad bus bridge: pads on a serial port <-> the daemon over MQTT.")
+    p.add_argument("--port", required=True, help="pyserial URL or device path of the bus")
+    p.add_argument("--address", type=int, action="append", required=True, help="pad address 1..247 (repeatable)")
+    p.add_argument("--mqtt", required=True, help="mqtt://HOST:PORT of the hall's broker")
+    p.add_argument("--prefix", default="queued")
+    p.add_argument("--hall", default="main")
+    p.add_argument("--baud", type=int, default=9600)
+    p.add_argument("--reply-timeout-ms", type=int, default=100)
+    p.add_argument("--username", default="")
+    p.add_argument("--password-file", default="")
+    p.add_argument("--client-id", default="")
+    return p
+
+
+async def _main(args: argparse.Namespace) -> int:
+    password = Path(args.password_file).read_text(encoding="utf-8").strip() if args.password_file else ""
+    bridge = MqttBridge(args.port, args.address, args.mqtt, prefix=args.prefix, hall=args.hall, baudrate=args.baud,
+                        reply_timeout_s=args.reply_timeout_ms / 1000, username=args.username, password=password,
+                        client_id=args.client_id, min_cycle_s=0.005)
+    await bridge.start()
+    print(f"bridge: pads {args.address} on {args.port} <-> {args.mqtt} {args.prefix}/{args.hall}", flush=True)
+    stop = asyncio.Event()
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await bridge.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    for a in args.address:
+        if not 1 <= a <= 247:
+            _parser().error(f"--address {a} is outside 1..247")
+    try:
+        parse_mqtt_url(args.mqtt)
+    except FirmwareBridgeError as exc:
+        _parser().error(str(exc))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return asyncio.run(_main(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

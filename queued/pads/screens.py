@@ -1,0 +1,55 @@
+"""What a window's pad must show, computed from the engine, and which pad key means which command.
+
+Pure: no I/O. The adapter compares `state_frame` with what it last sent and sends only changes
+(BusPoller.send also replaces a queued older SHOW_STATE, so a burst collapses to the latest).
+"""
+
+from __future__ import annotations
+
+from firmware_bridge.frames import Key, KeyCode, ShowClerk, ShowState, WindowState
+from queued.core import commands as c
+from queued.core.errors import UnknownBusiness
+from queued.core.hall import HallConfig
+
+PAD_STATES = {
+    "idle": WindowState.IDLE,
+    "calling": WindowState.CALLING,
+    "serving": WindowState.SERVING,
+    "paused": WindowState.PAUSED,
+    "closed": WindowState.CLOSED,
+}
+
+# The keys act as the HTTP window actions of the same names (http-api.md).
+KEY_COMMANDS = {
+    KeyCode.CALL_NEXT: c.CallNext,  # from serving the engine finishes the current case first
+    KeyCode.RECALL: c.Recall,
+    KeyCode.SKIP: c.Skip,
+    KeyCode.PAUSE: c.Pause,
+    KeyCode.RESUME: c.Resume,
+    KeyCode.FINISH: c.Finish,  # from calling the start is implied
+}
+
+
+def state_frame(engine, window: str) -> ShowState:
+    w = engine.windows[window]
+    number = w.current.number if w.current is not None else ""
+    return ShowState(PAD_STATES[w.state], min(engine.waiting_for_window(window), 0xFFFF), number)
+
+
+def clerk_frame(hall: HallConfig, engine, window: str) -> ShowClerk:
+    """The clerk signed in at the window (姓名, 工号, stars), or a blank citizen side when nobody is."""
+    clerk = hall.clerk_index.get(engine.windows[window].clerk or "")
+    if clerk is None:
+        return ShowClerk(0, "", "")
+    return ShowClerk(clerk.stars, clerk.id, clerk.name)
+
+
+def key_command(hall: HallConfig, window: str, key: Key):
+    """The engine command a clerk key stands for; UnknownBusiness for a 转移 to no business."""
+    if key.key == KeyCode.TRANSFER:
+        business = hall.business_by_position(key.arg)
+        if business is None:
+            raise UnknownBusiness(f"转移目标业务 {key.arg} 不存在，本厅有 {len(hall.businesses)} 项业务"
+                                  f"（no business number {key.arg}）")
+        return c.Transfer(window, business=business.code)
+    return KEY_COMMANDS[KeyCode(key.key)](window)

@@ -1,0 +1,313 @@
+"""The pads adapter: the windows' double-sided evaluator pads (QPad v1) in the daemon.
+
+- One `BusPoller` per configured serial port (`[[window]] pad = {port, address}`, `[[bus]]` for the
+  port's settings); ports with `[[bus]] remote = true` are served by a bridge elsewhere, over MQTT
+  (`queued.pads.remote`).
+- Pad events → commands, exactly once: each is committed together with a `PadEventProcessed`
+  (`queued.pads.ledger`) and only then acknowledged (on_event returns after the commit). A refused
+  command (a key that does not fit the window's state, a second rating) is journaled as processed
+  too, and the pad is shown the truth again.
+- The pad always shows the truth: SHOW_CLERK on sign-in/out, SHOW_STATE after every change of the
+  window or of its waiting count (coalesced: one computation per loop turn, sent only when it
+  differs), both again whenever the pad comes (back) online.
+- Ratings: RatingRequested → RATE_REQUEST; RATING → the evaluator's Rate (channel "pad"); RATE_TIMEOUT
+  → RatingTimeout; rated elsewhere while the prompt is open → RATE_CANCEL. A prompt that never
+  reached the pad (offline, unanswered) times out on the daemon's timer instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from functools import partial
+
+from evaluator import events as rev
+from evaluator.commands import Rate, RatingTimeout, RefuseDuplicate
+from evaluator.errors import AlreadyRated
+from firmware_bridge.errors import FirmwareBridgeError
+from firmware_bridge.frames import (
+    EVENT_TYPE_NAMES,
+    HostCommand,
+    Key,
+    KeyCode,
+    Nak,
+    PadEvent,
+    RateCancel,
+    RateRequest,
+    RateTimeout,
+    Rating,
+    ShowClerk,
+    ShowState,
+)
+from firmware_bridge.poller import BusPoller
+from queued.core import events as e
+from queued.core.errors import CoreError
+from queued.pads import ledger, status
+from queued.pads.errors import PadError
+from queued.pads.remote import RemoteBuses
+from queued.pads.screens import clerk_frame, key_command, state_frame
+
+log = logging.getLogger("queued.pads")
+
+# On a pty (tests, emulators) nothing paces the poller but this; on a real line the wire is slower.
+MIN_CYCLE_S = 0.005
+PROMPT_GRACE_S = 15.0
+SCREEN_RETRY_S = 0.2  # the daemon's own time-out comes this long after the pad's, as a backstop
+
+
+def broker_url(config) -> str:
+    if config.mqtt_url:
+        return config.mqtt_url
+    host, port = config.embedded_mqtt
+    return f"mqtt://{'127.0.0.1' if host in ('0.0.0.0', '', '::') else host}:{port}"
+
+
+class PadAdapter:
+    def __init__(self, daemon):
+        self.daemon = daemon
+        self.runtime = rt = daemon.runtime
+        self.config = cfg = daemon.config
+        self.hall = cfg.hall
+        self.bindings = {p.window: p for p in cfg.pads}
+        self.by_pad = {(p.port, p.address): p for p in cfg.pads}
+        self.remote_ports = {p.port for p in cfg.pads if cfg.buses.get(p.port, {}).get("remote")}
+        self.pollers: dict[str, BusPoller] = {}
+        self.remote: RemoteBuses | None = None
+        self.prompts: dict[str, int] = {}  # window → case of the rating prompt open on its pad
+        self.sent_state: dict[str, tuple] = {}  # window → the SHOW_STATE last queued for its pad
+        self.events: Counter = Counter()  # processed pad events, by type
+        self.keys: Counter = Counter()  # processed keys, by name
+        self.refused: Counter = Counter()  # (type, code) of events whose command was refused
+        self.latest: dict[tuple[str, type], asyncio.Future] = {}  # the newest screen queued per pad
+        self.screen_retries = 0
+        self.rating_enabled = False
+        self._dirty = False
+        self._stopping = False
+        rt.subscribe(self._on_events)
+        daemon.metrics.registry.register(status.PadCollector(self))
+        rt.health_checks["pad_buses"] = self.buses_running
+        self.routes = status.routes(self)
+
+    # ---- life ------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if not self.bindings:
+            return
+        self.rating_enabled = self.daemon.adapter("EvaluatorAdapter") is not None
+        if not self.rating_enabled:
+            log.warning("pads without the evaluator: RATING and RATE_TIMEOUT are acknowledged and ignored")
+        acks = await ledger.load_acks(self.runtime.journal)
+        by_port: dict[str, list[int]] = defaultdict(list)
+        for p in self.config.pads:
+            by_port[p.port].append(p.address)
+        for port, addresses in by_port.items():
+            if port in self.remote_ports:
+                continue
+            bus = self.config.buses.get(port, {})
+            self.pollers[port] = BusPoller(
+                port, addresses, partial(self.on_pad_event, port), baudrate=bus.get("baudrate", 9600),
+                reply_timeout_s=bus.get("reply_timeout_ms", 100) / 1000, min_cycle_s=MIN_CYCLE_S,
+                on_online=partial(self.pad_online, port), on_offline=partial(self.pad_offline, port),
+                initial_acks={a: acks[(port, a)] for a in addresses if (port, a) in acks},
+            )
+        if self.remote_ports:
+            cfg = self.config
+            ports = {p.address: p.port for p in cfg.pads if p.port in self.remote_ports}
+            try:
+                self.remote = RemoteBuses(
+                    broker_url(cfg), cfg.mqtt_prefix, cfg.hall.id, ports, self.on_pad_event, self.pad_online,
+                    self.pad_offline, acks, username=cfg.mqtt_username, password=cfg.mqtt_password,
+                    client_id=f"{cfg.mqtt_client_id}-pads" if cfg.mqtt_client_id else "")
+            except FirmwareBridgeError as exc:
+                raise PadError(f"remote pads: {exc}") from exc
+            await self.remote.start()
+        for poller in self.pollers.values():
+            poller.start()
+        self.daemon.app.state.health_details = getattr(self.daemon.app.state, "health_details", {})
+        self.daemon.app.state.health_details["pads"] = self.health_details
+        log.info("pads: %d on %d serial bus(es), %d remote", len(self.bindings), len(self.pollers),
+                 len(self.bindings) - sum(len(p.links) for p in self.pollers.values()))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for poller in self.pollers.values():
+            await poller.stop()
+        if self.remote is not None:
+            await self.remote.stop()
+
+    def buses_running(self) -> bool:
+        """The bus tasks are alive (they reopen lost ports themselves). A pad offline is not a fault
+        of the daemon: pads come and go, so it shows in details and metrics, never as a 503."""
+        if self._stopping or not self.bindings:
+            return True
+        ok = all(p.is_running for p in self.pollers.values())
+        return ok and (self.remote is None or self.remote.running)
+
+    def health_details(self) -> dict:
+        return {"pads": len(self.bindings), "online": sum(1 for w in self.bindings if self.is_online(w)),
+                "offline": sorted(w for w in self.bindings if not self.is_online(w))}
+
+    # ---- where a pad lives -----------------------------------------------------------------------
+
+    def bus_of(self, window: str):
+        p = self.bindings[window]
+        return self.remote if p.port in self.remote_ports else self.pollers.get(p.port)
+
+    def is_online(self, window: str) -> bool:
+        bus = self.bus_of(window)
+        return bus is not None and bus.is_online(self.bindings[window].address)
+
+    def send(self, window: str, frame: HostCommand) -> asyncio.Future | None:
+        bus = self.bus_of(window)
+        if bus is None:
+            return None
+        try:
+            fut = bus.send(self.bindings[window].address, frame)
+        except FirmwareBridgeError as exc:
+            log.warning("pad of window %s: cannot send %s: %s", window, type(frame).__name__, exc)
+            return None
+        if isinstance(frame, ShowClerk | ShowState):
+            # A screen the pad never took (unanswered on a noisy or busy line) is sent again, unless
+            # a newer one replaced it: the pad must not keep showing a stale clerk or number.
+            self.latest[(window, type(frame))] = fut
+            fut.add_done_callback(partial(self._screen_sent, window, type(frame)))
+        return fut
+
+    def _screen_sent(self, window: str, kind: type, fut: asyncio.Future) -> None:
+        if self.latest.get((window, kind)) is not fut:
+            return  # replaced by a newer screen
+        del self.latest[(window, kind)]
+        reply = None if fut.cancelled() else fut.result()
+        if reply is not None or self._stopping or not self.is_online(window):
+            return  # taken; or the pad is away, and coming back online re-sends both screens
+        self.screen_retries += 1
+        asyncio.get_running_loop().call_later(SCREEN_RETRY_S, self._resend_screen, window, kind)
+
+    def _resend_screen(self, window: str, kind: type) -> None:
+        if self._stopping or (window, kind) in self.latest:
+            return
+        if kind is ShowClerk:
+            self.send(window, clerk_frame(self.hall, self.runtime.engine, window))
+        else:
+            self.sent_state.pop(window, None)
+            self._send_state(window)
+
+    # ---- pad → hall --------------------------------------------------------------------------------
+
+    async def on_pad_event(self, port: str, addr: int, event: PadEvent) -> None:
+        """Commit the event's effect with its PadEventProcessed; returning lets the pad's ACK go."""
+        binding = self.by_pad[(port, addr)]
+        kind = EVENT_TYPE_NAMES[type(event)]
+        rt = self.runtime
+
+        def processed(outcome: str = "ok") -> ledger.PadEventProcessed:
+            return ledger.PadEventProcessed(rt.clock(), port, addr, event.evt, kind, outcome)
+
+        try:
+            if isinstance(event, Key):
+                await rt.execute(key_command(self.hall, binding.window, event), also=[processed()])
+                self.keys[KeyCode(event.key).topic_name] += 1
+            elif not self.rating_enabled:
+                await rt.record([processed("no_evaluator")])
+            elif isinstance(event, Rating):
+                await self._rate(binding.window, event, processed)
+            elif isinstance(event, RateTimeout):
+                await rt.execute(RatingTimeout(event.case, source="pad"), also=[processed()])
+        except AlreadyRated as exc:
+            self.refused[(kind, exc.code)] += 1
+            await rt.execute(RefuseDuplicate(event.case, None, "pad"), also=[processed(exc.code)])
+        except CoreError as exc:
+            self.refused[(kind, exc.code)] += 1
+            log.info("pad %d (window %s): %s refused: %s", addr, binding.window, kind, exc.message)
+            await rt.record([processed(exc.code)])
+            if isinstance(event, Key):
+                self.sent_state.pop(binding.window, None)  # the clerk pressed on a stale screen: resend
+                self._mark_dirty()
+        self.events[kind] += 1
+        if isinstance(event, Rating | RateTimeout) and self.prompts.get(binding.window) == event.case:
+            del self.prompts[binding.window]
+
+    async def _rate(self, window: str, event: Rating, processed) -> None:
+        cmd = Rate(int(event.level), case=event.case, reasons=event.reasons, channel="pad", window=window)
+        await self.runtime.execute(cmd, also=[processed()])
+
+    def pad_online(self, port: str, addr: int) -> None:
+        """A pad answered again (or a remote bridge says so): it may have lost its screens."""
+        binding = self.by_pad.get((port, addr))
+        if binding is None or binding.window not in self.runtime.engine.windows:
+            return
+        w = binding.window
+        self.send(w, clerk_frame(self.hall, self.runtime.engine, w))
+        self.sent_state.pop(w, None)
+        self._send_state(w)
+
+    def pad_offline(self, port: str, addr: int) -> None:
+        binding = self.by_pad.get((port, addr))
+        if binding is not None:
+            log.warning("pad %d of window %s is offline", addr, binding.window)
+
+    # ---- hall → pads (after commit; never blocks) ---------------------------------------------------
+
+    def _on_events(self, events: Sequence[e.Event]) -> None:
+        if not self.bindings or self._stopping:
+            return
+        for x in events:
+            kind = type(x)
+            if kind is e.ClerkSignedIn or kind is e.ClerkSignedOut:
+                if x.window in self.bindings:
+                    self.send(x.window, clerk_frame(self.hall, self.runtime.engine, x.window))
+            elif kind is rev.RatingRequested:
+                if x.window in self.bindings:
+                    self._request_rating(x)
+            elif kind is rev.RatingRecorded or kind is rev.RatingTimedOut:
+                if self.prompts.get(x.window) == x.case:
+                    del self.prompts[x.window]
+                    if getattr(x, "channel", None) != "pad" and getattr(x, "source", None) != "pad":
+                        self.send(x.window, RateCancel(x.case))  # rated by QR, or the daemon timed it out
+        self._mark_dirty()
+
+    def _mark_dirty(self) -> None:
+        if not self._dirty:
+            self._dirty = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._dirty = False
+        if self._stopping:
+            return
+        for w in self.bindings:
+            if w in self.runtime.engine.windows:
+                self._send_state(w)
+
+    def _send_state(self, window: str) -> None:
+        frame = state_frame(self.runtime.engine, window)
+        key = (frame.state, frame.waiting, frame.ticket)
+        if self.sent_state.get(window) == key:
+            return
+        if self.send(window, frame) is not None:
+            self.sent_state[window] = key
+
+    def _request_rating(self, x: rev.RatingRequested) -> None:
+        rt = self.runtime
+        t = rt.engine.tickets.get(x.ticket)
+        # Backstop: whatever happens to the pad, the case does not stay open (a no-op if it answered).
+        rt.schedule(x.timeout_s + PROMPT_GRACE_S, RatingTimeout(x.case, source="timer"))
+        if not self.is_online(x.window):
+            rt.schedule(0, RatingTimeout(x.case, source="timer"))  # nobody can rate on a dead pad
+            return
+        self.prompts[x.window] = x.case
+        fut = self.send(x.window, RateRequest(x.case, x.timeout_s, t.number if t else ""))
+        if fut is None:
+            return
+
+        def delivered(f: asyncio.Future) -> None:
+            reply = f.result() if not f.cancelled() else None
+            if (reply is None or isinstance(reply, Nak)) and not self._stopping:
+                log.warning("window %s: the pad did not take the rating prompt for case %d", x.window, x.case)
+                if self.prompts.get(x.window) == x.case:
+                    del self.prompts[x.window]
+                rt.schedule(x.timeout_s, RatingTimeout(x.case, source="timer"))
+
+        fut.add_done_callback(delivered)

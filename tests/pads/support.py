@@ -1,0 +1,125 @@
+"""A hall with pads on a real pty: the emulator on the master fd, the daemon on the slave path."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+import tty
+
+import httpx
+
+from firmware_bridge.emulator import PadBusEmulator, PadState
+from tests.support import token
+
+ADAPTERS = ["evaluator.service:EvaluatorAdapter", "queued.pads:PadAdapter"]
+
+
+def pad_windows(port: str, reply_timeout_ms: int = 100, remote: bool = False) -> str:
+    """Windows 4 (A) and 5 (B) with pads 4 and 5 on one bus; windows 1–3 of the test hall have none."""
+    return f"""
+[[window]]
+id = "4"
+businesses = ["A"]
+pad = {{ port = "{port}", address = 4 }}
+
+[[window]]
+id = "5"
+businesses = ["B"]
+pad = {{ port = "{port}", address = 5 }}
+
+[[bus]]
+port = "{port}"
+reply_timeout_ms = {reply_timeout_ms}
+remote = {"true" if remote else "false"}
+"""
+
+
+async def wait_until(condition, timeout: float = 5.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met in {timeout} s")
+        await asyncio.sleep(0.01)
+
+
+def metric(text: str, name: str, **labels) -> float:
+    """The value of one sample in Prometheus text (labels in any order), 0 when absent."""
+    want = {k: str(v) for k, v in labels.items()}
+    for line in text.splitlines():
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? ([0-9.e+-]+)$", line)
+        if m and m.group(1) == name and dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or "")) == want:
+            return float(m.group(3))
+    return 0.0
+
+
+class PadHall:
+    """A daemon (evaluator + pads) and emulated pads 4 and 5 behind a pty, with an API client."""
+
+    def __init__(self, make_daemon):
+        self.make_daemon = make_daemon
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+        self.emulator = PadBusEmulator(self.master, [PadState(4), PadState(5)])
+        self.daemon = None
+        self.client: httpx.AsyncClient | None = None
+        self.headers: dict[str, dict] = {}
+
+    @property
+    def pad4(self) -> PadState:
+        return self.emulator.pad(4)
+
+    async def start(self, extra: str | None = None, **kw):
+        await self.emulator.start()
+        return await self.start_daemon(extra, **kw)
+
+    async def start_daemon(self, extra: str | None = None, **kw):
+        self.daemon = await self.make_daemon(extra=extra or pad_windows(self.path), adapters=ADAPTERS, **kw)
+        if self.client is not None:
+            await self.client.aclose()
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.daemon.app), base_url="http://hall")
+        db = self.daemon.config.database
+        if not self.headers:
+            for role in ("kiosk", "supervisor", "admin"):
+                self.headers[role] = {"Authorization": f"Bearer {token(db, role)}"}
+        return self.daemon
+
+    @property
+    def adapter(self):
+        return self.daemon.adapter("PadAdapter")
+
+    async def get(self, path: str, role: str = "admin") -> httpx.Response:
+        return await self.client.get(path, headers=self.headers[role])
+
+    async def post(self, path: str, body: dict | None = None, role: str = "admin") -> httpx.Response:
+        return await self.client.post(path, json=body or {}, headers=self.headers[role])
+
+    async def issue(self, business: str = "A") -> dict:
+        r = await self.post("/api/v1/tickets", {"business": business}, role="kiosk")
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    async def window(self, w: str = "4") -> dict:
+        return (await self.get(f"/api/v1/windows/{w}")).json()
+
+    async def metrics(self) -> str:
+        return (await self.client.get("/metrics")).text
+
+    async def stop(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+        if self.daemon is not None:
+            await self.daemon.stop()  # before the pty goes (make_daemon's own stop is then a no-op)
+        await self.emulator.stop()
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
