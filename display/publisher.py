@@ -27,10 +27,13 @@ log = logging.getLogger("queued.display")
 
 BACKOFF_MIN_S = 0.05
 BACKOFF_MAX_S = 1.0  # a restarted broker is found again within a second
-MAX_IN_FLIGHT = 1000  # publishes awaiting their PUBACK; paho keeps the wire order
 MAX_INCOMING = 1000  # heartbeats queued for the reader; beyond this a flood is dropped by aiomqtt
 # paho leaves Nagle on: a lone small PUBLISH then waits for the previous segment's (delayed) ACK,
 # which cost 5–40 ms per call on loopback. Screens want each message now.
+# paho keeps at most 20 QoS 1 messages unacknowledged by default and queues the rest (in order),
+# so a burst of calls waits for round trips; but it rescans up to this many messages on every
+# PUBACK, so far more is quadratic. 100 beat both 20 and 1000 on a 200-window burst.
+MAX_IN_FLIGHT = 100
 NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 
@@ -102,7 +105,7 @@ class MqttLink:
             protocol=aiomqtt.ProtocolVersion.V311, clean_session=True, keepalive=15, timeout=5,
             will=aiomqtt.Will(self.status_topic, b"offline", qos=1, retain=True),
             tls_context=ssl.create_default_context() if self.tls else None,
-            max_queued_incoming_messages=MAX_INCOMING, socket_options=NODELAY,
+            max_queued_incoming_messages=MAX_INCOMING, socket_options=NODELAY, max_inflight_messages=MAX_IN_FLIGHT,
         )
 
     async def _run(self) -> None:
@@ -151,42 +154,21 @@ class MqttLink:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _write(self, client: aiomqtt.Client) -> None:
-        # Publishes are pipelined: the next change goes out without waiting for the previous
-        # PUBACKs (a late ACK must not hold a screen back), bounded by MAX_IN_FLIGHT.
-        slots = asyncio.Semaphore(MAX_IN_FLIGHT)
-        in_flight: set[asyncio.Task] = set()
-        broken: asyncio.Future = asyncio.get_running_loop().create_future()
-
-        def done(task: asyncio.Task) -> None:
-            in_flight.discard(task)
-            slots.release()
-            if task.cancelled():
-                return
-            if task.exception() is not None:
-                if not broken.done():
-                    broken.set_exception(task.exception())
-            else:
+        # Publishes go straight to paho, which writes them in order as the socket allows and keeps
+        # QoS 1 in flight; nobody waits for a PUBACK (aiomqtt's per-publish wait costs a task and a
+        # future each: a burst of calls then queues behind its own bookkeeping). A lost connection
+        # surfaces as a failed publish or in the reader; the state is republished on reconnect.
+        paho = client._client
+        while True:
+            await self.outbox.ready.wait()
+            changes = self.outbox.take()
+            for m in self.build(changes):
+                info = paho.publish(m.topic, m.payload, m.qos, m.retain)
+                if info.rc != 0:
+                    raise aiomqtt.MqttCodeError(info.rc, f"could not publish to {m.topic}")
                 self.published += 1
-
-        try:
-            while True:
-                if not self.outbox.ready.is_set():
-                    waiter = asyncio.ensure_future(self.outbox.ready.wait())
-                    await asyncio.wait({waiter, broken}, return_when=asyncio.FIRST_COMPLETED)
-                    waiter.cancel()
-                if broken.done():
-                    broken.result()  # raises: reconnect (the state is republished then)
-                changes = self.outbox.take()
-                for m in self.build(changes):
-                    await slots.acquire()
-                    task = asyncio.create_task(client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain))
-                    in_flight.add(task)
-                    task.add_done_callback(done)
-        finally:
-            for task in list(in_flight):
-                task.cancel()
-            if broken.done() and not broken.cancelled():
-                broken.exception()  # retrieved: no "never retrieved" warning
+            if paho.want_write():
+                await asyncio.sleep(0)  # let the loop flush before the next batch is built
 
     async def _read(self, client: aiomqtt.Client) -> None:
         async for msg in client.messages:
