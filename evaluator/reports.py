@@ -73,7 +73,7 @@ def reason_fields(reasons: tuple[str, ...]) -> list[str]:
 
 
 _REVIEW_INDEX = {g: f"cases_by_{g}" for g in GROUPS}
-_QUEUE_INDEX = {g: f"tickets_report_{g}" for g in GROUPS}
+_QUEUE_INDEX = {g: f"tickets_by_{g}" for g in GROUPS}
 _LEVEL_FIELD = {n: f for f, n in LEVEL_FIELDS}
 
 
@@ -172,18 +172,28 @@ async def queues(journal, hall, start: str, end: str, group_by: str) -> list[dic
     """One row per key: issued, served, skipped, cancelled, average and p90 wait, average service."""
     key, index = group_by, _QUEUE_INDEX[group_by]
     rows = await journal.fetchall(
-        f"SELECT {key} AS key, COUNT(*) AS issued, SUM(status='done') AS served, SUM(status='skipped') AS skipped,"
-        " SUM(status='cancelled') AS cancelled, COUNT(first_called_at) AS called,"
-        " AVG(first_called_at - issued_at) AS avg_wait, AVG(CASE WHEN status='done' THEN service_s END) AS avg_service"
-        f" FROM tickets INDEXED BY {index} WHERE day BETWEEN ? AND ? GROUP BY {key}", (start, end))
-    out = []
+        f"SELECT {key} AS key, status, COUNT(*) AS n, COUNT(first_called_at) AS called,"
+        " SUM(first_called_at - issued_at) AS wait, SUM(service_s) AS service"
+        f" FROM tickets INDEXED BY {index} WHERE day BETWEEN ? AND ? GROUP BY {key}, status", (start, end))
+    acc: dict[Any, dict[str, float]] = {}
     for r in rows:
+        d = acc.setdefault(r["key"], dict.fromkeys(("issued", "done", "skipped", "cancelled", "called", "wait",
+                                                    "service"), 0))
+        d["issued"] += r["n"]
+        if r["status"] in ("done", "skipped", "cancelled"):
+            d[r["status"]] += r["n"]
+        d["called"] += r["called"]
+        d["wait"] += r["wait"] or 0.0
+        if r["status"] == "done":
+            d["service"] += r["service"] or 0.0
+    out = []
+    for k, d in acc.items():
         out.append({
-            "key": r["key"], "name": key_name(hall, group_by, r["key"]), "issued": r["issued"],
-            "served": r["served"] or 0, "skipped": r["skipped"] or 0, "cancelled": r["cancelled"] or 0,
-            "avg_wait_s": _round(r["avg_wait"]),
-            "p90_wait_s": _round(await _p90_wait(journal, key, index, r["key"], r["called"], start, end)),
-            "avg_service_s": _round(r["avg_service"]),
+            "key": k, "name": key_name(hall, group_by, k), "issued": d["issued"], "served": d["done"],
+            "skipped": d["skipped"], "cancelled": d["cancelled"],
+            "avg_wait_s": _round(d["wait"] / d["called"] if d["called"] else None),
+            "p90_wait_s": _round(await _p90_wait(journal, key, index, k, d["called"], start, end)),
+            "avg_service_s": _round(d["service"] / d["done"] if d["done"] else None),
         })
     out.sort(key=lambda row: _sort_key(group_by, row["key"]))
     return out

@@ -94,14 +94,18 @@ CREATE TABLE IF NOT EXISTS rating_refusals (
 );
 CREATE INDEX IF NOT EXISTS rating_refusals_day ON rating_refusals(day);
 
--- The queues report: the same scheme on the core's tickets (covering, key first).
+-- The queues report: the same scheme on the core's tickets, (key, status, …) and covering.
 DROP INDEX IF EXISTS tickets_day_window;
 DROP INDEX IF EXISTS tickets_day_clerk;
-CREATE INDEX IF NOT EXISTS tickets_report_day ON tickets(day, status, issued_at, first_called_at, service_s);
-CREATE INDEX IF NOT EXISTS tickets_report_window ON tickets(window, day, status, issued_at, first_called_at, service_s);
-CREATE INDEX IF NOT EXISTS tickets_report_clerk ON tickets(clerk, day, status, issued_at, first_called_at, service_s);
-CREATE INDEX IF NOT EXISTS tickets_report_business ON tickets(business, day, status, issued_at, first_called_at,
-                                                              service_s);
+DROP INDEX IF EXISTS tickets_report_day;
+DROP INDEX IF EXISTS tickets_report_window;
+DROP INDEX IF EXISTS tickets_report_clerk;
+DROP INDEX IF EXISTS tickets_report_business;
+CREATE INDEX IF NOT EXISTS tickets_by_day ON tickets(day, status, issued_at, first_called_at, service_s);
+CREATE INDEX IF NOT EXISTS tickets_by_window ON tickets(window, status, day, issued_at, first_called_at, service_s);
+CREATE INDEX IF NOT EXISTS tickets_by_clerk ON tickets(clerk, status, day, issued_at, first_called_at, service_s);
+CREATE INDEX IF NOT EXISTS tickets_by_business ON tickets(business, status, day, issued_at, first_called_at,
+                                                          service_s);
 """
 
 register_schema(EVALUATOR_SCHEMA)
