@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-import queued.channels.appointments_store  # noqa: F401  (registers the projection at import)
 from queued.channels.appointments import (
     AppointmentBook,
     AppointmentError,
@@ -29,6 +28,7 @@ from queued.channels.appointments import (
     CodeTaken,
 )
 from queued.channels.appointments_slots import hhmm, parse_day, parse_hhmm
+from queued.channels.appointments_store import bookings_of_day  # importing it registers the projection
 from queued.channels.closing import DayEnd
 from queued.core.errors import Closed
 from queued.runtime import new_ticket_id
@@ -190,13 +190,11 @@ class Appointments:
         day = request.query_params.get("day") or today
         if parse_day(day) is None:
             raise ApiError("invalid_request", f"日期应为 YYYY-MM-DD（bad day {day!r}）")
-        rows = await self.runtime.journal.fetchall(
-            "SELECT id FROM appointments WHERE day=? ORDER BY start_minute, booked_at", (day,))
+        staff = p.can("admin") or p.can("reports")  # supervisors see who booked; clerks only the slots
         out = []
-        for r in rows:  # the table has every day; memory has the live status of the recent ones
-            b = self.book.bookings.get(r["id"])
-            if b is not None:
-                out.append(self.booking_json(b, with_openid=p.can("admin") or p.can("read_hall")))
+        for stored in await bookings_of_day(self.runtime.journal, day):
+            b = self.book.bookings.get(stored.id, stored)  # memory has the status of the last milliseconds
+            out.append(self.booking_json(b, with_openid=staff))
         return JSONResponse({"day": day, "appointments": out})
 
     async def get_one(self, request: Request) -> JSONResponse:

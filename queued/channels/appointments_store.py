@@ -66,11 +66,20 @@ async def load_bookings(journal, today: str) -> list[Booking]:
         " FROM appointments a WHERE a.day >= ? OR a.status = 'booked' OR (a.status = 'no_show' AND a.day >= ?)",
         (today, add_days(today, -NO_SHOW_WINDOW_DAYS)),
     )
-    out = []
-    for r in rows:
-        status = r["status"]
-        if status == "booked" and r["ticket"] is not None:
-            status = "checked_in"
-        out.append(Booking(r["id"], r["business"], r["day"], r["start_minute"], r["end_minute"], r["openid"],
-                           r["code"], r["booked_at"], status, r["ticket"]))
-    return out
+    return [row_booking(r) for r in rows]
+
+
+async def bookings_of_day(journal, day: str) -> list[Booking]:
+    """Every booking of one day as the table has it (for staff lists of any day, past included)."""
+    rows = await journal.fetchall(
+        "SELECT a.*, (SELECT t.id FROM tickets t WHERE t.appointment = a.id LIMIT 1) AS ticket"
+        " FROM appointments a WHERE a.day = ? ORDER BY a.start_minute, a.booked_at", (day,))
+    return [row_booking(r) for r in rows]
+
+
+def row_booking(r) -> Booking:
+    status = r["status"]
+    if status == "booked" and r["ticket"] is not None:
+        status = "checked_in"
+    return Booking(r["id"], r["business"], r["day"], r["start_minute"], r["end_minute"], r["openid"], r["code"],
+                   r["booked_at"], status, r["ticket"])

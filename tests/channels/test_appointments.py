@@ -205,3 +205,15 @@ async def test_bookings_survive_a_restart(make_hall, clock, tmp_path):
     assert h2.book.seats[("A", "2026-11-17", 660)] == 1
     r = await book(h2, openid="o-1", day="2026-11-17", start="14:00")
     assert r.status_code == 409 and r.json()["error"]["code"] == "already_booked"
+
+
+async def test_staff_list_a_day_with_the_holders(h):
+    await book(h, openid="o-a", start="11:00")
+    await book(h, openid="o-b", start="14:00")
+    r = await h.api.get("/api/v1/appointments", params={"day": DAY}, headers=h.tokens["supervisor"])
+    assert r.status_code == 200
+    assert [(a["start"], a["openid"], a["status"]) for a in r.json()["appointments"]] == [
+        ("11:00", "o-a", "booked"), ("14:00", "o-b", "booked")]
+    r = await h.api.get("/api/v1/appointments", params={"day": DAY}, headers=h.tokens["clerk1"])
+    assert r.status_code == 200 and all("openid" not in a for a in r.json()["appointments"])
+    assert (await h.api.get("/api/v1/appointments")).status_code == 401
