@@ -192,23 +192,23 @@ async def queues(journal, hall, start: str, end: str, group_by: str) -> list[dic
             "key": k, "name": key_name(hall, group_by, k), "issued": d["issued"], "served": d["done"],
             "skipped": d["skipped"], "cancelled": d["cancelled"],
             "avg_wait_s": _round(d["wait"] / d["called"] if d["called"] else None),
-            "p90_wait_s": _round(await _p90_wait(journal, key, index, k, d["called"], start, end)),
+            "p90_wait_s": _round(await _p90_wait(journal, key, k, d["called"], start, end)),
             "avg_service_s": _round(d["service"] / d["done"] if d["done"] else None),
         })
     out.sort(key=lambda row: _sort_key(group_by, row["key"]))
     return out
 
 
-async def _p90_wait(journal, key: str, index: str, value, called: int, start: str, end: str) -> float | None:
-    """Nearest-rank p90 of one group's waits: the (n−k+1)-th largest, k = ceil(0.9·n). LIMIT/OFFSET
-    keeps only the top tenth in SQLite's sorter instead of sorting the whole group."""
+async def _p90_wait(journal, key: str, value, called: int, start: str, end: str) -> float | None:
+    """Nearest-rank p90 of one group's waits: the (n−k+1)-th largest, k = ceil(0.9·n), found by
+    walking the (key, wait) index from the top: about a tenth of the group, no sort."""
     if not called:
         return None
     k = (9 * called + 9) // 10  # ceil(0.9·n) in integers: no float rounding
     row = await journal.fetchone(
-        f"SELECT first_called_at - issued_at AS w FROM tickets INDEXED BY {index}"
+        f"SELECT first_called_at - issued_at AS w FROM tickets INDEXED BY tickets_wait_{key}"
         f" WHERE {key} IS ? AND day BETWEEN ? AND ? AND first_called_at IS NOT NULL"
-        " ORDER BY w DESC LIMIT 1 OFFSET ?", (value, start, end, called - k))
+        " ORDER BY first_called_at - issued_at DESC LIMIT 1 OFFSET ?", (value, start, end, called - k))
     return None if row is None else row["w"]
 
 
