@@ -33,6 +33,36 @@ class Principal:
         return right in RIGHTS.get(self.role, ())
 
 
+def revoke_token(database: str, token_or_prefix: str) -> int:
+    """Revoke a token given whole, or by the hash prefix `queued token list` shows. Returns how many."""
+    conn = sqlite3.connect(database, timeout=10)
+    try:
+        conn.executescript(CORE_SCHEMA)
+        with conn:
+            if token_or_prefix.startswith("qd_"):
+                cur = conn.execute("UPDATE tokens SET revoked=1 WHERE hash=?", (token_hash(token_or_prefix),))
+            elif len(token_or_prefix) >= 8:
+                cur = conn.execute("UPDATE tokens SET revoked=1 WHERE hash LIKE ? AND revoked=0",
+                                   (token_or_prefix + "%",))
+                if cur.rowcount > 1:
+                    raise ConfigError(f"{token_or_prefix!r} matches {cur.rowcount} tokens; give more of it")
+            else:
+                raise ConfigError("give the token itself or at least 8 characters of its id (queued token list)")
+    finally:
+        conn.close()
+    return cur.rowcount
+
+
+def list_tokens(database: str) -> list[tuple]:
+    conn = sqlite3.connect(database, timeout=10)
+    try:
+        conn.executescript(CORE_SCHEMA)
+        return conn.execute("SELECT substr(hash, 1, 12), role, COALESCE(window, ''), COALESCE(clerk, ''),"
+                            " COALESCE(label, ''), created_at, revoked FROM tokens ORDER BY created_at").fetchall()
+    finally:
+        conn.close()
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -65,24 +95,30 @@ def create_token(database: str, role: str, window: str | None = None, clerk: str
 
 
 class TokenBook:
-    """Looks tokens up in the database, caching what it found (a token created while the daemon
-    runs works at once: a cache miss asks the database)."""
+    """Looks tokens up in the database, caching what it found for a short while: a token created
+    while the daemon runs works at once (a miss asks the database), and one revoked by
+    `queued token revoke` (another process) stops working within `ttl_s`."""
 
-    def __init__(self, journal):
+    def __init__(self, journal, ttl_s: float = 10.0, clock=time.monotonic):
         self.journal = journal
-        self._cache: dict[str, Principal | None] = {}
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._cache: dict[str, tuple[Principal, float]] = {}
 
     async def principal(self, token: str) -> Principal | None:
         h = token_hash(token)
-        if h in self._cache and self._cache[h] is not None:
-            return self._cache[h]
+        hit = self._cache.get(h)
+        now = self.clock()
+        if hit is not None and now - hit[1] < self.ttl_s:
+            return hit[0]
         row = await self.journal.fetchone("SELECT role, window, clerk, label, revoked FROM tokens WHERE hash=?", (h,))
         if row is None or row["revoked"]:
+            self._cache.pop(h, None)
             return None
         p = Principal(row["role"], row["window"], row["clerk"], row["label"] or "")
         if len(self._cache) > 10000:
             self._cache.clear()
-        self._cache[h] = p
+        self._cache[h] = (p, now)
         return p
 
     def forget(self) -> None:

@@ -50,6 +50,33 @@ def cmd_token(args) -> int:
     return 0
 
 
+def cmd_token_revoke(args) -> int:
+    from queued.auth import revoke_token
+    from queued.config import load_config
+
+    cfg = load_config(args.config)
+    n = revoke_token(cfg.database, args.token)
+    if n == 0:
+        print("queued: no such active token", file=sys.stderr)
+        return 1
+    print(f"revoked {n} token(s); the daemon refuses it within 10 s")
+    return 0
+
+
+def cmd_token_list(args) -> int:
+    import datetime as dt
+
+    from queued.auth import list_tokens
+    from queued.config import load_config
+
+    cfg = load_config(args.config)
+    print(f"{'id':12}  {'role':10}  {'window':6}  {'clerk':6}  {'created':19}  state    label")
+    for tid, role, window, clerk, label, created, revoked in list_tokens(cfg.database):
+        when = dt.datetime.fromtimestamp(created).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{tid:12}  {role:10}  {window:6}  {clerk:6}  {when:19}  {'revoked' if revoked else 'active ':8} {label}")
+    return 0
+
+
 def cmd_backup(args) -> int:
     from queued.backup import backup
     from queued.config import load_config
@@ -77,6 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--label", help="a note: who or what holds the token")
     t.add_argument("--config", help="hall configuration (TOML)")
     t.set_defaults(fn=cmd_token)
+    t = tsub.add_parser("revoke", help="revoke a token (the token itself, or its id from `token list`)")
+    t.add_argument("token")
+    t.add_argument("--config", help="hall configuration (TOML)")
+    t.set_defaults(fn=cmd_token_revoke)
+    t = tsub.add_parser("list", help="list tokens (ids, roles, windows; never the tokens themselves)")
+    t.add_argument("--config", help="hall configuration (TOML)")
+    t.set_defaults(fn=cmd_token_list)
 
     p = sub.add_parser("backup", help="copy the database while the daemon runs (SQLite online backup)")
     p.add_argument("file")

@@ -74,10 +74,13 @@ def hall_json(rt) -> dict:
     hall = rt.config.hall
     now = rt.clock()
     minute = rt.calendar.minute(now)
-    closed_today = eng.day_closed or (hall.closes_minute is not None and minute >= hall.closes_minute)
+    today = rt.calendar.day(now)
+    # eng.day lags until the first command of a new day: yesterday's closing is not today's.
+    closed_today = (eng.day_closed and eng.day == today) or (
+        hall.closes_minute is not None and minute >= hall.closes_minute)
     businesses = []
     for b in hall.businesses:
-        issued = eng.counters.get(b.code, 0) if eng.day == rt.calendar.day(now) else 0
+        issued = eng.counters.get(b.code, 0) if eng.day == today else 0
         businesses.append({
             "code": b.code,
             "name": b.name,

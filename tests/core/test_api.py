@@ -161,3 +161,14 @@ async def test_hall_and_ops_endpoints(api, tokens):
     assert 'queued_waiting{business="A"} 1.0' in text
     assert "queued_http_request_duration_seconds_bucket" in text
     err(await api.get("/nowhere"), 404, "not_found")
+
+
+async def test_a_revoked_token_stops_working(api, tokens, daemon):
+    from queued.auth import list_tokens, revoke_token
+
+    assert (await api.post("/api/v1/tickets", json={"business": "A"}, headers=tokens["kiosk"])).status_code == 201
+    kiosk = tokens["kiosk"]["Authorization"].split()[1]
+    assert revoke_token(daemon.config.database, kiosk) == 1
+    assert any(row[6] == 1 and row[1] == "kiosk" for row in list_tokens(daemon.config.database))
+    daemon.app.state.tokens.ttl_s = 0  # what 10 s of waiting does
+    err(await api.post("/api/v1/tickets", json={"business": "A"}, headers=tokens["kiosk"]), 401, "unauthorized")
