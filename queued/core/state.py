@@ -1,0 +1,317 @@
+"""The hall's state: tickets, lanes, windows. `apply(event)` is the only mutator, so replaying the
+journal rebuilds exactly the state that live commands built. Queries (position, estimates, views)
+read it; decisions live in `engine.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from queued.core import events as e
+from queued.core.calendar import HallCalendar
+from queued.core.errors import UnknownTicket, UnknownWindow
+from queued.core.hall import HallConfig
+from queued.core.queues import BusinessQueue, Lane
+from queued.core.tickets import Ticket, WindowState
+
+STATE_TEXT = {"closed": "未开窗", "idle": "空闲", "calling": "呼叫中", "serving": "办理中", "paused": "暂停服务"}
+EWMA_ALPHA = 0.2  # weight of the newest case in a business's moving-average service time
+OPEN_STATES = ("idle", "calling", "serving")
+
+
+class HallState:
+    def __init__(self, hall: HallConfig, calendar: HallCalendar, day: str | None = None):
+        self.hall = hall
+        self.calendar = calendar
+        self.day = day or ""
+        self.next_serial = 1
+        self.service_avg: dict[str, float] = {b.code: hall.default_service_s for b in hall.businesses}
+        self.day_closed = False
+        self._reset_day()
+        self._apply: dict[type, Callable[[Any], None]] = {
+            e.TicketIssued: self._on_issued,
+            e.TicketCalled: self._on_called,
+            e.TicketRecalled: self._on_recalled,
+            e.TicketSkipped: self._on_skipped,
+            e.ServiceStarted: self._on_started,
+            e.TicketFinished: self._on_finished,
+            e.TicketTransferred: self._on_transferred,
+            e.TicketCancelled: self._on_cancelled,
+            e.WindowOpened: self._on_window_opened,
+            e.WindowPaused: self._on_paused,
+            e.WindowResumed: self._on_resumed,
+            e.WindowClosed: self._on_window_closed,
+            e.ClerkSignedIn: self._on_signed_in,
+            e.ClerkSignedOut: self._on_signed_out,
+            e.DayStarted: self._on_day_started,
+            e.DayClosed: self._on_day_closed,
+        }
+
+
+    def _reset_day(self) -> None:
+        hall = self.hall
+        self.tickets: dict[str, Ticket] = {}
+        self.by_number: dict[str, Ticket] = {}
+        self.counters: dict[str, int] = {b.code: 0 for b in hall.businesses}
+        self.queues: dict[str, BusinessQueue] = {b.code: BusinessQueue(b.code) for b in hall.businesses}
+        self.windows: dict[str, WindowState] = {
+            w.id: WindowState(w.id, w.businesses, Lane("window")) for w in hall.windows
+        }
+        self.open_windows: dict[str, int] = {b.code: 0 for b in hall.businesses}
+        self.holders: dict[tuple[str, str], Ticket] = {}  # (openid, business) → waiting ticket
+        self.clerk_at: dict[str, str] = {}  # clerk id → window id
+        self.day_closed = False
+
+    def apply(self, ev: e.Event) -> None:
+        fn = self._apply.get(type(ev))
+        if fn is not None:  # events of other packages (ratings) pass through the same journal
+            fn(ev)
+
+    def replay(self, events: Iterable[e.Event]) -> int:
+        n = 0
+        apply = self.apply
+        for ev in events:
+            apply(ev)
+            n += 1
+        return n
+
+    def _emit(self, out: list[e.Event], ev: e.Event) -> None:
+        self.apply(ev)
+        out.append(ev)
+
+    # ---- queries -----------------------------------------------------------------------------
+
+    def ticket(self, ticket_id: str) -> Ticket:
+        t = self.tickets.get(ticket_id)
+        if t is None:
+            raise UnknownTicket(f"没有这张票：{ticket_id}（No ticket {ticket_id} today.）")
+        return t
+
+    def window(self, window_id: str) -> WindowState:
+        w = self.windows.get(window_id)
+        if w is None:
+            raise UnknownWindow(f"没有{window_id}号窗口（No window {window_id!r} in this hall.）")
+        return w
+
+    def position(self, t: Ticket) -> int | None:
+        if t.status != "waiting" or t.lane is None:
+            return None
+        if t.to_window is not None:
+            return t.lane.rank(t) + 1
+        return self.queues[t.business].position(t)
+
+    def eta_seconds(self, t: Ticket, position: int | None = None) -> int | None:
+        pos = self.position(t) if position is None else position
+        if pos is None:
+            return None
+        windows = 1 if t.to_window is not None else max(1, self.open_windows.get(t.business, 0))
+        return int(round(pos * self.service_avg.get(t.business, self.hall.default_service_s) / windows))
+
+    def waiting(self, business: str) -> int:
+        return self.queues[business].waiting
+
+    def waiting_for_window(self, window_id: str) -> int:
+        w = self.windows[window_id]
+        n = sum(self.queues[b].waiting for b in w.businesses)
+        if w.directed.alive:  # sent here from a business this window does not serve
+            n += sum(1 for t in w.directed.items if t.lane is w.directed and t.business not in w.businesses)
+        return n
+
+    def ticket_view(self, t: Ticket) -> dict[str, Any]:
+        pos = self.position(t)
+        view = {
+            "id": t.id,
+            "number": t.number,
+            "business": t.business,
+            "business_name": self.hall.business_index[t.business].name,
+            "status": t.status,
+            "position": pos,
+            "eta_seconds": self.eta_seconds(t, pos),
+            "window": t.window,
+            "priority": t.priority,
+            "channel": t.channel,
+            "issued_at": t.issued_at,
+            "called_at": t.called_at,
+            "finished_at": t.finished_at,
+        }
+        if t.cancel_reason:
+            view["cancel_reason"] = t.cancel_reason
+        if t.appointment:
+            view["appointment"] = t.appointment
+        if t.status == "done":
+            view["case"] = t.serial
+        return view
+
+    def window_view(self, window_id: str) -> dict[str, Any]:
+        w = self.window(window_id)
+        cur = w.current
+        return {
+            "window": w.id,
+            "state": w.state,
+            "state_text": STATE_TEXT[w.state],
+            "ticket": cur.number if cur else None,
+            "ticket_id": cur.id if cur else None,
+            "business": cur.business if cur else None,
+            "recalls": cur.recalls if cur else 0,
+            "clerk": w.clerk,
+            "waiting": self.waiting_for_window(w.id),
+            "served_today": w.served,
+            "since": w.since,
+        }
+
+    # ---- apply: the only place state changes -------------------------------------------------
+
+    def _enqueue(self, t: Ticket) -> None:
+        q = self.queues[t.business]
+        if t.to_window is not None:
+            self.windows[t.to_window].directed.push(t)
+        elif t.transfers:
+            q.transfer.push(t)
+        elif t.priority == "green":
+            q.green.push(t)
+        elif t.due_at is not None:
+            q.appointment.push(t)
+        else:
+            q.normal.push(t)
+        q.waiting += 1
+        if t.openid:
+            self.holders[(t.openid, t.business)] = t
+
+    def _dequeue(self, t: Ticket) -> None:
+        if t.lane is not None:
+            t.lane.remove(t)
+            self.queues[t.business].waiting -= 1
+        if t.openid and self.holders.get((t.openid, t.business)) is t:
+            del self.holders[(t.openid, t.business)]
+
+    def _set_window(self, w: WindowState, state: str, at: float) -> None:
+        was_open = w.state in ("idle", "calling", "serving")
+        w.state = state
+        w.since = at
+        now_open = state in ("idle", "calling", "serving")
+        if was_open != now_open:
+            delta = 1 if now_open else -1
+            for code in w.businesses:
+                self.open_windows[code] += delta
+
+    def _on_issued(self, ev: e.TicketIssued) -> None:
+        t = Ticket(ev.ticket, ev.serial, ev.number, ev.business, ev.channel, ev.priority, ev.openid,
+                   ev.at, ev.due_at, ev.appointment)
+        self.tickets[t.id] = t
+        self.by_number[t.number] = t
+        n = int(ev.number[len(ev.business):])
+        if n > self.counters.get(ev.business, 0):
+            self.counters[ev.business] = n
+        if ev.serial >= self.next_serial:
+            self.next_serial = ev.serial + 1
+        self._enqueue(t)
+
+    def _on_called(self, ev: e.TicketCalled) -> None:
+        t = self.tickets[ev.ticket]
+        w = self.windows[ev.window]
+        if t.status == "waiting":
+            self._dequeue(t)
+        t.status = "called"
+        t.window = w.id
+        t.clerk = w.clerk
+        t.called_at = ev.at
+        if t.first_called_at is None:
+            t.first_called_at = ev.at
+        t.recalls = 0
+        t.to_window = None
+        w.current = t
+        self._set_window(w, "calling", ev.at)
+
+    def _on_recalled(self, ev: e.TicketRecalled) -> None:
+        t = self.tickets[ev.ticket]
+        t.recalls = ev.count
+        t.called_at = ev.at
+
+    def _on_skipped(self, ev: e.TicketSkipped) -> None:
+        t = self.tickets[ev.ticket]
+        t.status = "skipped"
+        w = self.windows[ev.window]
+        w.current = None
+        self._set_window(w, "idle", ev.at)
+
+    def _on_started(self, ev: e.ServiceStarted) -> None:
+        t = self.tickets[ev.ticket]
+        t.status = "serving"
+        t.started_at = ev.at
+        self._set_window(self.windows[ev.window], "serving", ev.at)
+
+    def _on_finished(self, ev: e.TicketFinished) -> None:
+        t = self.tickets[ev.ticket]
+        t.status = "done"
+        t.finished_at = ev.at
+        if t.started_at is None:
+            t.started_at = ev.started_at
+        w = self.windows[ev.window]
+        w.current = None
+        w.served += 1
+        self._set_window(w, "idle", ev.at)
+        if 10.0 <= ev.service_s <= 3 * 3600:  # a mis-key (finish right after call) is not a measurement
+            avg = self.service_avg.get(ev.business, self.hall.default_service_s)
+            self.service_avg[ev.business] = avg + EWMA_ALPHA * (ev.service_s - avg)
+
+    def _on_transferred(self, ev: e.TicketTransferred) -> None:
+        t = self.tickets[ev.ticket]
+        w = self.windows[ev.window]
+        w.current = None
+        self._set_window(w, "idle", ev.at)
+        t.status = "waiting"
+        t.window = None
+        t.started_at = None
+        t.transfers += 1
+        if ev.to_business is not None:
+            t.business = ev.to_business
+        t.to_window = ev.to_window
+        self._enqueue(t)
+
+    def _on_cancelled(self, ev: e.TicketCancelled) -> None:
+        t = self.tickets.get(ev.ticket)
+        if t is None:  # yesterday's ticket closed at the day's roll-over
+            return
+        self._dequeue(t)
+        if t.window is not None and t.status in ("called", "serving"):
+            w = self.windows[t.window]
+            if w.current is t:
+                w.current = None
+                self._set_window(w, "idle", ev.at)
+        t.status = "cancelled"
+        t.cancel_reason = ev.reason
+
+    def _on_window_opened(self, ev: e.WindowOpened) -> None:
+        self._set_window(self.windows[ev.window], "idle", ev.at)
+
+    def _on_paused(self, ev: e.WindowPaused) -> None:
+        self._set_window(self.windows[ev.window], "paused", ev.at)
+
+    def _on_resumed(self, ev: e.WindowResumed) -> None:
+        self._set_window(self.windows[ev.window], "idle", ev.at)
+
+    def _on_window_closed(self, ev: e.WindowClosed) -> None:
+        self._set_window(self.windows[ev.window], "closed", ev.at)
+
+    def _on_signed_in(self, ev: e.ClerkSignedIn) -> None:
+        w = self.windows[ev.window]
+        w.clerk = ev.clerk
+        self.clerk_at[ev.clerk] = w.id
+        if w.state == "closed":
+            self._set_window(w, "idle", ev.at)
+
+    def _on_signed_out(self, ev: e.ClerkSignedOut) -> None:
+        w = self.windows[ev.window]
+        if w.clerk == ev.clerk:
+            w.clerk = None
+        if self.clerk_at.get(ev.clerk) == w.id:
+            del self.clerk_at[ev.clerk]
+
+    def _on_day_started(self, ev: e.DayStarted) -> None:
+        self._reset_day()
+        self.day = ev.day
+
+    def _on_day_closed(self, ev: e.DayClosed) -> None:
+        self.day_closed = True
+
