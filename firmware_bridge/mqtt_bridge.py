@@ -203,6 +203,8 @@ class MqttBridge:
         self._task: asyncio.Task | None = None
         self._announce: set[int] = set()  # pads whose online state changed and is not yet published
         self._announce_wake = asyncio.Event()
+        self._latest: dict[tuple[int, type], asyncio.Future] = {}  # the screen in flight per pad and kind
+        self._deferred: dict[tuple[int, type], HostCommand] = {}  # the newest screen waiting behind it
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="mqtt-bridge")
@@ -305,12 +307,37 @@ class MqttBridge:
                 if addr not in self.addresses:
                     continue  # another bridge's pad
                 frame = command_from_json(msg.payload)
-                self.poller.send(addr, frame)
+                self._send(addr, frame)
                 self.commands += 1
             except (ValueError, FirmwareBridgeError) as exc:
                 self.bad_commands += 1
                 log.warning("ignoring command on %s: %s", msg.topic, exc)
 
+    def _send(self, addr: int, frame: HostCommand) -> None:
+        kind = (addr, type(frame))
+        if isinstance(frame, ShowClerk | ShowState):
+            if kind in self._latest:  # one screen of a kind in flight per pad; the newest follows it
+                self._deferred[kind] = frame
+                return
+            fut = self.poller.send(addr, frame)
+            self._latest[kind] = fut
+            fut.add_done_callback(lambda f: self._screen_done(kind, frame, f))
+        else:
+            self.poller.send(addr, frame)
+
+    def _screen_done(self, kind: tuple[int, type], frame: HostCommand, fut: asyncio.Future) -> None:
+        del self._latest[kind]
+        newer = self._deferred.pop(kind, None)
+        if newer is not None:
+            self._send(kind[0], newer)
+        elif not fut.cancelled() and fut.result() is None and self.poller.is_running \
+                and self.poller.is_online(kind[0]):
+            # Unanswered on a busy line: send it again rather than leave the pad showing stale data.
+            asyncio.get_running_loop().call_later(0.2, self._resend, kind, frame)
+
+    def _resend(self, kind: tuple[int, type], frame: HostCommand) -> None:
+        if kind not in self._latest and self.poller.is_running:
+            self._send(kind[0], frame)
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m firmware_bridge.mqtt_bridge",

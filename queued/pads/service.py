@@ -80,7 +80,8 @@ class PadAdapter:
         self.events: Counter = Counter()  # processed pad events, by type
         self.keys: Counter = Counter()  # processed keys, by name
         self.refused: Counter = Counter()  # (type, code) of events whose command was refused
-        self.latest: dict[tuple[str, type], asyncio.Future] = {}  # the newest screen queued per pad
+        self.latest: dict[tuple[str, type], asyncio.Future] = {}  # the screen in flight per pad and kind
+        self.deferred: set[tuple[str, type]] = set()  # screens changed while one was in flight
         self.screen_retries = 0
         self.rating_enabled = False
         self._dirty = False
@@ -160,6 +161,13 @@ class PadAdapter:
         return bus is not None and bus.is_online(self.bindings[window].address)
 
     def send(self, window: str, frame: HostCommand) -> asyncio.Future | None:
+        screen = (window, type(frame)) if isinstance(frame, ShowClerk | ShowState) else None
+        if screen in self.latest:
+            # One screen of a kind in flight per pad; the newest truth follows when it is answered.
+            # (BusPoller's "newer replaces queued older" can swap a SHOW_STATE that is on the wire
+            # right now, and the newer one is then taken as answered without being sent.)
+            self.deferred.add(screen)
+            return self.latest[screen]
         bus = self.bus_of(window)
         if bus is None:
             return None
@@ -168,25 +176,28 @@ class PadAdapter:
         except FirmwareBridgeError as exc:
             log.warning("pad of window %s: cannot send %s: %s", window, type(frame).__name__, exc)
             return None
-        if isinstance(frame, ShowClerk | ShowState):
-            # A screen the pad never took (unanswered on a noisy or busy line) is sent again, unless
-            # a newer one replaced it: the pad must not keep showing a stale clerk or number.
-            self.latest[(window, type(frame))] = fut
-            fut.add_done_callback(partial(self._screen_sent, window, type(frame)))
+        if screen is not None:
+            self.latest[screen] = fut
+            fut.add_done_callback(partial(self._screen_sent, screen))
         return fut
 
-    def _screen_sent(self, window: str, kind: type, fut: asyncio.Future) -> None:
-        if self.latest.get((window, kind)) is not fut:
-            return  # replaced by a newer screen
-        del self.latest[(window, kind)]
+    def _screen_sent(self, screen: tuple[str, type], fut: asyncio.Future) -> None:
+        del self.latest[screen]
+        if self._stopping:
+            return
+        if screen in self.deferred:
+            self.deferred.discard(screen)
+            self._resend_screen(*screen)
+            return
         reply = None if fut.cancelled() else fut.result()
-        if reply is not None or self._stopping or not self.is_online(window):
-            return  # taken; or the pad is away, and coming back online re-sends both screens
-        self.screen_retries += 1
-        asyncio.get_running_loop().call_later(SCREEN_RETRY_S, self._resend_screen, window, kind)
+        if reply is None and self.is_online(screen[0]):
+            # Unanswered on a noisy or busy line: the pad must not keep a stale clerk or number.
+            # (A pad that went offline gets both screens anyway when it comes back.)
+            self.screen_retries += 1
+            asyncio.get_running_loop().call_later(SCREEN_RETRY_S, self._resend_screen, *screen)
 
     def _resend_screen(self, window: str, kind: type) -> None:
-        if self._stopping or (window, kind) in self.latest:
+        if self._stopping:
             return
         if kind is ShowClerk:
             self.send(window, clerk_frame(self.hall, self.runtime.engine, window))

@@ -36,7 +36,7 @@ remote = {"true" if remote else "false"}
 """
 
 
-async def wait_until(condition, timeout: float = 5.0, what: str = "condition") -> None:
+async def wait_until(condition, timeout: float = 10.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
