@@ -8,7 +8,8 @@ Definitions (the report's fields):
   defaulted: of which 系统默认评价; unrated = served − rated (timed out or never rated);
   good = levels 3–5, bad (差评) = levels 1–2; good_rate = good / rated, bad_rate = bad / rated
   (None when nothing was rated), rounded to 4 places; no_reason: 差评 with no reason given;
-  reason_N: 差评 that name reason N of `[hall] reasons`.
+  reason_N: 差评 that name reason N of `[hall] reasons`; excluded: ratings removed by an upheld
+  appeal (申诉成立), which count as unrated.
 - issued: tickets issued; served: finished; skipped: last left skipped (过号); cancelled.
   Waits run from issue to the first call, over tickets that were called; p90 is the nearest-rank
   90th percentile (the value at rank ceil(0.9·n) of the sorted waits). Service: finished cases.
@@ -25,14 +26,14 @@ GROUPS = ("clerk", "window", "business", "day")
 LEVEL_FIELDS = (("very_satisfied", 5), ("satisfied", 4), ("basic_satisfied", 3), ("dissatisfied", 2),
                 ("very_dissatisfied", 1))
 REVIEW_FIELDS = ("key", "name", "served", "rated", "unrated", "defaulted", "good", "bad", "good_rate", "bad_rate",
-                 *(f for f, _ in LEVEL_FIELDS), "no_reason")
+                 *(f for f, _ in LEVEL_FIELDS), "no_reason", "excluded")
 QUEUE_FIELDS = ("key", "name", "issued", "served", "skipped", "cancelled", "avg_wait_s", "p90_wait_s",
                 "avg_service_s")
 LABELS = {
     "key": "分组", "name": "名称", "served": "办件数", "rated": "评价数", "unrated": "未评价", "defaulted": "默认评价",
     "good": "好评", "bad": "差评", "good_rate": "好评率", "bad_rate": "差评率", "very_satisfied": "非常满意",
     "satisfied": "满意", "basic_satisfied": "基本满意", "dissatisfied": "不满意", "very_dissatisfied": "非常不满意",
-    "no_reason": "差评未选原因", "issued": "取号数", "skipped": "过号", "cancelled": "取消",
+    "no_reason": "差评未选原因", "excluded": "申诉撤销", "issued": "取号数", "skipped": "过号", "cancelled": "取消",
     "avg_wait_s": "平均等候(秒)", "p90_wait_s": "90%等候(秒)", "avg_service_s": "平均办理(秒)",
 }
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -85,13 +86,36 @@ async def _review_counts(journal, group_by: str, start: str, end: str) -> dict[A
         f" GROUP BY {group_by}, level", (start, end))
     out: dict[Any, dict[str, int]] = {}
     for r in rows:
-        d = out.setdefault(r["key"], {"served": 0, "rated": 0, "defaulted": 0, **{f: 0 for f, _ in LEVEL_FIELDS}})
+        d = out.setdefault(r["key"], {"served": 0, "rated": 0, "defaulted": 0, "excluded": 0,
+                                      **{f: 0 for f, _ in LEVEL_FIELDS}})
         d["served"] += r["n"]
         if r["level"] is not None:
             d["rated"] += r["n"]
             d[_LEVEL_FIELD[r["level"]]] += r["n"]
             d["defaulted"] += r["defaulted"] or 0
+    # A rating removed by an upheld appeal (申诉成立) leaves the rates: the case counts as unrated.
+    # Exclusions are few, so they are subtracted afterwards instead of slowing the year-long scan.
+    for r in await _excluded(journal, group_by, start, end):
+        d = out.get(r["key"])
+        if d is None:
+            continue
+        d["rated"] -= 1
+        d[_LEVEL_FIELD[r["level"]]] -= 1
+        d["defaulted"] -= 1 if r["defaulted"] else 0
+        d["excluded"] += 1
     return out
+
+
+async def _excluded(journal, group_by: str, start: str, end: str, bad_only: bool = False) -> list:
+    """Rated cases whose rating an upheld appeal removed (the table exists once /admin is installed)."""
+    exists = await journal.fetchone("SELECT 1 FROM sqlite_master WHERE type='table' AND name='rating_exclusions'")
+    if exists is None:
+        return []
+    return await journal.fetchall(
+        f"SELECT c.{group_by} AS key, c.level, c.reasons, c.state='defaulted' AS defaulted"
+        f" FROM rating_exclusions x JOIN cases c ON c.case_id = x.case_id"
+        f" WHERE c.day BETWEEN ? AND ? AND c.level IS NOT NULL{' AND c.level <= 2' if bad_only else ''}",
+        (start, end))
 
 
 async def _bad_reasons(journal, group_by: str, start: str, end: str, reasons: int) -> dict[Any, dict[str, int]]:
@@ -102,13 +126,19 @@ async def _bad_reasons(journal, group_by: str, start: str, end: str, reasons: in
     out: dict[Any, dict[str, int]] = {}
     for r in rows:
         d = out.setdefault(r["key"], {"no_reason": 0, **{f"reason_{i + 1}": 0 for i in range(reasons)}})
-        mask, n = r["reasons"], r["n"]
-        if mask == 0:
-            d["no_reason"] += n
-        for i in range(reasons):
-            if mask >> i & 1:
-                d[f"reason_{i + 1}"] += n
+        _count_reasons(d, r["reasons"], r["n"], reasons)
+    for r in await _excluded(journal, group_by, start, end, bad_only=True):
+        if r["key"] in out:
+            _count_reasons(out[r["key"]], r["reasons"], -1, reasons)
     return out
+
+
+def _count_reasons(d: dict[str, int], mask: int, n: int, reasons: int) -> None:
+    if mask == 0:
+        d["no_reason"] += n
+    for i in range(reasons):
+        if mask >> i & 1:
+            d[f"reason_{i + 1}"] += n
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -138,7 +168,7 @@ async def reviews(journal, hall, start: str, end: str, group_by: str) -> list[di
         out.append({"key": key, "name": key_name(hall, group_by, key), "served": d["served"], "rated": rated,
                     "unrated": d["served"] - rated, "defaulted": d["defaulted"], "good": good, "bad": worse,
                     "good_rate": _rate(good, rated), "bad_rate": _rate(worse, rated), **levels,
-                    **bad.get(key, empty)})
+                    **bad.get(key, empty), "excluded": d["excluded"]})
     out.sort(key=lambda row: _sort_key(group_by, row["key"]))
     return out
 

@@ -134,6 +134,11 @@ async def test_an_upheld_appeal_takes_the_rating_out_of_the_rates(hall, tokens):
     it = await _act(hall, sup, bad["case"], "decide-appeal", {"upheld": True, "note": "经核实属实"})
     assert (it["state"], it["upheld"]) == ("removed", True)
     assert await _good_rate(hall, sup, "2026-09-18") == "100.0%"
+    # The spec's report agrees with the dashboard: the removed 差评 counts as unrated.
+    r = await hall.client.get("/api/v1/reports/reviews?from=2026-09-18&to=2026-09-18&group_by=window", headers=sup)
+    (row,) = r.json()["rows"]
+    assert (row["served"], row["rated"], row["bad"], row["good_rate"], row["excluded"]) == (2, 1, 0, 1.0, 1)
+    assert row["very_dissatisfied"] == 0 and row["unrated"] == 1
     # History is kept: the rating is still on record, only excluded.
     db = hall.daemon.runtime.journal
     assert (await db.fetchone("SELECT level FROM ratings WHERE case_id=?", (bad["case"],)))["level"] == 1
