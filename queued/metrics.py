@@ -112,6 +112,7 @@ class TimingMiddleware:
     def __init__(self, app, metrics: Metrics):
         self.app = app
         self.metrics = metrics
+        self._children: dict[tuple, object] = {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -130,5 +131,8 @@ class TimingMiddleware:
             endpoint = scope.get("endpoint")
             route = getattr(endpoint, "__name__", None) or "unmatched"
             if not scope.get("path", "").startswith("/events"):  # long-lived streams are not latency
-                self.metrics.http.labels(scope["method"], route, str(status[0])).observe(
-                    time.perf_counter() - started)
+                key = (scope["method"], route, status[0])
+                child = self._children.get(key)
+                if child is None:  # labels() takes a lock and builds a tuple: do it once per series
+                    child = self._children[key] = self.metrics.http.labels(key[0], key[1], str(key[2]))
+                child.observe(time.perf_counter() - started)

@@ -12,6 +12,7 @@ first, the evaluator's rating book another.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import secrets
 import time
@@ -36,9 +37,30 @@ class Component(Protocol):
     def apply(self, ev: Event) -> None: ...
 
 
+class _RandomPool:
+    """Unguessable ids from the OS's CSPRNG, drawn 4 KiB at a time: one getrandom() per ~340 tickets
+    instead of one per ticket (each costs ~20 µs on a VM)."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self.buf = b""
+        self.pos = 0
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.buf):
+            self.buf = secrets.token_bytes(self.size)
+            self.pos = 0
+        out = self.buf[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+
+_pool = _RandomPool()
+
+
 def new_ticket_id() -> str:
-    # The id is the holder's key to follow, cancel and rate: unguessable, short enough for a QR code.
-    return secrets.token_urlsafe(12)
+    # The id is the holder's key to follow, cancel and rate: 96 random bits, short enough for a QR code.
+    return base64.urlsafe_b64encode(_pool.take(12)).decode()
 
 
 class Runtime:

@@ -62,6 +62,7 @@ class Journal:
             self.db = await aiosqlite.connect(self.path, isolation_level=None)
             for pragma in PRAGMAS:
                 await self.db.execute(pragma)
+            await self.db.execute("PRAGMA wal_autocheckpoint=0")  # see _checkpoints()
             await self.db.executescript(CORE_SCHEMA + "\n".join(projection.SCHEMAS))
             self.read = await aiosqlite.connect(self.path, isolation_level=None)
             await self.read.execute("PRAGMA busy_timeout=5000")
@@ -70,8 +71,31 @@ class Journal:
             await self._close_connections()
             raise JournalError(f"cannot open the database {self.path}: {exc}") from exc
         self._task = asyncio.create_task(self._writer(), name="journal-writer")
+        self._checkpointer = asyncio.create_task(self._checkpoints(), name="journal-checkpoints")
+
+    async def _checkpoints(self, every_s: float = 2.0) -> None:
+        """Copy the WAL into the database off the commit path.
+
+        SQLite's automatic checkpoint runs inside a commit (and fsyncs the main file), stalling
+        every reply waiting on that commit; it is switched off for the writer and done here, on the
+        reader's own thread, PASSIVE so it never blocks the writer."""
+        while True:
+            await asyncio.sleep(every_s)
+            if self.read is None:
+                return
+            try:
+                await self.read.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:  # busy: try again next time
+                log.debug("checkpoint skipped: %s", exc)
 
     async def close(self) -> None:
+        task = getattr(self, "_checkpointer", None)
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
         self._closing = True
         self._wake.set()
         if self._task is not None:
