@@ -28,6 +28,7 @@ class PendingCommand:
     result: asyncio.Future[PadReply | None]
     order: int  # global queueing order, so pads are served first come first served
     attempts: int = 0
+    on_wire: bool = False  # being exchanged right now: must not be replaced or dropped under it
 
 
 @dataclass(slots=True)
@@ -83,21 +84,30 @@ class PadLink:
         if isinstance(command.frame, _LATEST_WINS):
             # Never the head once it has been tried: it may be on the wire right now.
             for queued in list(self.commands):
-                if type(queued.frame) is type(command.frame) and queued.attempts == 0:
+                if type(queued.frame) is type(command.frame) and queued.attempts == 0 and not queued.on_wire:
                     self.commands.remove(queued)
                     dropped.append(queued)
         self.commands.append(command)
         while len(self.commands) > limit:
-            dropped.append(self.commands.popleft())
+            # Drop the oldest that is not on the wire (its reply is being awaited).
+            victim = next((c for c in self.commands if not c.on_wire), None)
+            if victim is None:
+                break
+            self.commands.remove(victim)
+            dropped.append(victim)
         return dropped
 
-    def command_answered(self, reply: PadReply | None, max_attempts: int) -> PendingCommand | None:
-        """Account for the head command's exchange; returns it when it is finished (answered or given up)."""
-        command = self.commands[0]
+    def command_answered(self, command: PendingCommand, reply: PadReply | None,
+                         max_attempts: int) -> PendingCommand | None:
+        """Account for `command`'s exchange; returns it when it is finished (answered or given up).
+
+        The command is named rather than taken as the head: while it was on the wire a newer command
+        may have been queued, and answering the head would mark that one done without sending it."""
+        command.on_wire = False
         command.attempts += 1
         busy = isinstance(reply, Nak) and reply.code == 3
-        if reply is not None and not busy:
-            return self.commands.popleft()
-        if command.attempts >= max_attempts:
-            return self.commands.popleft()
+        if (reply is not None and not busy) or command.attempts >= max_attempts:
+            if command in self.commands:
+                self.commands.remove(command)
+            return command
         return None

@@ -295,6 +295,7 @@ class BusPoller:
             return False
         link = min(ready, key=lambda link: link.commands[0].order)
         command = link.commands[0]
+        command.on_wire = True
         self._commands_in_row += 1
         self.stats.commands_sent += 1
         reply = await self._exchange(link, command.frame)
@@ -303,7 +304,7 @@ class BusPoller:
                         link.addr, type(command.frame).__name__)
         elif isinstance(reply, Status):
             link.status_seen(reply)
-        finished = link.command_answered(reply, self.command_max_attempts)
+        finished = link.command_answered(command, reply, self.command_max_attempts)
         if finished is not None:
             if reply is None:
                 self.stats.commands_dropped += 1

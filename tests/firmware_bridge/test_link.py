@@ -57,9 +57,24 @@ async def test_latest_show_state_replaces_older_and_limit_pushes_out_oldest():
 async def test_busy_nak_retries_until_max_attempts():
     loop = asyncio.get_running_loop()
     link = PadLink(1)
-    link.queue_command(PendingCommand(ShowState(WindowState.IDLE, 0), loop.create_future(), 1), 16)
+    cmd = PendingCommand(ShowState(WindowState.IDLE, 0), loop.create_future(), 1)
+    link.queue_command(cmd, 16)
     busy = Nak(NakCode.BUSY)
-    assert link.command_answered(busy, 3) is None
-    assert link.command_answered(None, 3) is None
-    assert link.command_answered(busy, 3) is not None
+    assert link.command_answered(cmd, busy, 3) is None
+    assert link.command_answered(cmd, None, 3) is None
+    assert link.command_answered(cmd, busy, 3) is cmd
     assert not link.commands
+
+
+async def test_a_newer_screen_queued_while_the_older_is_on_the_wire_is_still_sent():
+    # The older SHOW_STATE is being exchanged; a newer one arrives. Answering the older must not
+    # mark the newer done (the pad would keep showing the older number).
+    loop = asyncio.get_running_loop()
+    link = PadLink(1)
+    older = PendingCommand(ShowState(WindowState.CALLING, 3, "A001"), loop.create_future(), 1)
+    link.queue_command(older, 16)
+    older.on_wire = True  # what the poller does before the exchange
+    newer = PendingCommand(ShowState(WindowState.CALLING, 2, "A002"), loop.create_future(), 2)
+    assert link.queue_command(newer, 16) == []  # the older is on the wire: not replaced
+    assert link.command_answered(older, Status(0, 1, 0, 0), 3) is older
+    assert list(link.commands) == [newer]  # still to be sent
