@@ -1,8 +1,7 @@
 """Configuration: the one place that reads the hall's TOML file and the environment.
 
-Every key is checked against a schema; an unknown key or an impossible value stops the start with
-a message naming the key and its line, so the daemon never runs half-configured.
-Keys beyond `../shared/spec/config.md` are marked "extension" below; all have defaults.
+Every key is checked against `config_schema.SCHEMA`; an unknown key or an impossible value stops
+the start with a message naming the key and its line, so the daemon never runs half-configured.
 """
 
 from __future__ import annotations
@@ -11,143 +10,25 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from queued.config_schema import (
+    LIST_SECTIONS,
+    SCHEMA,  # noqa: F401  (part of this module's interface)
+    _fail,
+    _hhmm,
+    _host_port,
+    _hours,
+    _is_date,
+    _Lines,
+    _section,
+)
 from queued.core.hall import Business, Clerk, HallConfig, Window
 from queued.errors import ConfigError
 
-_REQUIRED = object()
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-
-def _hhmm(value: str) -> int:
-    m = _HHMM.match(value)
-    if not m:
-        raise ValueError(f"{value!r} is not a time of day HH:MM")
-    return int(m.group(1)) * 60 + int(m.group(2))
-
-
-def _hours(value: Any) -> tuple[tuple[int, int], ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError('expected a list of "HH:MM-HH:MM" strings')
-    out = []
-    for span in value:
-        start, sep, end = span.partition("-")
-        if not sep:
-            raise ValueError(f'{span!r} is not "HH:MM-HH:MM"')
-        s, e = _hhmm(start.strip()), _hhmm(end.strip())
-        if e <= s:
-            raise ValueError(f"{span!r} ends before it starts")
-        out.append((s, e))
-    return tuple(out)
-
-
-def _is_date(value: str) -> bool:
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _host_port(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not (0 < int(port) < 65536):
-        raise ValueError(f"{value!r} is not HOST:PORT")
-    return host or "127.0.0.1", int(port)
-
-
-# name → (type or tuple of types, default or _REQUIRED). Sections not listed are refused.
-SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
-    "daemon": {
-        "http": (str, "127.0.0.1:8080"),
-        "database": (str, "queued.sqlite3"),
-        "timezone": (str, "Asia/Shanghai"),
-        "public_url": (str, ""),  # extension: base of the URLs in ticket QR codes
-        "embedded_mqtt": (str, "127.0.0.1:1883"),  # extension: where the embedded broker listens
-        "log_level": (str, "info"),  # extension
-    },
-    "mqtt": {
-        "url": (str, _REQUIRED),
-        "prefix": (str, "queued"),
-        "username": (str, ""),
-        "password_file": (str, ""),
-        "client_id": (str, ""),  # extension
-    },
-    "hall": {
-        "id": (str, _REQUIRED),
-        "name": (str, "政务服务中心"),
-        "reasons": (list, ["服务态度差", "办事效率低", "一次告知不清", "多次跑腿", "流程繁琐", "其他"]),
-        "max_wait_minutes": ((int, float), 60),
-        "warn_wait_minutes": (list, [30, 45]),
-        "closes": (str, ""),
-        "rating_timeout_s": (int, 30),
-        "unrated_default": ((str, int), "none"),
-        "review_deadline_working_days": (int, 15),
-        "max_recalls": (int, 5),  # extension: 重呼 cap
-        "default_service_minutes": ((int, float), 5),  # extension: before any case is measured
-        "announce_repeat": (int, 2),  # extension: how often the screen speaks a call
-        "appointment_early_minutes": ((int, float), 10),  # extension
-        "rating_window_days": (int, 7),  # extension: how long after 办结 a QR/web rating is taken
-        "department": (str, ""),  # extension: for the national 好差评 export
-        "region_code": (str, ""),  # extension: 行政区划代码 for the national export
-        "default_rating_pf": (int, 7),  # extension: pf code of a 系统默认评价 in the national export (1..7)
-        "holidays": (list, []),  # extension: "YYYY-MM-DD" days off on weekdays (差评 deadlines)
-        "workdays": (list, []),  # extension: "YYYY-MM-DD" make-up working days on weekends (调休)
-    },
-    "business": {
-        "code": (str, _REQUIRED),
-        "name": (str, ""),
-        "daily_cap": (int, None),
-        "hours": (list, None),
-        "item_code": (str, ""),  # extension: 事项编码 for the national export
-    },
-    "clerk": {
-        "id": (str, _REQUIRED),
-        "name": (str, _REQUIRED),
-        "stars": (int, 5),
-        "pin": (str, ""),  # extension: 工号 + PIN sign-in on /clerk
-        "leader": (bool, False),  # extension: receives 差评 follow-ups of their windows
-    },
-    "window": {
-        "id": (str, _REQUIRED),
-        "businesses": (list, _REQUIRED),
-        "pad": (dict, None),
-        "name": (str, ""),  # extension
-        "leader": (str, ""),  # extension: clerk id of the window's leader (差评 follow-up)
-    },
-    "bus": {
-        "port": (str, _REQUIRED),
-        "baudrate": (int, 9600),
-        "reply_timeout_ms": (int, 100),  # extension
-        "remote": (bool, False),  # extension: a bridge on another host serves this port over MQTT
-    },
-    "wechat": {  # extension: the mobile channel (issue 6)
-        "appid": (str, ""),
-        "secret": (str, ""),
-        "secret_file": (str, ""),
-        "api_base": (str, "https://api.weixin.qq.com"),
-        "authorize_base": (str, "https://open.weixin.qq.com"),  # OAuth page (a local fake in tests)
-        "template_ahead": (str, ""),
-        "template_called": (str, ""),
-        "notify_ahead": (int, 3),
-    },
-    "printer": {  # extension: the kiosk's thermal printer
-        "url": (str, ""),  # serial:///dev/ttyUSB1, tcp://10.0.0.9:9100, usb://04b8:0202, file:///tmp/x.bin
-        "width_chars": (int, 32),
-    },
-    "appointments": {  # extension: 分时段预约
-        "slot_minutes": (int, 30),
-        "capacity": (int, 4),
-        "days_ahead": (int, 5),
-        "cancel_before_minutes": (int, 60),
-        "no_show_limit": (int, 3),
-    },
-}
-LIST_SECTIONS = {"business", "clerk", "window", "bus"}
+DEMO_HALL = Path(__file__).with_name("demo_hall.toml")
 
 
 @dataclass(frozen=True)
@@ -190,71 +71,6 @@ class Config:
     workdays: tuple[str, ...] = ()  # extension: weekend make-up working days (调休)
     source: str = "demo"
     demo: bool = False
-
-
-class _Lines:
-    """Finds the line of a key in the TOML text, for error messages (tomllib gives none)."""
-
-    def __init__(self, text: str):
-        self.where: dict[tuple[str, int, str], int] = {}
-        self.tables: dict[tuple[str, int], int] = {}
-        counts: dict[str, int] = {}
-        table, index = "", 0
-        for no, raw in enumerate(text.splitlines(), 1):
-            line = raw.strip()
-            if line.startswith("[["):
-                table = line.strip("[] ").split("#")[0].strip()
-                index = counts.get(table, -1) + 1
-                counts[table] = index
-                self.tables[(table, index)] = no
-            elif line.startswith("["):
-                table, index = line.strip("[] ").split("#")[0].strip(), 0
-                self.tables[(table, 0)] = no
-            elif "=" in line and not line.startswith("#"):
-                self.where[(table, index, line.split("=", 1)[0].strip().strip('"'))] = no
-
-    def of(self, table: str, index: int, key: str | None) -> int | None:
-        if key is not None and (table, index, key) in self.where:
-            return self.where[(table, index, key)]
-        return self.tables.get((table, index))
-
-
-def _fail(lines: _Lines, table: str, index: int, key: str | None, message: str, listed: bool) -> ConfigError:
-    name = f"{table}[{index}]" if listed else table
-    if key:
-        name += f".{key}"
-    line = lines.of(table, index, key)
-    where = f" (line {line})" if line else ""
-    return ConfigError(f"config: {name}{where}: {message}")
-
-
-def _section(raw: dict, table: str, index: int, lines: _Lines, listed: bool) -> dict[str, Any]:
-    schema = SCHEMA[table]
-    out: dict[str, Any] = {}
-    for key in raw:
-        if key not in schema:
-            known = ", ".join(schema)
-            raise _fail(lines, table, index, key, f"unknown key (known keys: {known})", listed)
-    for key, (typ, default) in schema.items():
-        if key not in raw:
-            if default is _REQUIRED:
-                raise _fail(lines, table, index, key, "is required", listed)
-            out[key] = default
-            continue
-        value = raw[key]
-        if isinstance(value, bool) and typ is not bool and bool not in (typ if isinstance(typ, tuple) else (typ,)):
-            raise _fail(lines, table, index, key, f"expected {_typename(typ)}, got true/false", listed)
-        if not isinstance(value, typ):
-            raise _fail(lines, table, index, key, f"expected {_typename(typ)}, got {type(value).__name__}", listed)
-        out[key] = value
-    return out
-
-
-def _typename(typ: Any) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", list: "a list", dict: "a table", bool: "true/false"}
-    if isinstance(typ, tuple):
-        return " or ".join(names[t] for t in typ)
-    return names[typ]
 
 
 def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Config:
@@ -474,76 +290,9 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
     )
 
 
-DEMO_TOML = """
-[hall]
-id = "main"
-name = "高新区政务服务中心"
-
-[[business]]
-code = "A"
-name = "综合受理"
-
-[[business]]
-code = "B"
-name = "不动产登记"
-
-[[business]]
-code = "C"
-name = "社保医保"
-
-[[business]]
-code = "D"
-name = "税务办理"
-
-[[clerk]]
-id = "1001"
-name = "张三"
-stars = 5
-pin = "1001"
-
-[[clerk]]
-id = "1002"
-name = "李四"
-stars = 4
-pin = "1002"
-
-[[clerk]]
-id = "1003"
-name = "王五"
-stars = 5
-pin = "1003"
-leader = true
-
-[[window]]
-id = "1"
-businesses = ["A", "B"]
-leader = "1003"
-
-[[window]]
-id = "2"
-businesses = ["A", "C"]
-leader = "1003"
-
-[[window]]
-id = "3"
-businesses = ["B", "A"]
-leader = "1003"
-
-[[window]]
-id = "4"
-businesses = ["C", "D"]
-leader = "1003"
-
-[[window]]
-id = "5"
-businesses = ["D", "A"]
-leader = "1003"
-"""
-
-
 def demo_config() -> Config:
-    """The built-in demo hall: `queued serve` with no config file."""
+    """The built-in demo hall (`queued/demo_hall.toml`): `queued serve` with no config file."""
     from dataclasses import replace
 
-    cfg = parse_config(DEMO_TOML, source="built-in demo hall")
+    cfg = parse_config(DEMO_HALL.read_text(encoding="utf-8"), source="built-in demo hall")
     return replace(cfg, demo=True)
