@@ -77,7 +77,7 @@ def render_ticket(*, hall_name: str, business_name: str, number: str, ahead: int
     p.set(align="center")
     p.qr(url, native=True, size=5 if width_chars < 40 else 6)
     line("微信扫码，查看排队进度，办结后评价")
-    line("当日有效，过号请重新取号")
+    line("当日有效，过号请到窗口咨询")
     p.cut()
     return p.output
 
