@@ -44,6 +44,7 @@ def live_hall(adapter) -> dict:
     for b in businesses.values():
         b["level"] = "red" if b["oldest_s"] >= red else "yellow" if b["oldest_s"] >= yellow else "ok"
     late.sort(key=lambda x: -x["waited_s"])
+    devices = _devices(adapter, now)
     windows = []
     for w in hall.windows:
         v = eng.window_view(w.id)
@@ -52,11 +53,27 @@ def live_hall(adapter) -> dict:
                         "business_name": hall.business_index[v["business"]].name if v["business"] else None,
                         "clerk": v["clerk"], "clerk_name": adapter.name_of(v["clerk"]),
                         "waiting": v["waiting"], "served_today": v["served_today"],
-                        "since_s": round(now - v["since"]) if v["since"] else None})
+                        "since_s": round(now - v["since"]) if v["since"] else None,
+                        "pad": devices["pads"].get(w.id)})
     return {"at": rt.iso(now), "day": eng.day, "warn_wait_s": [yellow, red], "windows": windows,
+            "screens": devices["screens"], "broker": devices["broker"],
             "businesses": list(businesses.values()), "late": late[:30],
             "totals": {"waiting": sum(b["waiting"] for b in businesses.values()), "late": len(late),
                        "red": sum(1 for x in late if x["level"] == "red")}}
+
+
+def _devices(adapter, now: float) -> dict:
+    """Pads and screens as the supervisor must see them: one that went silent shows at once.
+    Read from the pads and display adapters when the daemon runs them (duck-typed: no import)."""
+    daemon = adapter.daemon
+    pads, display = daemon.adapter("PadAdapter"), daemon.adapter("DisplayService")
+    out: dict = {"pads": {}, "screens": [], "broker": None}
+    if pads is not None:
+        out["pads"] = {w: "online" if pads.is_online(w) else "offline" for w in pads.bindings}
+    if display is not None:
+        out["screens"] = display.screens.listing(now, adapter.runtime.calendar.iso)
+        out["broker"] = "online" if display.link.connected else "offline"
+    return out
 
 
 class AdminPages:

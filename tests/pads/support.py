@@ -13,7 +13,7 @@ import httpx
 from firmware_bridge.emulator import PadBusEmulator, PadState
 from tests.support import token
 
-ADAPTERS = ["evaluator.service:EvaluatorAdapter", "queued.pads:PadAdapter"]
+ADAPTERS = ["evaluator.service:EvaluatorAdapter", "evaluator.admin:AdminAdapter", "queued.pads:PadAdapter"]
 
 
 def pad_windows(port: str, reply_timeout_ms: int = 100, remote: bool = False) -> str:

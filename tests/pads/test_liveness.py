@@ -44,6 +44,8 @@ async def test_silent_pad_goes_offline_and_back_and_gets_its_screens_again(signe
     health = await hall.client.get("/healthz")
     assert health.status_code == 200  # pads come and go: not a reason to call the daemon unhealthy
     assert health.json()["details"]["pads"] == {"pads": 2, "online": 1, "offline": ["4"]}
+    live = (await hall.get("/api/v1/hall/live", role="supervisor")).json()  # the supervisor's live hall
+    assert {w["window"]: w["pad"] for w in live["windows"] if w["pad"]} == {"4": "offline", "5": "online"}
     # While away the pad loses power (screens and EVT counter gone) and the hall moves on.
     pad.power_cycle()
     await hall.issue("A")
@@ -55,6 +57,8 @@ async def test_silent_pad_goes_offline_and_back_and_gets_its_screens_again(signe
     assert pad.clerk_id == "1001" and pad.state == WindowState.CALLING
     assert (await hall.get("/api/v1/pads", role="supervisor")).json()["online"] == 2
     assert (await hall.client.get("/healthz")).json()["details"]["pads"]["offline"] == []
+    live = (await hall.get("/api/v1/hall/live", role="supervisor")).json()
+    assert [w["pad"] for w in live["windows"] if w["window"] == "4"] == ["online"]
 
 
 async def test_pads_endpoint_needs_a_token_and_shows_a_clerk_only_their_window(hall):
