@@ -28,8 +28,11 @@ def make_templates(*extra_dirs: Path) -> Jinja2Templates:
 
 
 def create_app(runtime, metrics: Metrics, routes: Sequence[BaseRoute] = (), lifespan=None) -> Any:
+    from queued.web import home
+
     app = Starlette(
-        routes=[*api_tickets.routes, *api_windows.routes, *ops.routes, *static_files.routes, *routes],
+        routes=[*api_tickets.routes, *api_windows.routes, *ops.routes, *static_files.routes, *home.routes,
+                *routes],
         exception_handlers=HANDLERS,
         lifespan=lifespan,
     )

@@ -172,3 +172,11 @@ async def test_a_revoked_token_stops_working(api, tokens, daemon):
     assert any(row[6] == 1 and row[1] == "kiosk" for row in list_tokens(daemon.config.database))
     daemon.app.state.tokens.ttl_s = 0  # what 10 s of waiting does
     err(await api.post("/api/v1/tickets", json={"business": "A"}, headers=tokens["kiosk"]), 401, "unauthorized")
+
+
+async def test_the_landing_page_links_every_page(api):
+    r = await api.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    for path in ("/kiosk", "/screen", "/m", "/clerk", "/admin", "/results"):
+        assert f'href="{path}"' in r.text
+    assert "高新区政务服务中心" in r.text
