@@ -9,13 +9,8 @@ the cookie is consulted only when no Authorization header came (`queued.web.inpu
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
-import secrets
-
 from queued.auth import Principal
+from queued.web.signed import SignedValues, daemon_secret
 
 COOKIE = "queued_admin"
 SECRET_KEY = "admin_session_secret"
@@ -23,55 +18,23 @@ SESSION_S = 12 * 3600  # a working day and some; signing in again each morning i
 ROLES = ("supervisor", "admin")
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-async def load_secret(journal) -> bytes:
-    """The daemon's signing secret, created on first use and kept in `meta`."""
-    row = await journal.fetchone("SELECT value FROM meta WHERE key=?", (SECRET_KEY,))
-    if row is None:
-        await journal.execute_write("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-                                    (SECRET_KEY, secrets.token_hex(32)))
-        row = await journal.fetchone("SELECT value FROM meta WHERE key=?", (SECRET_KEY,))
-    return bytes.fromhex(row["value"])
-
-
 class AdminSessions:
     def __init__(self, journal, clock):
         self.journal = journal
         self.clock = clock
-        self._secret = b""
+        self._values: SignedValues | None = None
 
     async def start(self) -> None:
-        self._secret = await load_secret(self.journal)
-
-    def _mac(self, body: str) -> str:
-        return _b64(hmac.new(self._secret, body.encode(), hashlib.sha256).digest())
+        self._values = SignedValues(await daemon_secret(self.journal, SECRET_KEY))
 
     def issue(self, token_hash: str) -> str:
-        body = _b64(json.dumps({"h": token_hash, "exp": self.clock() + SESSION_S, "n": secrets.token_hex(4)},
-                               separators=(",", ":")).encode())
-        return f"{body}.{self._mac(body)}"
+        return self._values.dump({"h": token_hash}, self.clock() + SESSION_S)
 
     def verify(self, cookie: str) -> str | None:
         """The token hash a cookie carries, or None when it is forged, damaged or expired."""
-        body, sep, mac = cookie.partition(".")
-        if not sep or not self._secret or not hmac.compare_digest(mac, self._mac(body)):
-            return None
-        try:
-            data = json.loads(_unb64(body))
-        except (ValueError, UnicodeDecodeError):
-            return None
-        if not isinstance(data, dict) or not isinstance(data.get("h"), str):
-            return None
-        if not isinstance(data.get("exp"), int | float) or data["exp"] <= self.clock():
-            return None
-        return data["h"]
+        data = self._values.load(cookie, self.clock()) if self._values is not None else None
+        h = data.get("h") if data else None
+        return h if isinstance(h, str) else None
 
     async def principal_of(self, token_hash: str) -> Principal | None:
         row = await self.journal.fetchone(

@@ -9,12 +9,9 @@ Notices (a few ahead, called) go out through `notify.Notifier`, never in a reque
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import logging
 import secrets
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -29,6 +26,7 @@ from queued.core import events as e
 from queued.web.api_tickets import hall_json
 from queued.web.app import make_templates
 from queued.web.errors import ApiError
+from queued.web.signed import SignedValues, daemon_secret
 
 log = logging.getLogger("queued.wechat")
 
@@ -37,14 +35,6 @@ STATE_COOKIE = "qm_oauth"
 SESSION_MAX_AGE_S = 30 * 86400
 SECRET_KEY = "wechat_session_secret"  # in the `meta` table: one per daemon database
 LEVELS = [(5, "非常满意"), (4, "满意"), (3, "基本满意"), (2, "不满意"), (1, "非常不满意")]
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _safe_next(path: str | None) -> str:
@@ -66,7 +56,7 @@ class WeChatMobile:
         self.templates = make_templates(Path(__file__).parent / "templates")
         self.client: WeChatClient | None = None
         self.notifier: Notifier | None = None
-        self._secret = b""
+        self._values: SignedValues | None = None
         self._seen_base = ""  # where citizens reach us, for links in notices when public_url is unset
         self.mine: dict[str, list[str]] = {}  # openid → today's ticket ids, newest last
         self.routes = [
@@ -81,7 +71,7 @@ class WeChatMobile:
     # ---- life ----------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._secret = await self._load_secret()
+        self._values = SignedValues(await daemon_secret(self.runtime.journal, SECRET_KEY))
         self.daemon.app.state.mobile_session = self.session_openid
         for t in self.runtime.engine.tickets.values():
             if t.openid:
@@ -103,15 +93,6 @@ class WeChatMobile:
         if self.client is not None:
             await self.client.close()
 
-    async def _load_secret(self) -> bytes:
-        journal = self.runtime.journal
-        row = await journal.fetchone("SELECT value FROM meta WHERE key=?", (SECRET_KEY,))
-        if row is None:
-            await journal.execute_write("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-                                        (SECRET_KEY, secrets.token_hex(32)))
-            row = await journal.fetchone("SELECT value FROM meta WHERE key=?", (SECRET_KEY,))
-        return bytes.fromhex(row["value"])
-
     def _on_events(self, events: Sequence[e.Event]) -> None:
         for ev in events:
             if type(ev) is e.TicketIssued and ev.openid:
@@ -121,26 +102,14 @@ class WeChatMobile:
 
     # ---- the session ---------------------------------------------------------------------------
 
-    def _sign(self, text: str) -> str:
-        return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()[:40]
-
-    def session_value(self, openid: str, issued: int | None = None) -> str:
-        body = f"{_b64(openid.encode())}.{int(time.time()) if issued is None else issued}"
-        return f"{body}.{self._sign(body)}"
+    def session_value(self, openid: str, issued: float | None = None) -> str:
+        issued = self.runtime.clock() if issued is None else issued
+        return self._values.dump({"o": openid}, issued + SESSION_MAX_AGE_S)
 
     def openid_from(self, value: str | None) -> str | None:
-        if not value or value.count(".") != 2:
-            return None
-        body, sig = value.rsplit(".", 1)
-        if not hmac.compare_digest(sig, self._sign(body)):
-            return None
-        encoded, issued = body.split(".")
-        if not issued.isdigit() or time.time() - int(issued) > SESSION_MAX_AGE_S:
-            return None
-        try:
-            return _unb64(encoded).decode() or None
-        except ValueError:
-            return None
+        data = self._values.load(value, self.runtime.clock()) if self._values is not None else None
+        openid = data.get("o") if data else None
+        return openid if isinstance(openid, str) and openid else None
 
     async def session_openid(self, request: Request) -> str | None:
         """app.state.mobile_session: the signed-in citizen's openid, or None."""

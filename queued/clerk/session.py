@@ -9,26 +9,16 @@ clerk signed in there, the clerk signed out, or a new hall day began).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
-import secrets
 from dataclasses import dataclass
+
+from queued.web.signed import SignedValues, daemon_secret
 
 COOKIE = "queued_clerk"
 SECRET_KEY = "clerk_session_secret"
 SESSION_S = 12 * 3600  # one working day and some
 MAX_FAILURES = 5  # wrong PINs in a row before a clerk's PIN sign-in is locked
 LOCK_S = 300.0
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,39 +31,24 @@ class Session:
 
 class SessionSigner:
     def __init__(self, secret: bytes):
-        if len(secret) < 16:
-            raise ValueError("the session secret is too short")
-        self._secret = secret
-
-    def _mac(self, body: str) -> str:
-        return _b64(hmac.new(self._secret, body.encode(), hashlib.sha256).digest())
+        self._values = SignedValues(secret)
 
     def dump(self, s: Session) -> str:
-        body = _b64(json.dumps({"w": s.window, "c": s.clerk, "t": s.token_hash, "e": round(s.expires),
-                                "n": secrets.token_hex(4)}, separators=(",", ":")).encode())
-        return f"{body}.{self._mac(body)}"
+        return self._values.dump({"w": s.window, "c": s.clerk, "t": s.token_hash}, s.expires)
 
     def load(self, value: str, now: float) -> Session | None:
         """The session in a cookie, or None when it is forged, damaged or expired."""
-        body, sep, mac = value.partition(".")
-        if not sep or not hmac.compare_digest(mac, self._mac(body)):
+        data = self._values.load(value, now)
+        if data is None:
             return None
         try:
-            data = json.loads(_unb64(body))
-            s = Session(str(data["w"]), data["c"], data["t"], float(data["e"]))
-        except (ValueError, KeyError, TypeError):
+            return Session(str(data["w"]), data["c"], data["t"], float(data["exp"]))
+        except (KeyError, TypeError, ValueError):
             return None
-        return s if s.expires > now else None
 
 
 async def load_secret(journal) -> bytes:
-    """The daemon's signing secret, created on first use and kept in `meta`."""
-    row = await journal.fetchone("SELECT value FROM meta WHERE key=?", (SECRET_KEY,))
-    if row is None:
-        await journal.execute_write("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-                                    (SECRET_KEY, secrets.token_hex(32)))
-        row = await journal.fetchone("SELECT value FROM meta WHERE key=?", (SECRET_KEY,))
-    return bytes.fromhex(row["value"])
+    return await daemon_secret(journal, SECRET_KEY)
 
 
 class PinGuard:
