@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from evaluator.reports import ReportError, parse_range
+
 # Cases with the excluded ratings' levels blanked out.
 _CASES = ("(SELECT c.day, c.window, c.clerk, c.business, c.reasons,"
           " CASE WHEN x.case_id IS NULL THEN c.level END AS level"
@@ -20,27 +22,9 @@ _COUNTS = ("COUNT(*) AS served, COUNT(level) AS rated, SUM(level >= 3) AS good, 
            " SUM(level = 1) AS l1")
 
 
-class RangeError(ValueError):
-    """A bad date or range in a request (the web layer answers 422)."""
-
-
-def parse_days(start: str | None, end: str | None, today: str, max_days: int = 3700) -> tuple[str, str]:
-    """`from`/`to` as hall days (YYYY-MM-DD, both ends included); a missing end is today."""
-    out = []
-    for name, value in (("from", start), ("to", end)):
-        value = (value or today).strip()
-        try:
-            if len(value) != 10:
-                raise ValueError
-            date.fromisoformat(value)
-        except ValueError:
-            raise RangeError(f"{name} 须为日期 YYYY-MM-DD（{name}={value!r} is not a date YYYY-MM-DD）") from None
-        out.append(value)
-    if out[0] > out[1]:
-        raise RangeError(f"起始日期晚于结束日期（from {out[0]} is after to {out[1]}）")
-    if date.fromisoformat(out[1]).toordinal() - date.fromisoformat(out[0]).toordinal() >= max_days:
-        raise RangeError(f"日期范围过长，最多 {max_days} 天（range longer than {max_days} days）")
-    return out[0], out[1]
+# One parser of report ranges for the dashboards and the spec's reports: the same words for the same mistakes.
+RangeError = ReportError
+parse_days = parse_range
 
 
 def _rows(rows) -> list[dict]:
