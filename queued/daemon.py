@@ -11,7 +11,7 @@ from collections.abc import Callable
 from importlib import import_module
 
 from queued.config import Config
-from queued.errors import StartupError
+from queued.errors import JournalError, StartupError
 from queued.metrics import Metrics
 from queued.runtime import Runtime
 from queued.web.app import create_app
@@ -108,6 +108,21 @@ class Daemon:
                   f"(kiosk /kiosk, screen /screen, clerk /clerk, admin /admin)", flush=True)
             if ready:
                 ready()
+            watchdog = asyncio.create_task(self._fail_stop(server))
             await task
+            watchdog.cancel()
         finally:
             await self.stop()
+        if self.runtime.journal.failed is not None:
+            raise JournalError(f"the journal failed and the daemon stopped: {self.runtime.journal.failed}; "
+                               f"restart it (systemd/Docker do) and it replays the journal")
+
+    async def _fail_stop(self, server) -> None:
+        """When the journal cannot be written, memory is ahead of disk: stop (non-zero exit) so the
+        service manager restarts the daemon and replay rebuilds the state the disk holds."""
+        while self.runtime.journal.failed is None:
+            await asyncio.sleep(0.2)
+        log.critical("journal failed (%s): stopping so that a restart replays a consistent state",
+                     self.runtime.journal.failed)
+        await asyncio.sleep(0.5)  # let the 503s already decided go out
+        server.should_exit = True

@@ -82,3 +82,28 @@ async def test_sigkill_during_issuing_loses_no_acknowledged_ticket(served, tmp_p
     finally:
         conn.close()
     assert dupes == []
+
+
+async def test_a_broken_journal_stops_the_daemon_and_a_restart_recovers(served):
+    """Fail-stop: with the database made read-only under it, the daemon answers 503 and exits
+    non-zero (a service manager restarts it); the restarted daemon has every acknowledged ticket."""
+    proc, base, db = served
+    h = {"Authorization": f"Bearer {token(db, 'kiosk')}"}
+    async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+        first = (await client.post("/api/v1/tickets", json={"business": "A"}, headers=h)).json()
+        conn = sqlite3.connect(db, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")  # another process holds the write lock: the journal's commit times out
+        try:
+            r = await client.post("/api/v1/tickets", json={"business": "A"}, headers=h, timeout=15)
+            assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable"
+            proc.proc.wait(15)
+        finally:
+            conn.rollback()
+            conn.close()
+    assert proc.proc.returncode not in (0, None)
+    assert "journal failed" in proc.log.read_text()
+    proc.start(base)
+    async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+        assert (await client.get(f"/api/v1/tickets/{first['id']}")).json()["number"] == "A001"
+        again = (await client.post("/api/v1/tickets", json={"business": "A"}, headers=h)).json()
+    assert again["number"] == "A002"  # the refused ticket was never acknowledged, so its number is free
