@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from evaluator.errors import EvaluatorError
-from evaluator.workdays import WorkCalendar
 from queued.core.calendar import HallCalendar
 from queued.core.events import Event, event
+from queued.core.workdays import WorkCalendar
 
 
 class UnknownFollowup(EvaluatorError):

@@ -39,6 +39,7 @@ id = "main"
 name = "高新区政务服务中心"
 max_wait_minutes = 60
 rating_timeout_s = 30
+{hall_extra}
 
 [[business]]
 code = "A"
@@ -81,10 +82,11 @@ businesses = ["C"]
 
 
 def hall_toml(database: str, http_port: int | None = None, mqtt_port: int | None = None,
-              mqtt_url: str | None = None, extra: str = "") -> str:
+              mqtt_url: str | None = None, extra: str = "", hall_extra: str = "") -> str:
+    """The test hall; `extra` is appended (more tables), `hall_extra` goes inside [hall]."""
     mqtt = f'[mqtt]\nurl = "{mqtt_url}"\n' if mqtt_url else ""
     return HALL_TOML.format(http_port=http_port or free_port(), database=database,
-                            mqtt_port=mqtt_port or free_port(), mqtt=mqtt, extra=extra)
+                            mqtt_port=mqtt_port or free_port(), mqtt=mqtt, extra=extra, hall_extra=hall_extra)
 
 
 class Clock:

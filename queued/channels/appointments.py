@@ -27,6 +27,7 @@ from queued.core import commands as c
 from queued.core import events as e
 from queued.core.calendar import HallCalendar
 from queued.core.hall import HallConfig
+from queued.core.workdays import WorkCalendar
 
 NO_SHOW_WINDOW_DAYS = 30  # no-shows older than this no longer count against the limit
 
@@ -159,9 +160,11 @@ class Booking:
 class AppointmentBook:
     commands = (BookAppointment, CancelAppointment, RecordNoShows)
 
-    def __init__(self, hall: HallConfig, calendar: HallCalendar, settings: dict):
+    def __init__(self, hall: HallConfig, calendar: HallCalendar, settings: dict,
+                 workdays: WorkCalendar | None = None):
         self.hall = hall
         self.calendar = calendar
+        self.workdays = workdays or WorkCalendar()
         self.slot_minutes = int(settings.get("slot_minutes", 30))
         self.capacity = int(settings.get("capacity", 4))
         self.days_ahead = int(settings.get("days_ahead", 5))
@@ -189,7 +192,7 @@ class AppointmentBook:
         return self.bookings[bid]
 
     def days(self, now: float) -> list[str]:
-        return bookable_days(self.calendar.day(now), self.days_ahead)
+        return bookable_days(self.calendar.day(now), self.days_ahead, self.workdays)
 
     def slot_at(self, business: str, day: str, start: int) -> Slot | None:
         return next((s for s in self.slots.get(business, ()) if s.start == start), None)

@@ -31,6 +31,7 @@ from queued.channels.appointments_slots import hhmm, parse_day, parse_hhmm
 from queued.channels.appointments_store import bookings_of_day  # importing it registers the projection
 from queued.channels.closing import DayEnd
 from queued.core.errors import Closed
+from queued.core.workdays import WorkCalendar
 from queued.runtime import new_ticket_id
 from queued.web.errors import ApiError
 from queued.web.inputs import field, json_body, no_unknown, principal
@@ -45,7 +46,9 @@ class Appointments:
 
     def __init__(self, daemon):
         self.runtime = rt = daemon.runtime
-        self.book = AppointmentBook(daemon.config.hall, rt.calendar, daemon.config.sections["appointments"])
+        cfg = daemon.config
+        self.book = AppointmentBook(cfg.hall, rt.calendar, cfg.sections["appointments"],
+                                    WorkCalendar(cfg.holidays, cfg.workdays))
         rt.add_component(self.book)
         self.day_end = DayEnd(rt)
         self.daemon = daemon

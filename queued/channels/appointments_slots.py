@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from queued.core.hall import Business
+from queued.core.workdays import WorkCalendar
 
 # A business without issuing hours (open "always") still needs bookable hours: office hours.
 DEFAULT_HOURS: tuple[tuple[int, int], ...] = ((9 * 60, 12 * 60), (13 * 60 + 30, 17 * 60))
@@ -49,23 +50,17 @@ def parse_day(text: str) -> str | None:
         return None
 
 
-def is_working_day(day: str) -> bool:
-    # Monday..Friday. Public holidays and make-up working days (调休) are not modelled.
-    return date.fromisoformat(day).weekday() < 5
-
-
 def add_days(day: str, n: int) -> str:
     return (date.fromisoformat(day) + timedelta(days=n)).isoformat()
 
 
-def bookable_days(today: str, days_ahead: int) -> list[str]:
-    """Today (when a working day) and the next `days_ahead` working days."""
-    out = [today] if is_working_day(today) else []
+def bookable_days(today: str, days_ahead: int, workdays: WorkCalendar) -> list[str]:
+    """Today (when a working day) and the next `days_ahead` working days of the hall's calendar
+    (holidays off, 调休 make-up days on: the same calendar as 差评 deadlines)."""
+    out = [today] if workdays.is_workday(today) else []
     d = today
     for _ in range(days_ahead):
-        d = add_days(d, 1)
-        while not is_working_day(d):
-            d = add_days(d, 1)
+        d = workdays.add_workdays(d, 1)
         out.append(d)
     return out
 

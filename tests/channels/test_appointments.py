@@ -40,6 +40,15 @@ async def test_slots_cover_the_business_hours_and_count_seats(h):
     assert {s["start"]: s for s in r.json()["slots"]}["11:00"]["remaining"] == 3
 
 
+async def test_bookable_days_follow_the_halls_holidays_and_make_up_days(make_hall):
+    # The same calendar as 差评 deadlines: Wednesday a holiday, Saturday a make-up working day (调休).
+    h = await make_hall(adapters=APPT, hall_extra='holidays = ["2026-11-18"]\nworkdays = ["2026-11-21"]')
+    r = await h.api.get("/api/v1/appointments/slots", params={"business": "A", "day": DAY})
+    assert r.json()["days"] == ["2026-11-16", "2026-11-17", "2026-11-19", "2026-11-20", "2026-11-21", "2026-11-23"]
+    r = await book(h, day="2026-11-18")
+    assert r.status_code >= 400 and r.json()["error"]["code"] in ("invalid_slot", "invalid_request")
+
+
 async def test_business_hours_bound_the_slots(make_hall):
     extra = '\n[[business]]\ncode = "D"\nname = "税务办理"\nhours = ["08:30-10:00"]\n'
     extra += '\n[[window]]\nid = "4"\nbusinesses = ["D"]\n\n[appointments]\nslot_minutes = 20\n'

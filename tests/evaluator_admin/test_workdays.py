@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from evaluator.workdays import WorkCalendar
+from queued.core.workdays import WorkCalendar
 
 
 def test_a_friday_plus_five_working_days_is_the_next_friday():

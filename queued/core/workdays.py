@@ -1,4 +1,4 @@
-"""Working days for 差评 deadlines: Monday to Friday, less the hall's holidays, plus its make-up
+"""The hall's working days (差评 deadlines, bookable appointment days): Monday to Friday, less the hall's holidays, plus its make-up
 working days (调休: a Saturday or Sunday worked in exchange for a longer holiday).
 
 Pure: days are "YYYY-MM-DD" strings, as the hall calendar gives them.
