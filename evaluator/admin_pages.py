@@ -41,8 +41,11 @@ def live_hall(adapter) -> dict:
             b[level] += 1
             late.append({"number": t.number, "business": t.business, "business_name": b["name"],
                          "waited_s": round(waited), "level": level, "priority": t.priority})
+    alert_at = adapter.config.queue_alert
     for b in businesses.values():
         b["level"] = "red" if b["oldest_s"] >= red else "yellow" if b["oldest_s"] >= yellow else "ok"
+        # Some halls open another window when a queue passes a set length ([hall] queue_alert).
+        b["open_window"] = bool(alert_at) and b["waiting"] >= alert_at
     late.sort(key=lambda x: -x["waited_s"])
     devices = _devices(adapter, now)
     windows = []
@@ -58,6 +61,7 @@ def live_hall(adapter) -> dict:
     return {"at": rt.iso(now), "day": eng.day, "warn_wait_s": [yellow, red], "windows": windows,
             "screens": devices["screens"], "broker": devices["broker"],
             "businesses": list(businesses.values()), "late": late[:30],
+            "queue_alert": alert_at,
             "totals": {"waiting": sum(b["waiting"] for b in businesses.values()), "late": len(late),
                        "red": sum(1 for x in late if x["level"] == "red")}}
 

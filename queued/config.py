@@ -57,6 +57,7 @@ class Config:
     unrated_default: int | None = None
     review_deadline_working_days: int = 15
     announce_repeat: int = 2
+    queue_alert: int = 0  # waiting per business at which the supervisor is asked to open a window
     rating_window_days: int = 7
     department: str = ""
     region_code: str = ""
@@ -178,7 +179,7 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
         for value in h[key]:
             if not (isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) and _is_date(value)):
                 raise bad("hall", 0, key, f"expected a list of \"YYYY-MM-DD\" dates, got {value!r}")
-    for key in ("max_recalls", "announce_repeat", "rating_window_days"):
+    for key in ("max_recalls", "announce_repeat", "rating_window_days", "queue_alert"):
         if h[key] < 0 or (key == "announce_repeat" and h[key] > 5):
             raise bad("hall", 0, key, "out of range")
 
@@ -282,6 +283,7 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
         mqtt_prefix=prefix, mqtt_username=user, mqtt_password=password, mqtt_client_id=client_id,
         embedded_mqtt=embedded, rating_timeout_s=h["rating_timeout_s"], unrated_default=unrated_default,
         review_deadline_working_days=h["review_deadline_working_days"], announce_repeat=h["announce_repeat"],
+        queue_alert=h["queue_alert"],
         rating_window_days=h["rating_window_days"], department=h["department"], region_code=h["region_code"],
         pads=tuple(pads), buses=buses,
         sections={k: sec[k] for k in ("wechat", "printer", "appointments")},

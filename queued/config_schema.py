@@ -84,6 +84,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "max_recalls": (int, 5),  # extension: 重呼 cap
         "default_service_minutes": ((int, float), 5),  # extension: before any case is measured
         "announce_repeat": (int, 2),  # extension: how often the screen speaks a call
+        "queue_alert": (int, 0),  # extension: waiting per business at which /admin asks for another window; 0 = off
         "appointment_early_minutes": ((int, float), 10),  # extension
         "rating_window_days": (int, 7),  # extension: how long after 办结 a QR/web rating is taken
         "department": (str, ""),  # extension: for the national 好差评 export

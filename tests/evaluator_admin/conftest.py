@@ -15,7 +15,8 @@ TZ = ZoneInfo("Asia/Shanghai")
 HALL_EXTRA = """rating_timeout_s = 30
 review_deadline_working_days = 5
 holidays = ["2026-10-01", "2026-10-02"]
-workdays = ["2026-09-27"]"""
+workdays = ["2026-09-27"]
+queue_alert = 2"""
 
 
 def at(day: str, hhmm: str = "10:00") -> float:

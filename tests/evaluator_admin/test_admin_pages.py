@@ -88,6 +88,8 @@ async def test_live_hall_highlights_waits_past_yellow_and_red(hall, tokens):
     live = (await hall.client.get("/api/v1/hall/live", headers=tokens["supervisor"])).json()
     a = next(b for b in live["businesses"] if b["code"] == "A")
     assert (a["waiting"], a["red"], a["yellow"], a["level"]) == (2, 1, 0, "red")
+    # queue_alert = 2: A's line asks for another window, B's (1 waiting) does not
+    assert {b["code"]: b["open_window"] for b in live["businesses"]} == {"A": True, "B": False, "C": False}
     assert [(t["number"], t["level"]) for t in live["late"]] == [("A002", "red"), ("B001", "red")]
     w1 = next(w for w in live["windows"] if w["window"] == "1")
     assert (w1["state"], w1["ticket"], w1["clerk_name"]) == ("calling", "A001", "张三")
@@ -97,6 +99,7 @@ async def test_live_hall_highlights_waits_past_yellow_and_red(hall, tokens):
     await _sign_in(hall, tokens["supervisor"])
     page = (await hall.client.get("/admin")).text
     assert '<tr class="red"><td>A002' in page and "张三" in page and "fetch(\"/api/v1/hall/live\"" in page
+    assert 'data-testid="open-window-A">建议增开窗口' in page and "open-window-B" not in page
 
 
 async def test_follow_up_pages_list_and_show_an_item(hall, tokens):
