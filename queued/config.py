@@ -286,10 +286,28 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
         queue_alert=h["queue_alert"],
         rating_window_days=h["rating_window_days"], department=h["department"], region_code=h["region_code"],
         pads=tuple(pads), buses=buses,
-        sections={k: sec[k] for k in ("wechat", "printer", "appointments")},
+        sections={"wechat": _wechat(sec["wechat"], lines), "printer": sec["printer"],
+                  "appointments": sec["appointments"]},
         item_codes=item_codes, clerk_pins=pins, window_leaders=leaders, source=source,
         holidays=tuple(h["holidays"]), workdays=tuple(h["workdays"]), default_rating_pf=h["default_rating_pf"],
     )
+
+
+def _wechat(w: dict[str, Any], lines: _Lines) -> dict[str, Any]:
+    """[wechat]: read the secret file here (the one place that reads files); check the endpoint."""
+    w = dict(w)
+    if w["subscribe_api"] not in ("send", "bizsend"):
+        raise _fail(lines, "wechat", 0, "subscribe_api", 'expected "send" or "bizsend"', False)
+    if not w["secret"] and w["secret_file"]:
+        try:
+            w["secret"] = Path(w["secret_file"]).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise _fail(lines, "wechat", 0, "secret_file", f"cannot read: {exc.strerror or exc}", False) from None
+    if w["appid"] and not w["secret"]:
+        raise _fail(lines, "wechat", 0, "appid", "is set but neither secret nor secret_file is", False)
+    if w["notify_ahead"] < 0:
+        raise _fail(lines, "wechat", 0, "notify_ahead", "must be 0 or more", False)
+    return w
 
 
 def demo_config() -> Config:

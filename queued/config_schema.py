@@ -129,6 +129,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "template_ahead": (str, ""),
         "template_called": (str, ""),
         "notify_ahead": (int, 3),
+        # message/subscribe/<send|bizsend>: `send` for mini programs (the contract), `bizsend`
+        # for an official account's web pages; both take the same JSON.
+        "subscribe_api": (str, "send"),
     },
     "printer": {  # extension: the kiosk's thermal printer
         "url": (str, ""),  # serial:///dev/ttyUSB1, tcp://10.0.0.9:9100, usb://04b8:0202, file:///tmp/x.bin

@@ -3,7 +3,7 @@
 - Web-page OAuth (网页授权, scope snsapi_base): the authorize URL and the `code` → openid exchange.
 - The server access token (`cgi-bin/token`), cached and refreshed before it expires, and at once
   when WeChat says it expired or is invalid (40001, 42001, 40014), with one retry.
-- Subscribe messages (`cgi-bin/message/subscribe/send`).
+- Subscribe messages (`cgi-bin/message/subscribe/send`, or `…/bizsend` for official-account pages).
 
 Every call has a timeout; nothing here retries on its own except the one token refresh, so the
 caller (the notice sender) decides how often to try again.
@@ -15,14 +15,12 @@ import asyncio
 import json
 import logging
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
 from queued.channels import ChannelError
-from queued.errors import ConfigError
 
 log = logging.getLogger("queued.wechat")
 
@@ -51,23 +49,15 @@ class WeChatSettings:
     """The [wechat] section, checked: appid and secret (or a file holding the secret)."""
 
     def __init__(self, section: dict[str, Any]):
+        # Checked (and the secret file read) by queued.config; this only names the fields.
         self.appid: str = section.get("appid", "")
-        secret = section.get("secret", "")
-        if not secret and section.get("secret_file"):
-            try:
-                secret = Path(section["secret_file"]).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"config: wechat.secret_file: cannot read: {exc.strerror or exc}") from None
-        if self.appid and not secret:
-            raise ConfigError("config: wechat.appid is set but neither wechat.secret nor wechat.secret_file")
-        self.secret: str = secret
+        self.secret: str = section.get("secret", "")
         self.api_base: str = section.get("api_base", "https://api.weixin.qq.com").rstrip("/")
         self.authorize_base: str = section.get("authorize_base", "https://open.weixin.qq.com").rstrip("/")
         self.template_ahead: str = section.get("template_ahead", "")
         self.template_called: str = section.get("template_called", "")
         self.notify_ahead: int = int(section.get("notify_ahead", 3))
-        if self.notify_ahead < 0:
-            raise ConfigError("config: wechat.notify_ahead must be 0 or more")
+        self.subscribe_path: str = f"/cgi-bin/message/subscribe/{section.get('subscribe_api', 'send')}"
 
     @property
     def enabled(self) -> bool:
@@ -136,7 +126,7 @@ class WeChatClient:
         for attempt in (1, 2):
             token = await self.access_token()
             try:
-                await self._post("/cgi-bin/message/subscribe/send", {"access_token": token}, body)
+                await self._post(self.settings.subscribe_path, {"access_token": token}, body)
                 return
             except WeChatError as exc:
                 if exc.errcode in TOKEN_ERRORS and attempt == 1:

@@ -56,6 +56,19 @@ def test_errors_name_the_key_and_line(text, expected):
     assert expected in str(info.value)
 
 
+def test_wechat_secret_file_is_read_by_the_config(tmp_path):
+    secret = tmp_path / "wechat.secret"
+    secret.write_text("s3cr3t\n")
+    cfg = parse_config(GOOD + f'\n[wechat]\nappid = "wx1"\nsecret_file = "{secret}"\n')
+    assert cfg.sections["wechat"]["secret"] == "s3cr3t"
+    with pytest.raises(ConfigError, match=r"wechat.secret_file \(line 19\): cannot read"):
+        parse_config(GOOD + f'\n[wechat]\nappid = "wx1"\nsecret_file = "{tmp_path / "nope"}"\n')
+    with pytest.raises(ConfigError, match=r"wechat.subscribe_api \(line 18\): expected"):
+        parse_config(GOOD + '\n[wechat]\nsubscribe_api = "post"\n')
+    with pytest.raises(ConfigError, match="neither secret nor secret_file"):
+        parse_config(GOOD + '\n[wechat]\nappid = "wx1"\n')
+
+
 def test_environment_overrides(tmp_path):
     f = tmp_path / "hall.toml"
     f.write_text(GOOD)

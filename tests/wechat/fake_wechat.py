@@ -88,8 +88,8 @@ class FakeWeChat:
     def token_requests(self) -> int:
         return sum(1 for c in self.calls if c["path"] == "/cgi-bin/token")
 
-    def sends(self) -> list[dict]:
-        return [c for c in self.calls if c["path"] == "/cgi-bin/message/subscribe/send"]
+    def sends(self, api: str = "send") -> list[dict]:
+        return [c for c in self.calls if c["path"] == f"/cgi-bin/message/subscribe/{api}"]
 
     # ---- life --------------------------------------------------------------------------------
 
@@ -99,6 +99,8 @@ class FakeWeChat:
             Route("/sns/oauth2/access_token", self.sns_access_token, methods=["GET"]),
             Route("/cgi-bin/token", self.cgi_token, methods=["GET"]),
             Route("/cgi-bin/message/subscribe/send", self.subscribe_send, methods=["POST"]),
+            # official accounts' web pages: the same JSON at bizsend
+            Route("/cgi-bin/message/subscribe/bizsend", self.subscribe_send, methods=["POST"]),
         ])
         self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
                                                      lifespan="off", access_log=False, timeout_graceful_shutdown=1))

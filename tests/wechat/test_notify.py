@@ -115,6 +115,20 @@ async def test_no_notices_are_repeated_after_a_restart(make_daemon, fake_wechat)
     assert len(fake_wechat.messages) == 1
 
 
+async def test_official_account_pages_send_through_bizsend(make_daemon, fake_wechat):
+    import httpx
+
+    from tests.wechat.conftest import ADAPTER, wechat_toml
+
+    d = await make_daemon(extra=wechat_toml(fake_wechat) + 'subscribe_api = "bizsend"\n', adapters=[ADAPTER])
+    carol = fake_wechat.add_user()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall") as c:
+        await c.post("/api/v1/tickets", json={"business": "A", "openid": carol}, headers=bearer(d, "kiosk"))
+    await eventually(lambda: fake_wechat.messages)
+    assert len(fake_wechat.sends("bizsend")) == 1 and fake_wechat.sends("send") == []
+    assert fake_wechat.messages[0]["touser"] == carol
+
+
 @pytest.mark.parametrize("stale", ["expire_tokens", "revoke_tokens"])
 async def test_a_stale_access_token_is_refreshed_and_the_send_retried(client, hdr, fake_wechat, wechat_daemon,
                                                                       stale):
