@@ -56,8 +56,8 @@ class AdminAdapter:
         self.pages = admin_pages.AdminPages(self)
         self.routes = [
             Route("/api/v1/followups", self.api_list, methods=["GET"]),
-            Route("/api/v1/followups/{case:int}", self.api_get, methods=["GET"]),
-            Route("/api/v1/followups/{case:int}/{action}", self.api_action, methods=["POST"]),
+            Route("/api/v1/followups/{case:u32}", self.api_get, methods=["GET"]),
+            Route("/api/v1/followups/{case:u32}/{action}", self.api_action, methods=["POST"]),
             Route("/api/v1/reports/followups", self.api_rates, methods=["GET"]),
             Route("/api/v1/hall/live", self.api_live, methods=["GET"]),
             *self.pages.routes,

@@ -90,7 +90,7 @@ class AdminPages:
             Route("/admin/logout", self.logout, methods=["POST"]),
             Route("/admin/reviews", self.reviews_page, methods=["GET"]),
             Route("/admin/followups", self.followups_page, methods=["GET"]),
-            Route("/admin/followups/{case:int}", self.followup_page, methods=["GET"]),
+            Route("/admin/followups/{case:u32}", self.followup_page, methods=["GET"]),
             Route("/results", self.results_page, methods=["GET"]),
         ]
 

@@ -65,8 +65,8 @@ def make_routes(adapter) -> list[Route]:
     async def get_review(request: Request) -> JSONResponse:
         await require(request, "reviews")
         raw = request.path_params["case"]
-        if not raw.isdigit():
-            raise ApiError("invalid_request", f"办件号须为数字（case must be a number, got {raw!r}）")
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:  # a case is a u32 on the pads
+            raise ApiError("invalid_request", f"办件号须为数字（case must be a number, got {raw[:20]!r}）")
         row = await rt.journal.fetchone(
             "SELECT c.case_id, c.ticket, c.day, c.number, c.business, c.window, c.clerk, c.finished_at, c.state,"
             " r.level, r.reasons, r.comment, r.channel, r.defaulted, r.no_reason, r.replaced, r.at AS rated_at"

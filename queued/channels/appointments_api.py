@@ -34,7 +34,7 @@ from queued.core.errors import Closed
 from queued.core.workdays import WorkCalendar
 from queued.runtime import new_ticket_id
 from queued.web.errors import ApiError
-from queued.web.inputs import field, json_body, no_unknown, principal
+from queued.web.inputs import ID_MAX, field, json_body, no_unknown, principal
 
 
 def _api(exc: AppointmentError) -> ApiError:
@@ -163,7 +163,7 @@ class Appointments:
         start_text = field(data, "start", str, None) or field(data, "slot", str, None)
         if start_text is None:
             raise ApiError("invalid_request", "缺少字段 start（missing field 'start', e.g. \"09:30\"）")
-        openid = field(data, "openid", str, None)
+        openid = field(data, "openid", str, None, max_len=ID_MAX)
         if session is not None:
             if openid is not None and openid != session:
                 raise ApiError("forbidden", "openid 与微信登录不符（openid does not match the WeChat session）")
@@ -207,7 +207,7 @@ class Appointments:
         b = self.find(request.path_params["booking_id"])
         data = await json_body(request, allow_empty=True)
         no_unknown(data, "openid")
-        openid = field(data, "openid", str, None)
+        openid = field(data, "openid", str, None, max_len=ID_MAX)
         p, session = await self._caller(request)
         staff = p is not None and p.can("admin")
         if session is not None:

@@ -9,7 +9,7 @@ from starlette.routing import Route
 from queued.core import commands as c
 from queued.runtime import new_ticket_id
 from queued.web.errors import ApiError
-from queued.web.inputs import field, json_body, no_unknown, principal
+from queued.web.inputs import ID_MAX, field, json_body, no_unknown, principal
 
 CHANNELS = ("kiosk", "wechat", "desk")
 
@@ -30,7 +30,7 @@ async def issue_ticket(request: Request) -> JSONResponse:
     business = field(data, "business", str)
     channel = field(data, "channel", str, "wechat" if session_openid else "kiosk", CHANNELS)
     priority = field(data, "priority", str, "normal", ("normal", "green"))
-    openid = field(data, "openid", str, None)
+    openid = field(data, "openid", str, None, max_len=ID_MAX)
     if session_openid is not None:
         if openid is not None and openid != session_openid:
             raise ApiError("forbidden", "openid 与微信登录不符（openid does not match the WeChat session）")
@@ -61,7 +61,7 @@ async def cancel_ticket(request: Request) -> JSONResponse:
         raise ApiError("unknown_ticket", f"没有这张票（no ticket {ticket_id!r}）")
     data = await json_body(request, allow_empty=True)
     no_unknown(data, "openid")
-    openid = field(data, "openid", str, None)
+    openid = field(data, "openid", str, None, max_len=ID_MAX)
     p = await principal(request)
     staff = p is not None and p.can("admin")
     cmd = c.CancelTicket(ticket_id, openid, "admin" if staff else "holder", check_holder=not staff)

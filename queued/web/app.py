@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.templating import Jinja2Templates
@@ -17,6 +18,22 @@ from queued.web import api_tickets, api_windows, ops, static_files
 from queued.web.errors import HANDLERS
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+class U32Convertor(Convertor):
+    """`{case:u32}`: a case number as the pads carry it (u32). Starlette's `int` takes any length,
+    which SQLite cannot hold; a longer number simply matches no route (404)."""
+
+    regex = "[0-9]{1,10}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(int(value))
+
+
+register_url_convertor("u32", U32Convertor())
 
 
 async def _no_mobile_session(request: Request) -> str | None:

@@ -30,8 +30,14 @@ async def json_body(request: Request, allow_empty: bool = False) -> dict[str, An
     return data
 
 
-def field(data: dict[str, Any], name: str, typ: type, default: Any = ..., choices: tuple | None = None) -> Any:
-    """One field of a body: present (unless a default is given), of the right type, in `choices`."""
+# Identifiers from outside (WeChat openids are 28 characters) never need more than this.
+ID_MAX = 64
+
+
+def field(data: dict[str, Any], name: str, typ: type, default: Any = ..., choices: tuple | None = None,
+          max_len: int | None = None) -> Any:
+    """One field of a body: present (unless a default is given), of the right type, in `choices`,
+    and (strings) no longer than `max_len`."""
     if name not in data or data[name] is None:
         if default is ...:
             raise ApiError("invalid_request", f"缺少字段 {name}（missing field {name!r}）")
@@ -41,6 +47,8 @@ def field(data: dict[str, Any], name: str, typ: type, default: Any = ..., choice
     if wrong:
         raise ApiError("invalid_request", f"字段 {name} 应为 {_TYPE_NAMES.get(typ, typ.__name__)}"
                                           f"（field {name!r} must be {_TYPE_NAMES.get(typ, typ.__name__)}）")
+    if max_len is not None and isinstance(value, str) and len(value) > max_len:
+        raise ApiError("invalid_request", f"字段 {name} 过长，最多 {max_len} 个字符（field {name!r} longer than {max_len}）")
     if choices is not None and value not in choices:
         raise ApiError("invalid_request", f"字段 {name} 只能是 {', '.join(map(str, choices))}"
                                           f"（field {name!r} must be one of {list(choices)}）")

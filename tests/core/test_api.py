@@ -180,3 +180,10 @@ async def test_the_landing_page_links_every_page(api):
     for path in ("/kiosk", "/screen", "/m", "/clerk", "/admin", "/results"):
         assert f'href="{path}"' in r.text
     assert "高新区政务服务中心" in r.text
+
+
+async def test_an_openid_longer_than_any_real_one_is_refused(api, tokens, daemon):
+    before = snapshot(daemon.runtime.engine)
+    err(await issue(api, tokens, openid="o" * 65), 422, "invalid_request")
+    assert snapshot(daemon.runtime.engine) == before
+    assert (await issue(api, tokens, openid="oAbCdEfGhIjKlMnOpQrStUvWxYz12")).status_code == 201
