@@ -163,9 +163,9 @@ class PadAdapter:
     def send(self, window: str, frame: HostCommand) -> asyncio.Future | None:
         screen = (window, type(frame)) if isinstance(frame, ShowClerk | ShowState) else None
         if screen in self.latest:
-            # One screen of a kind in flight per pad; the newest truth follows when it is answered.
-            # (BusPoller's "newer replaces queued older" can swap a SHOW_STATE that is on the wire
-            # right now, and the newer one is then taken as answered without being sent.)
+            # One screen of a kind in flight per pad; the newest truth follows when it is answered,
+            # and an unanswered one is retried (below). BusPoller also lets a newer screen replace a
+            # queued older one, never the one on the wire (firmware_bridge/link.py).
             self.deferred.add(screen)
             return self.latest[screen]
         bus = self.bus_of(window)
