@@ -28,13 +28,14 @@ LEVEL_FIELDS = (("very_satisfied", 5), ("satisfied", 4), ("basic_satisfied", 3),
 REVIEW_FIELDS = ("key", "name", "served", "rated", "unrated", "defaulted", "good", "bad", "good_rate", "bad_rate",
                  *(f for f, _ in LEVEL_FIELDS), "no_reason", "excluded")
 QUEUE_FIELDS = ("key", "name", "issued", "served", "skipped", "cancelled", "avg_wait_s", "p90_wait_s",
-                "avg_service_s")
+                "avg_service_s", "skip_rate", "over_yellow", "over_red")
 LABELS = {
     "key": "分组", "name": "名称", "served": "办件数", "rated": "评价数", "unrated": "未评价", "defaulted": "默认评价",
     "good": "好评", "bad": "差评", "good_rate": "好评率", "bad_rate": "差评率", "very_satisfied": "非常满意",
     "satisfied": "满意", "basic_satisfied": "基本满意", "dissatisfied": "不满意", "very_dissatisfied": "非常不满意",
     "no_reason": "差评未选原因", "excluded": "申诉撤销", "issued": "取号数", "skipped": "过号", "cancelled": "取消",
     "avg_wait_s": "平均等候(秒)", "p90_wait_s": "90%等候(秒)", "avg_service_s": "平均办理(秒)",
+    "skip_rate": "过号率", "over_yellow": "等候超黄线", "over_red": "等候超红线",
 }
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -199,21 +200,28 @@ def key_name(hall, group_by: str, key: Any) -> str:
 
 
 async def queues(journal, hall, start: str, end: str, group_by: str) -> list[dict[str, Any]]:
-    """One row per key: issued, served, skipped, cancelled, average and p90 wait, average service."""
+    """One row per key: issued, served, skipped, cancelled, average and p90 wait, average service,
+    skip rate (弃号率), and waits past the yellow and red lines (电子监察)."""
     key, index = group_by, _QUEUE_INDEX[group_by]
+    yellow, red = hall.warn_wait_s
+    # 电子监察: waits (issue → first call) past the hall's yellow and red lines, from the same index.
     rows = await journal.fetchall(
         f"SELECT {key} AS key, status, COUNT(*) AS n, COUNT(first_called_at) AS called,"
-        " SUM(first_called_at - issued_at) AS wait, SUM(service_s) AS service"
-        f" FROM tickets INDEXED BY {index} WHERE day BETWEEN ? AND ? GROUP BY {key}, status", (start, end))
+        " SUM(first_called_at - issued_at) AS wait, SUM(service_s) AS service,"
+        " SUM(first_called_at - issued_at >= ?) AS over_yellow, SUM(first_called_at - issued_at >= ?) AS over_red"
+        f" FROM tickets INDEXED BY {index} WHERE day BETWEEN ? AND ? GROUP BY {key}, status",
+        (yellow, red, start, end))
     acc: dict[Any, dict[str, float]] = {}
     for r in rows:
         d = acc.setdefault(r["key"], dict.fromkeys(("issued", "done", "skipped", "cancelled", "called", "wait",
-                                                    "service"), 0))
+                                                    "service", "over_yellow", "over_red"), 0))
         d["issued"] += r["n"]
         if r["status"] in ("done", "skipped", "cancelled"):
             d[r["status"]] += r["n"]
         d["called"] += r["called"]
         d["wait"] += r["wait"] or 0.0
+        d["over_yellow"] += r["over_yellow"] or 0
+        d["over_red"] += r["over_red"] or 0
         if r["status"] == "done":
             d["service"] += r["service"] or 0.0
     out = []
@@ -224,6 +232,8 @@ async def queues(journal, hall, start: str, end: str, group_by: str) -> list[dic
             "avg_wait_s": _round(d["wait"] / d["called"] if d["called"] else None),
             "p90_wait_s": _round(await _p90_wait(journal, key, k, d["called"], start, end)),
             "avg_service_s": _round(d["service"] / d["done"] if d["done"] else None),
+            "skip_rate": _rate(d["skipped"], d["issued"]), "over_yellow": d["over_yellow"],
+            "over_red": d["over_red"],
         })
     out.sort(key=lambda row: _sort_key(group_by, row["key"]))
     return out

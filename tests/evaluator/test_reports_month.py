@@ -193,6 +193,8 @@ def expected_queues(tally: Tally, group_by: str) -> dict:
             "avg_wait_s": round(sum(waits) / len(waits), 1) if waits else None,
             "p90_wait_s": round(p90(waits), 1) if waits else None,
             "avg_service_s": round(sum(services) / len(services), 1) if services else None,
+            "skip_rate": round(sum(t["status"] == "skipped" for t in ts) / len(ts), 4),
+            "over_yellow": sum(w >= 30 * 60 for w in waits), "over_red": sum(w >= 45 * 60 for w in waits),
         }
     return out
 
@@ -255,6 +257,8 @@ async def check_queues(api, sup, span, tally):
         want = expected_queues(tally, group_by)
         got = {row["key"]: row for row in r.json()["rows"]}
         assert set(got) == set(want), group_by
+        # the month has waits past both lines and skips, so those columns are really compared
+        assert sum(x["over_red"] for x in want.values()) > 0 and sum(x["skipped"] for x in want.values()) > 0
         for key, exp in want.items():
             for f, v in exp.items():
                 if f.endswith("_s") and v is not None:
@@ -284,7 +288,7 @@ async def check_exports(api, sup, span, tally):
     ws = openpyxl.load_workbook(io.BytesIO(r.content)).active
     values = list(ws.values)
     assert list(values[0]) == ["key", "name", "issued", "served", "skipped", "cancelled", "avg_wait_s",
-                               "p90_wait_s", "avg_service_s"]
+                               "p90_wait_s", "avg_service_s", "skip_rate", "over_yellow", "over_red"]
     assert values[1][2] == "取号数"
     want = expected_queues(tally, "business")
     got = {row[0]: row for row in values[2:]}
