@@ -176,6 +176,7 @@ class AppointmentBook:
         self.holders: dict[tuple[str, str, str], str] = {}  # (openid, business, day) → booking id
         self.codes: dict[tuple[str, str], str] = {}  # (day, code) → booking id
         self.no_shows: dict[str, dict[str, str]] = {}  # openid → {booking id: day}
+        self.by_openid: dict[str, set[str]] = {}  # openid → booking ids held here (keeps checks O(own))
 
     # ---- queries -------------------------------------------------------------------------------
 
@@ -202,7 +203,8 @@ class AppointmentBook:
         since = add_days(today, -NO_SHOW_WINDOW_DAYS)
         n = sum(1 for day in self.no_shows.get(openid, {}).values() if day >= since)
         # Bookings of past days not yet closed out will be no-shows: count them already.
-        n += sum(1 for b in self.bookings.values() if b.openid == openid and b.status == "booked" and b.day < today)
+        own = (self.bookings[bid] for bid in self.by_openid.get(openid, ()))
+        n += sum(1 for b in own if b.status == "booked" and b.day < today)
         return n
 
     def slot_table(self, business: str, day: str, now: float) -> list[dict]:
@@ -345,6 +347,7 @@ class AppointmentBook:
 
     def add(self, b: Booking) -> None:
         self.bookings[b.id] = b
+        self.by_openid.setdefault(b.openid, set()).add(b.id)
         self.codes[(b.day, b.code)] = b.id
         if b.holds_seat:
             key = (b.business, b.day, b.start)
@@ -363,6 +366,11 @@ class AppointmentBook:
         """Settled bookings of past days are history (the table keeps them); unsettled ones stay."""
         for b in [b for b in self.bookings.values() if b.day < day and b.status != "booked"]:
             del self.bookings[b.id]
+            own = self.by_openid.get(b.openid)
+            if own is not None:
+                own.discard(b.id)
+                if not own:
+                    del self.by_openid[b.openid]
             self.codes.pop((b.day, b.code), None)
             self.seats.pop((b.business, b.day, b.start), None)
             self.holders.pop((b.openid, b.business, b.day), None)

@@ -183,7 +183,8 @@ class Appointments:
         p, session = await self._caller(request)
         today = self.runtime.calendar.day(self.runtime.clock())
         if session is not None:
-            mine = [b for b in self.book.bookings.values() if b.openid == session and b.day >= today]
+            own = (self.book.bookings[bid] for bid in self.book.by_openid.get(session, ()))
+            mine = [b for b in own if b.day >= today]
             mine.sort(key=lambda b: (b.day, b.start))
             return JSONResponse({"appointments": [self.booking_json(b, True) for b in mine]})
         if p is None:

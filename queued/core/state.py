@@ -60,6 +60,7 @@ class HallState:
         }
         self.open_windows: dict[str, int] = {b.code: 0 for b in hall.businesses}
         self.holders: dict[tuple[str, str], Ticket] = {}  # (openid, business) → waiting ticket
+        self.skipped: dict[str, Ticket] = {}  # 过号 tickets a window may call back, oldest skip first
         self.clerk_at: dict[str, str] = {}  # clerk id → window id
         self.day_closed = False
 
@@ -212,6 +213,7 @@ class HallState:
         w = self.windows[ev.window]
         if t.status == "waiting":
             self._dequeue(t)
+        self.skipped.pop(t.id, None)
         t.status = "called"
         t.window = w.id
         t.clerk = w.clerk
@@ -231,6 +233,8 @@ class HallState:
     def _on_skipped(self, ev: e.TicketSkipped) -> None:
         t = self.tickets[ev.ticket]
         t.status = "skipped"
+        self.skipped.pop(t.id, None)  # skipped again after a call-back: now the newest
+        self.skipped[t.id] = t
         w = self.windows[ev.window]
         w.current = None
         self._set_window(w, "idle", ev.at)

@@ -40,10 +40,14 @@ def skipped_for(rt, window_id: str, limit: int = 10) -> list[dict]:
     """The latest skipped tickets this window could call back (特呼)."""
     eng = rt.engine
     serves = set(eng.windows[window_id].businesses)
-    out = [t for t in eng.tickets.values() if t.status == "skipped" and (t.business in serves or t.window == window_id)]
-    out.sort(key=lambda t: t.called_at or 0, reverse=True)
-    return [{"id": t.id, "number": t.number, "business": t.business, "window": t.window,
-             "skipped_at": rt.iso(t.called_at)} for t in out[:limit]]
+    out = []
+    for t in reversed(eng.skipped.values()):  # newest skip first; only skipped tickets are read
+        if t.business in serves or t.window == window_id:
+            out.append({"id": t.id, "number": t.number, "business": t.business, "window": t.window,
+                        "skipped_at": rt.iso(t.called_at)})
+            if len(out) == limit:
+                break
+    return out
 
 
 async def _authorize(request: Request, window_id: str) -> Principal:

@@ -187,3 +187,18 @@ async def test_an_openid_longer_than_any_real_one_is_refused(api, tokens, daemon
     err(await issue(api, tokens, openid="o" * 65), 422, "invalid_request")
     assert snapshot(daemon.runtime.engine) == before
     assert (await issue(api, tokens, openid="oAbCdEfGhIjKlMnOpQrStUvWxYz12")).status_code == 201
+
+
+async def test_the_window_lists_its_skipped_tickets_newest_first_for_a_call_back(api, tokens):
+    for _ in range(3):
+        await issue(api, tokens)
+    h = tokens["clerk1"]
+    for _ in range(3):
+        await api.post("/api/v1/windows/1/call-next", headers=h)
+        await api.post("/api/v1/windows/1/skip", headers=h)
+    w = (await api.get("/api/v1/windows/1", headers=h)).json()
+    assert [s["number"] for s in w["skipped"]] == ["A003", "A002", "A001"]
+    await api.post("/api/v1/windows/1/call", json={"number": "A002"}, headers=h)  # called back: off the list
+    await api.post("/api/v1/windows/1/skip", headers=h)  # skipped again: now the newest
+    w = (await api.get("/api/v1/windows/1", headers=h)).json()
+    assert [s["number"] for s in w["skipped"]] == ["A002", "A003", "A001"]

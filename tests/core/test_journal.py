@@ -28,6 +28,7 @@ def snapshot(engine) -> dict:
         "service_avg": {b: round(v, 6) for b, v in engine.service_avg.items()},
         "holders": sorted((k, v.id) for k, v in engine.holders.items()),
         "day_closed": engine.day_closed,
+        "skipped": list(engine.skipped),
     }
 
 
