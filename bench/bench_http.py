@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support import ServeProcess, free_port, hall_toml, token  # noqa: E402
+from tests.support import serve_hall, token  # noqa: E402
 
 LUA = """
 wrk.method = "POST"
@@ -57,16 +57,10 @@ def main() -> None:
         sys.exit("bench_http: needs wrk (apt-get install wrk)")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        port = free_port()
-        db = tmp / "bench.sqlite3"
-        cfg = tmp / "hall.toml"
-        cfg.write_text(hall_toml(str(db), http_port=port))
-        proc = ServeProcess(cfg, tmp)
-        base = f"http://127.0.0.1:{port}"
-        proc.start(base)
+        proc, base, db = serve_hall(tmp)
         try:
             script = tmp / "post.lua"
-            script.write_text(LUA % token(str(db), "kiosk"))
+            script.write_text(LUA % token(db, "kiosk"))
             # warm-up, then the measured run
             subprocess.run(["wrk", "-t2", "-c8", "-d2s", "-s", str(script), base + "/api/v1/tickets"],
                            capture_output=True, check=True)

@@ -191,6 +191,27 @@ class ServeProcess:
             self._logf.close()
 
 
+def serve_hall(tmp_path: Path, extra: str = "") -> tuple[ServeProcess, str, str]:
+    """A real `queued serve` of the test hall on free ports: (process, base URL, database path)."""
+    port = free_port()
+    db = tmp_path / "hall.sqlite3"
+    conf = tmp_path / "hall.toml"
+    conf.write_text(hall_toml(str(db), http_port=port, extra=extra), encoding="utf-8")
+    base = f"http://127.0.0.1:{port}"
+    return ServeProcess(conf, tmp_path).start(base), base, str(db)
+
+
+# Debian's Chromium as root, headless, with nothing that reaches out to the (closed) network.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+def launch_chromium(playwright):
+    """`playwright.chromium.launch(...)` for the sync or the async API (await it in async tests)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
 def token(database: str, role: str, window: str | None = None, clerk: str | None = None) -> str:
     from queued.auth import create_token
 

@@ -9,12 +9,10 @@ import asyncio
 import pytest
 import uvicorn
 
-from tests.support import free_port
+from tests.support import free_port, launch_chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 ADAPTERS = ["queued.channels.appointments_api:Appointments", "queued.channels.printing:TicketPrinter",
             "queued.channels.kiosk:Kiosk"]
 CLOSED_D = '\n[[business]]\ncode = "D"\nname = "税务办理"\nhours = ["13:30-17:00"]\n\n[[window]]\nid = "4"\nbusinesses = ["D"]\n'
@@ -49,7 +47,7 @@ async def test_take_a_ticket_by_tapping(served, artifacts, monkeypatch):
     hall, base, slips = served
     token = hall.tokens["kiosk"]["Authorization"].split()[1]
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = await launch_chromium(pw)
         try:
             page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
             await page.goto(f"{base}/kiosk?token={token}")

@@ -9,19 +9,13 @@ import sqlite3
 import httpx
 import pytest
 
-from tests.support import ServeProcess, free_port, hall_toml, token
+from tests.support import serve_hall, token
 
 
 @pytest.fixture
 def served(tmp_path):
-    port = free_port()
-    db = tmp_path / "hall.sqlite3"
-    cfg = tmp_path / "hall.toml"
-    cfg.write_text(hall_toml(str(db), http_port=port))
-    proc = ServeProcess(cfg, tmp_path)
-    base = f"http://127.0.0.1:{port}"
-    proc.start(base)
-    yield proc, base, str(db)
+    proc, base, db = serve_hall(tmp_path)
+    yield proc, base, db
     proc.stop()
 
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support import ServeProcess, free_port, hall_toml, token
+from tests.support import ServeProcess, free_port, hall_toml, launch_chromium, token
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
 @pytest.fixture
@@ -41,7 +39,7 @@ def test_screen_shows_and_speaks_calls_and_survives_a_restart(hall_process, arti
         assert httpx.post(f"{base}/api/v1/tickets", json={"business": business}, headers=kiosk).status_code == 201
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(pw)
         page = browser.new_page(viewport={"width": 1280, "height": 720}, locale="zh-CN")
         page.goto(f"{base}/screen")
         expect(page.locator("#hall-name")).to_have_text("高新区政务服务中心")

@@ -10,12 +10,10 @@ import pytest
 import uvicorn
 
 from tests.evaluator_admin.conftest import at
-from tests.support import free_port
+from tests.support import free_port, launch_chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 # (day, window, levels, reasons of the 差评)
 SEED = [
     ("2026-09-14", "1", [5, 5, 4, 3], []), ("2026-09-14", "2", [5, 2], [1]),
@@ -53,7 +51,7 @@ async def test_sign_in_see_the_review_charts_and_record_a_call_back(served, toke
     base = served
     token = tokens["supervisor"]["Authorization"].split()[1]
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = await launch_chromium(pw)
         try:
             page = await browser.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
             await page.goto(f"{base}/admin/reviews?from=2026-09-14&to=2026-09-18")

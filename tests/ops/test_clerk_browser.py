@@ -6,23 +6,16 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support import ServeProcess, free_port, hall_toml, token
+from tests.support import launch_chromium, serve_hall, token
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
 @pytest.fixture
 def served(tmp_path):
-    port = free_port()
-    db = tmp_path / "hall.sqlite3"
-    conf = tmp_path / "hall.toml"
-    conf.write_text(hall_toml(str(db), http_port=port), encoding="utf-8")
-    base = f"http://127.0.0.1:{port}"
-    proc = ServeProcess(conf, tmp_path).start(base)
-    yield base, str(db)
+    proc, base, db = serve_hall(tmp_path)
+    yield base, db
     proc.stop()
 
 
@@ -36,7 +29,7 @@ def test_clerk_console_sign_in_call_start_finish_next(served, artifacts):
                           headers=kiosk).status_code == 201
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(pw)
         page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
         page.goto(f"{base}/clerk")
         page.select_option("#window", "1")

@@ -7,12 +7,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support import ServeProcess, free_port, hall_toml, token
+from tests.support import launch_chromium, serve_hall, token
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
          "has_touch": True, "locale": "zh-CN"}
 
@@ -20,14 +18,8 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
 @pytest.fixture(scope="module")
 def hall(tmp_path_factory):
     """One `queued serve` for the module (it takes seconds to start); the tests use different businesses."""
-    tmp_path = tmp_path_factory.mktemp("mobile")
-    port = free_port()
-    db = tmp_path / "hall.sqlite3"
-    conf = tmp_path / "hall.toml"
-    conf.write_text(hall_toml(str(db), http_port=port), encoding="utf-8")
-    base = f"http://127.0.0.1:{port}"
-    proc = ServeProcess(conf, tmp_path).start(base)
-    yield base, str(db)
+    proc, base, db = serve_hall(tmp_path_factory.mktemp("mobile"))
+    yield base, db
     proc.stop()
 
 
@@ -36,7 +28,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        b = launch_chromium(pw)
         pw.selectors.set_test_id_attribute("data-testid")
         yield b
         b.close()
