@@ -120,6 +120,3 @@ class TokenBook:
             self._cache.clear()
         self._cache[h] = (p, now)
         return p
-
-    def forget(self) -> None:
-        self._cache.clear()

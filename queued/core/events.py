@@ -25,10 +25,6 @@ class Event:
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._fields}
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Event:
-        return cls(**data)
-
 
 def event(kind: str):
     """Class decorator: make a slotted dataclass event and register it under `kind`."""
@@ -45,10 +41,6 @@ def event(kind: str):
         return dc
 
     return wrap
-
-
-def decode_event(kind: str, data: dict[str, Any]) -> Event:
-    return EVENT_TYPES[kind].from_dict(data)
 
 
 # ---- tickets -------------------------------------------------------------------------------
@@ -193,7 +185,6 @@ __all__ = [
     "EVENT_TYPES",
     "Event",
     "event",
-    "decode_event",
     "TicketIssued",
     "TicketCalled",
     "TicketRecalled",

@@ -5,7 +5,7 @@ read it; decisions live in `engine.py`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from queued.core import events as e
@@ -68,14 +68,6 @@ class HallState:
         fn = self._apply.get(type(ev))
         if fn is not None:  # events of other packages (ratings) pass through the same journal
             fn(ev)
-
-    def replay(self, events: Iterable[e.Event]) -> int:
-        n = 0
-        apply = self.apply
-        for ev in events:
-            apply(ev)
-            n += 1
-        return n
 
     def _emit(self, out: list[e.Event], ev: e.Event) -> None:
         self.apply(ev)
