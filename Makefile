@@ -19,12 +19,19 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	QUEUED_HTTP=$(HTTP) QUEUED_EMBEDDED_MQTT=127.0.0.1:$(MQTT_PORT) $(BIN)/queued serve $(if $(CONFIG),--config $(CONFIG))
 
-# What the tests need from the distribution: a real Mosquitto, Chromium and a CJK font.
+# What the tests need from the distribution: a real Mosquitto, Chromium and a CJK font, espeak-ng
+# and sox (spoken calls), LibreOffice Calc (exports opened as Excel users do), promtool (/metrics),
+# PostgreSQL (the central store; tests run a throwaway cluster of their own).
 system-deps:
 	@missing=""; \
 	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	fc-list 2>/dev/null | grep -qi "wenquanyi\|wqy" || missing="$$missing fonts-wqy-microhei"; \
+	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
+	command -v sox >/dev/null 2>&1 || missing="$$missing sox"; \
+	command -v soffice >/dev/null 2>&1 || missing="$$missing libreoffice-calc-nogui"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \

@@ -48,22 +48,7 @@ def _refused(x: ev.RatingRefused, day: str):
     )
 
 
-def _chain(kind: str, extra):
-    """One projector per kind: run the one registered before (the core's tickets row) and then ours."""
-    before = projection.PROJECTORS.get(kind)
-    if getattr(before, "evaluator_chained", False):
-        return
-
-    def both(x, day):
-        if before is not None:
-            yield from before(x, day)
-        yield from extra(x, day)
-
-    both.evaluator_chained = True
-    projection.register(kind, both)
-
-
-_chain("ticket_finished", _finished)
+projection.register("ticket_finished", _finished)  # after the core's tickets row
 projection.register("rating_recorded", _recorded)
 projection.register("rating_timed_out", _timed_out)
 projection.register("rating_refused", _refused)

@@ -12,13 +12,17 @@ from dataclasses import dataclass
 from queued.errors import ConfigError
 from queued.journal.schema import CORE_SCHEMA, PRAGMAS
 
-ROLES = ("kiosk", "clerk", "supervisor", "admin")
-# What each role may do; `admin` may do everything.
+ROLES = ("kiosk", "desk", "clerk", "integration", "supervisor", "admin")
+# What each role may do; `admin` may do everything (http-api.md 1.1, Command line):
+# kiosk: issue tickets; desk (导办台): tickets including the green channel and booking check-in;
+# integration (the 一窗受理 system): bind 办件 to tickets and read cases, nothing else.
 RIGHTS = {
     "kiosk": {"issue"},
+    "desk": {"issue", "green", "check_in"},
     "clerk": {"window", "read_hall"},
+    "integration": {"cases"},
     "supervisor": {"reports", "reviews", "read_hall"},
-    "admin": {"issue", "window", "reports", "reviews", "read_hall", "admin"},
+    "admin": {"issue", "green", "check_in", "cases", "window", "reports", "reviews", "read_hall", "admin"},
 }
 
 

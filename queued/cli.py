@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 
+from queued.auth import ROLES
 from queued.errors import QueuedError
 
 
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("token", help="manage bearer tokens")
     tsub = p.add_subparsers(dest="token_command", required=True)
     t = tsub.add_parser("create", help="print a new bearer token, alone on the last line")
-    t.add_argument("--role", required=True, choices=["kiosk", "clerk", "supervisor", "admin"])
+    t.add_argument("--role", required=True, choices=ROLES)
     t.add_argument("--window", help="the window a clerk token acts on")
     t.add_argument("--clerk", help="工号 of the clerk this token signs in")
     t.add_argument("--label", help="a note: who or what holds the token")

@@ -1,6 +1,8 @@
 """Projections: how each event updates the report tables, as (sql, params) statements.
 
-Other packages (evaluator) register their own with `register`, with their schema.
+Other packages (evaluator, the provincial push, the central shipper) register their own with
+`register`, with their schema; several projectors may register for one kind, and they run in the
+order they registered (the core's own first, since this module registers at import).
 The `tickets(day, number)` unique index is the database's own guard against a number issued twice.
 """
 
@@ -14,12 +16,15 @@ from queued.core import events as e
 Statement = tuple[str, tuple[Any, ...]]
 Projector = Callable[[Any, str], Iterable[Statement]]
 
-PROJECTORS: dict[str, Projector] = {}
+PROJECTORS: dict[str, list[Projector]] = {}
 SCHEMAS: list[str] = []
 
 
 def register(kind: str, projector: Projector) -> None:
-    PROJECTORS[kind] = projector
+    """Add `projector` for events of `kind` (once: registering the same function again is a no-op)."""
+    chain = PROJECTORS.setdefault(kind, [])
+    if projector not in chain:
+        chain.append(projector)
 
 
 def register_schema(ddl: str) -> None:

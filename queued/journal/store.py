@@ -172,14 +172,15 @@ class Journal:
         for ev in events:
             day = day_of(ev.at)
             rows.append((day, ev.at, ev.kind, encode(ev)))
-            proj = projectors.get(ev.kind)
-            if proj is None:
+            chain = projectors.get(ev.kind)
+            if chain is None:
                 continue
-            for sql, params in proj(ev, day):
-                if groups and groups[-1][0] == sql:
-                    groups[-1][1].append(params)
-                else:
-                    groups.append((sql, [params]))
+            for proj in chain:
+                for sql, params in proj(ev, day):
+                    if groups and groups[-1][0] == sql:
+                        groups[-1][1].append(params)
+                    else:
+                        groups.append((sql, [params]))
         return rows, groups
 
     async def _write(self, events: list[Event]) -> None:
