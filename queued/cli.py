@@ -1,4 +1,4 @@
-"""The `queued` command: serve, token create, backup, pad-emu, led-sim."""
+"""The `queued` command: serve, token, clerk set-pin, backup, pad-emu, led-sim."""
 
 from __future__ import annotations
 
@@ -78,6 +78,35 @@ def cmd_token_list(args) -> int:
     return 0
 
 
+def read_pin(stream=None) -> str:
+    """The new PIN: typed twice on a terminal (not echoed), or the first line of stdin. Never argv:
+    a PIN on the command line is in the shell history and in every `ps` listing."""
+    import getpass
+
+    stream = stream or sys.stdin
+    if stream.isatty():
+        pin = getpass.getpass("new PIN: ")
+        if getpass.getpass("the same PIN again: ") != pin:
+            raise QueuedError("the two PINs differ; nothing was changed")
+        return pin
+    return stream.readline().rstrip("\r\n")
+
+
+def cmd_clerk_set_pin(args) -> int:
+    from queued.config import load_config
+    from queued.pins import set_pin
+
+    cfg = load_config(args.config)
+    if args.clerk not in cfg.hall.clerk_index:
+        raise QueuedError(f"unknown clerk {args.clerk!r} (not among the configuration's [[clerk]] ids)")
+    pin = read_pin()
+    if not pin:
+        raise QueuedError("no PIN given (type it when asked, or give it on stdin: never as an argument)")
+    set_pin(cfg.database, args.clerk, pin)
+    print(f"PIN of clerk {args.clerk} set (database {cfg.database}); it works at once")
+    return 0
+
+
 def cmd_backup(args) -> int:
     from queued.backup import backup
     from queued.config import load_config
@@ -112,6 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     t = tsub.add_parser("list", help="list tokens (ids, roles, windows; never the tokens themselves)")
     t.add_argument("--config", help="hall configuration (TOML)")
     t.set_defaults(fn=cmd_token_list)
+
+    p = sub.add_parser("clerk", help="manage clerks' PIN sign-in")
+    csub = p.add_subparsers(dest="clerk_command", required=True)
+    t = csub.add_parser("set-pin", help="set a clerk's PIN (read from the terminal or stdin, stored hashed)")
+    t.add_argument("--clerk", required=True, help="工号, one of the configuration's [[clerk]] ids")
+    t.add_argument("--config", help="hall configuration (TOML)")
+    t.set_defaults(fn=cmd_clerk_set_pin)
 
     p = sub.add_parser("backup", help="copy the database while the daemon runs (SQLite online backup)")
     p.add_argument("file")

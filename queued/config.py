@@ -27,6 +27,7 @@ from queued.config_schema import (
 )
 from queued.core.hall import Business, Clerk, HallConfig, Window
 from queued.errors import ConfigError
+from queued.pins.hashing import CONFIG_LOG2_N, PIN_RULE_TEXT, hash_pin, valid_pin
 
 DEMO_HALL = Path(__file__).with_name("demo_hall.toml")
 
@@ -66,7 +67,8 @@ class Config:
     buses: dict[str, dict[str, int]] = field(default_factory=dict)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)  # wechat, printer, appointments
     item_codes: dict[str, str] = field(default_factory=dict)
-    clerk_pins: dict[str, str] = field(default_factory=dict)
+    # [[clerk]] pin, hashed as the file is read (queued.pins): the plain PIN is not kept in memory
+    clerk_pin_hashes: dict[str, str] = field(default_factory=dict)
     window_leaders: dict[str, str] = field(default_factory=dict)
     holidays: tuple[str, ...] = ()  # extension: weekday days off, for working-day deadlines
     workdays: tuple[str, ...] = ()  # extension: weekend make-up working days (调休)
@@ -209,7 +211,9 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
             raise bad("clerk", i, "stars", "must be 0..5", True)
         clerks.append(Clerk(k["id"], k["name"], k["stars"]))
         if k["pin"]:
-            pins[k["id"]] = k["pin"]
+            if not valid_pin(k["pin"]):
+                raise bad("clerk", i, "pin", f"a PIN is {PIN_RULE_TEXT}", True)
+            pins[k["id"]] = hash_pin(k["pin"], CONFIG_LOG2_N)
     clerk_ids = {k.id for k in clerks}
 
     if not lists["window"]:
@@ -288,7 +292,7 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
         pads=tuple(pads), buses=buses,
         sections={"wechat": _wechat(sec["wechat"], lines), "printer": sec["printer"],
                   "appointments": sec["appointments"]},
-        item_codes=item_codes, clerk_pins=pins, window_leaders=leaders, source=source,
+        item_codes=item_codes, clerk_pin_hashes=pins, window_leaders=leaders, source=source,
         holidays=tuple(h["holidays"]), workdays=tuple(h["workdays"]), default_rating_pf=h["default_rating_pf"],
     )
 

@@ -104,7 +104,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "id": (str, _REQUIRED),
         "name": (str, _REQUIRED),
         "stars": (int, 5),
-        "pin": (str, ""),  # extension: 工号 + PIN sign-in on /clerk
+        "pin": (str, ""),  # extension: 工号 + PIN sign-in on /clerk (hashed on load; `queued clerk set-pin` wins)
         "leader": (bool, False),  # extension: receives 差评 follow-ups of their windows
     },
     "window": {

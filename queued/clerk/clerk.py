@@ -17,8 +17,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from queued.auth import Principal, token_hash
-from queued.clerk.session import COOKIE, SESSION_S, PinGuard, Session, SessionSigner, load_secret, pin_matches
+from queued.clerk.session import COOKIE, SESSION_S, Session, SessionSigner, load_secret
 from queued.core import commands as c
+from queued.pins import PinLocked, WrongPin
 from queued.web.app import make_templates
 from queued.web.errors import ApiError
 from queued.web.inputs import field, json_body, no_unknown, require
@@ -36,13 +37,24 @@ CASE_STATE_TEXT = {
 }
 
 
+async def check_pin(request: Request, clerk: str, pin: str, now: float) -> None:
+    """The daemon's PIN check (queued.pins) with its errors as the console's HTTP answers."""
+    address = request.client.host if request.client else ""
+    try:
+        await request.app.state.pins.verify_pin(clerk, pin, address, now)
+    except PinLocked as exc:
+        raise ApiError("too_many_attempts", f"密码错误次数过多，请 {math.ceil(exc.wait_s / 60)} 分钟后再试"
+                                            f"（PIN sign-in locked for {exc.wait_s:.0f} s）", 429) from None
+    except WrongPin:
+        raise ApiError("unauthorized", "工号或密码错误（wrong clerk id or PIN）") from None
+
+
 class ClerkConsole:
     def __init__(self, daemon):
         self.daemon = daemon
         self.runtime = daemon.runtime
         self.config = daemon.config
         self.signer: SessionSigner | None = None
-        self.guard = PinGuard()
         self.templates = make_templates(Path(__file__).parent / "templates")
         self.routes = [
             Route("/clerk", self.page, methods=["GET"]),
@@ -108,14 +120,7 @@ class ClerkConsole:
             window = field(data, "window", str)
             if window not in rt.engine.windows:
                 raise ApiError("unknown_window", f"没有{window}号窗口（no window {window!r}）")
-            wait = self.guard.locked_for(clerk, now)
-            if wait:
-                raise ApiError("too_many_attempts", f"密码错误次数过多，请 {math.ceil(wait / 60)} 分钟后再试"
-                                                    f"（PIN sign-in locked for {wait:.0f} s）", 429)
-            if not pin_matches(self.config.clerk_pins.get(clerk, ""), pin):
-                self.guard.failed(clerk, now)
-                raise ApiError("unauthorized", "工号或密码错误（wrong clerk id or PIN）")
-            self.guard.succeeded(clerk)
+            await check_pin(request, clerk, pin, now)
             th = None
         if clerk is not None:
             await rt.execute(c.SignIn(window, clerk))  # the pad and the LED show who serves now
