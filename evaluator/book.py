@@ -1,17 +1,25 @@
-"""The rating book: 一次一评 as a pure state machine (a runtime component, like the engine).
+"""The rating book: 一事一评 as a pure state machine (a runtime component, like the engine).
 
 It owns `Rate`, `RequestRating`, `RatingTimeout` and `RefuseDuplicate`, and is fed every journaled
 event: `TicketIssued` (so a rating of a ticket not yet served is told apart: `not_served`),
-`TicketFinished` (opens a case), its own rating events, `DayStarted` (forgets what is too old).
+`CaseBound` (a 办件 bound to a ticket being served), `TicketFinished` (opens the ticket's cases:
+one per bound 办件, or the ticket's implicit case when none was bound), its own rating events,
+`DayStarted` (forgets what is too old).
 
 Rules (see also evaluator/events.py):
 - A case takes at most one citizen rating, whatever the channel (pad, qr, web, wechat).
   A second one raises AlreadyRated (the adapter journals the refusal: RatingRefused).
+- A rating names its case, or only its ticket: then the ticket's first case not rated yet.
 - A rating is taken until the end of hall day `case day + rating_window_days`; later: RatingClosed.
 - A time-out is not a rating: the pad gave up, the citizen did not. After `RatingTimeout` the case
   is "unrated" (or "defaulted" at `unrated_default`, 系统默认评价), and a real rating that comes
   later within the window replaces that record (`RatingRecorded.replaced`). A time-out after a
   rating, or a second time-out, changes nothing.
+- Prompts (RatingRequested) are state: a prompt is open from its request until its case is rated
+  (anywhere) or times out, and `open_prompts()` lists them with their request time, so the pads
+  can show them again after a restart or when a pad comes back. The prompts of one ticket follow
+  one another: when an open prompt's case is rated or times out, the same decision opens the
+  prompt of the ticket's next case that is neither rated nor asked yet.
 - Old cases are not replayed from the journal (replay reads today's events only): `prepare` loads
   the cases of the last `rating_window_days` days from the `cases` table, so QR ratings of earlier
   days work after a restart.
@@ -43,7 +51,15 @@ class Case:
     finished_at: float
     state: str = "open"  # open | rated | unrated | defaulted
     level: int | None = None
-    requested_at: float | None = None
+    requested_at: float | None = None  # when its prompt opened (RatingRequested)
+    timeout_s: int = 0  # the prompt's TIMEOUT_S
+    project_no: str | None = None  # 办件编号; None for a ticket's implicit case
+
+    def time_left(self, now: float) -> float:
+        """Seconds the open prompt still has (0 when it has run out or was never opened)."""
+        if self.requested_at is None:
+            return 0.0
+        return max(0.0, self.requested_at + self.timeout_s - now)
 
 
 def _ordinal(day: str) -> int:
@@ -61,7 +77,9 @@ class RatingBook:
         self.unrated_default = unrated_default
         self.window_days = window_days
         self.cases: dict[int, Case] = {}
-        self.by_ticket: dict[str, int] = {}
+        self.by_ticket: dict[str, list[int]] = {}  # ticket → its cases, in binding order
+        self.bound: dict[str, list[tuple[int, str]]] = {}  # ticket not finished yet → (case, project_no)
+        self.prompts: dict[int, Case] = {}  # open prompts: requested, neither rated nor timed out
         self.issued: set[str] = set()  # today's tickets, to tell `not_served` from `unknown_ticket`
         self._execute = {
             Rate: self._rate,
@@ -76,11 +94,11 @@ class RatingBook:
         """Load the still-rateable cases of earlier days (today's come back by replay)."""
         first = date.fromordinal(_ordinal(day) - self.window_days).isoformat()
         rows = await journal.fetchall(
-            "SELECT case_id, ticket, day, business, window, clerk, finished_at, state, level FROM cases"
-            " WHERE day >= ? AND day < ?", (first, day))
+            "SELECT case_id, ticket, day, business, window, clerk, finished_at, state, level, project_no FROM cases"
+            " WHERE day >= ? AND day < ? ORDER BY case_id", (first, day))
         for r in rows:
             self._open(Case(r["case_id"], r["ticket"], r["day"], r["business"], r["window"], r["clerk"],
-                            r["finished_at"], r["state"], r["level"]))
+                            r["finished_at"], r["state"], r["level"], project_no=r["project_no"]))
 
     # ---- decisions ---------------------------------------------------------------------------
 
@@ -91,7 +109,8 @@ class RatingBook:
         return out
 
     def find(self, case: int | None = None, ticket: str | None = None) -> Case:
-        """The open case named by serial or ticket id; NotServed / UnknownCase when there is none."""
+        """The case named by its id, or the first case of `ticket` not rated yet (its first case when
+        all are rated); NotServed / UnknownCase when there is none."""
         if case is not None:
             found = self.cases.get(case)
             if found is None:
@@ -101,12 +120,23 @@ class RatingBook:
             return found
         if ticket is None:
             raise InvalidRating("需要票号或办件号（give a ticket or a case）")
-        serial = self.by_ticket.get(ticket)
-        if serial is None:
+        ids = self.by_ticket.get(ticket)
+        if not ids:
             if ticket in self.issued:
                 raise NotServed("这张票尚未办结，办结后才能评价（the ticket was never finished at a window）")
             raise UnknownCase(f"没有这张票（no ticket {ticket!r}）")
-        return self.cases[serial]
+        cases = [self.cases[i] for i in ids]
+        return next((c for c in cases if c.state != "rated"), cases[0])
+
+    def ticket_cases(self, ticket: str) -> list[Case]:
+        """The ticket's cases in binding order (empty before it is finished)."""
+        return [self.cases[i] for i in self.by_ticket.get(ticket, ())]
+
+    def open_prompts(self, window: str | None = None) -> list[Case]:
+        """Prompts still open (of one window), oldest first: what a pad must show again."""
+        out = [c for c in self.prompts.values() if window is None or c.window == window]
+        out.sort(key=lambda c: (c.requested_at or 0.0, c.case))
+        return out
 
     def rateable(self, c: Case, now: float) -> bool:
         return _ordinal(self.calendar.day(now)) - _ordinal(c.day) <= self.window_days
@@ -122,6 +152,8 @@ class RatingBook:
         comment = cmd.comment or ""
         if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
             raise InvalidRating(f"评价内容不超过 {MAX_COMMENT} 字（comment longer than {MAX_COMMENT} characters）")
+        if not cmd.rating_id:
+            raise InvalidRating("缺少评价编号（rating_id is required: the adapter makes one per rating）")
         c = self.find(cmd.case, cmd.ticket)
         if cmd.window is not None and cmd.window != c.window:
             raise WrongWindow(f"办件 {c.case} 在{c.window}号窗口办理，不是{cmd.window}号（case served at another window）")
@@ -130,16 +162,40 @@ class RatingBook:
         if not self.rateable(c, now):
             raise RatingClosed(f"办结超过 {self.window_days} 天，评价已关闭（rating closed for case {c.case}）")
         replaced = c.state if c.state in ("unrated", "defaulted") else None
-        return [ev.RatingRecorded(now, c.case, c.ticket, level, reasons, comment.strip(), cmd.channel, c.window,
-                                  c.clerk, c.business, c.day, ev.is_bad(level) and reasons == 0, replaced)]
+        out: list[e.Event] = [
+            ev.RatingRecorded(now, c.case, c.ticket, level, reasons, comment.strip(), cmd.channel, c.window,
+                              c.clerk, c.business, c.day, ev.is_bad(level) and reasons == 0, replaced,
+                              cmd.rating_id, c.project_no)]
+        self._chain(c, now, out)
+        return out
+
+    def _next_prompt(self, ticket: str, now: float, closing: Case | None = None) -> ev.RatingRequested | None:
+        """The prompt of the ticket's next case, unless one of its prompts stays open."""
+        candidate = None
+        for c in self.ticket_cases(ticket):
+            if c is closing:
+                continue
+            if c.case in self.prompts:
+                return None
+            if candidate is None and c.state == "open" and c.requested_at is None:
+                candidate = c
+        if candidate is None:
+            return None
+        return ev.RatingRequested(now, candidate.case, candidate.ticket, candidate.window, candidate.clerk,
+                                  self.timeout_s)
+
+    def _chain(self, closing: Case, now: float, out: list[e.Event]) -> None:
+        """一事一评: the prompt of `closing` ends (rated or timed out): open the ticket's next one."""
+        if closing.case in self.prompts:
+            nxt = self._next_prompt(closing.ticket, now, closing)
+            if nxt is not None:
+                out.append(nxt)
 
     def _request(self, cmd: RequestRating, now: float) -> list[e.Event]:
-        c = self.cases.get(cmd.case)
-        if c is None:
-            raise UnknownCase(f"没有办件 {cmd.case}（no served case {cmd.case}）")
-        if c.state != "open" or c.requested_at is not None:
-            return []  # rated by QR before the pad could ask, or asked already
-        return [ev.RatingRequested(now, c.case, c.ticket, c.window, c.clerk, self.timeout_s)]
+        if cmd.ticket not in self.by_ticket:
+            raise UnknownCase(f"没有已办结的票 {cmd.ticket!r}（no finished ticket {cmd.ticket!r}）")
+        nxt = self._next_prompt(cmd.ticket, now)
+        return [] if nxt is None else [nxt]  # nothing: all rated or asked already, or one still open
 
     def _timeout(self, cmd: RatingTimeout, now: float) -> list[e.Event]:
         c = self.cases.get(cmd.case)
@@ -147,8 +203,11 @@ class RatingBook:
             raise UnknownCase(f"没有办件 {cmd.case}（no served case {cmd.case}）")
         if c.state != "open":
             return []
-        return [ev.RatingTimedOut(now, c.case, c.ticket, c.window, c.clerk, c.business, c.day,
-                                  self.unrated_default, cmd.source)]
+        out: list[e.Event] = [
+            ev.RatingTimedOut(now, c.case, c.ticket, c.window, c.clerk, c.business, c.day, self.unrated_default,
+                              cmd.source, cmd.rating_id, c.project_no)]
+        self._chain(c, now, out)
+        return out
 
     def _refuse(self, cmd: RefuseDuplicate, now: float) -> list[e.Event]:
         return [ev.RatingRefused(now, cmd.case, cmd.ticket, cmd.channel, cmd.reason)]
@@ -156,33 +215,48 @@ class RatingBook:
     # ---- apply -------------------------------------------------------------------------------
 
     def _open(self, c: Case) -> None:
+        if c.case in self.cases:
+            return
         self.cases[c.case] = c
-        self.by_ticket[c.ticket] = c.case
+        self.by_ticket.setdefault(c.ticket, []).append(c.case)
         self.issued.discard(c.ticket)
 
     def apply(self, x: e.Event) -> None:
         kind = type(x)
         if kind is e.TicketIssued:
             self.issued.add(x.ticket)
+        elif kind is e.CaseBound:
+            self.bound.setdefault(x.ticket, []).append((x.case, x.project_no))
         elif kind is e.TicketFinished:
-            if x.case not in self.cases:
-                self._open(Case(x.case, x.ticket, self.calendar.day(x.at), x.business, x.window, x.clerk, x.at))
+            day = self.calendar.day(x.at)
+            for case, project_no in self.bound.pop(x.ticket, None) or [(x.case, None)]:
+                self._open(Case(case, x.ticket, day, x.business, x.window, x.clerk, x.at, project_no=project_no))
         elif kind is ev.RatingRequested:
             c = self.cases.get(x.case)
             if c is not None:
-                c.requested_at = x.at
+                c.requested_at, c.timeout_s = x.at, x.timeout_s
+                if c.state == "open":
+                    self.prompts[c.case] = c
         elif kind is ev.RatingRecorded:
             c = self.cases.get(x.case)
             if c is not None:
                 c.state, c.level = "rated", x.level
+                self.prompts.pop(c.case, None)
         elif kind is ev.RatingTimedOut:
             c = self.cases.get(x.case)
             if c is not None and c.state == "open":
                 c.state = "unrated" if x.level is None else "defaulted"
                 c.level = x.level
+                self.prompts.pop(c.case, None)
         elif kind is e.DayStarted:
             self.issued.clear()
+            self.bound.clear()  # tickets not finished by the day's end were closed with it
             first = _ordinal(x.day) - self.window_days
             for c in [c for c in self.cases.values() if _ordinal(c.day) < first]:
                 del self.cases[c.case]
-                self.by_ticket.pop(c.ticket, None)
+                self.prompts.pop(c.case, None)
+                ids = self.by_ticket.get(c.ticket)
+                if ids is not None:
+                    ids.remove(c.case)
+                    if not ids:
+                        del self.by_ticket[c.ticket]

@@ -12,10 +12,12 @@ earlier day that was never served (`not_served`) from one that does not exist (`
 
 Pads (firmware_bridge wiring):
 - RATING (CASE, LEVEL, REASONS)  → `await evaluator.rate(Rate(case=CASE, level=LEVEL, reasons=REASONS,
-  channel="pad", window=<the pad's window>))`; ACK the pad whatever the outcome (a refusal is
-  final, a retry would be refused again).
-- RATE_TIMEOUT (CASE)           → `await runtime.execute(RatingTimeout(CASE, source="pad"))`.
-- Listen for `RatingRequested` (evaluator.events) to send RATE_REQUEST to the window's pad.
+  channel="pad", window=<the pad's window>, rating_id=<uuid4>))`; ACK the pad whatever the outcome
+  (a refusal is final, a retry would be refused again).
+- RATE_TIMEOUT (CASE)           → `await runtime.execute(RatingTimeout(CASE, source="pad", rating_id=<uuid4>))`.
+- Listen for `RatingRequested` (evaluator.events) to send RATE_REQUEST to the window's pad, and
+  on start and whenever a pad comes (back) online send every prompt of its window still open
+  (`RatingBook.open_prompts`) with the time left.
 """
 
 from __future__ import annotations
@@ -38,14 +40,17 @@ class Rate:
     comment: str = ""
     channel: str = "qr"
     window: str | None = None
+    rating_id: str = ""  # a UUID the adapter makes (EvaluatorAdapter.rate fills it in when empty)
 
 
 @dataclass(slots=True, frozen=True)
 class RequestRating:
-    """Open the rating prompt for a finished case (→ RatingRequested). The adapter sends it after
-    each TicketFinished commits; nobody else needs to."""
+    """Open the next rating prompt of a finished ticket (→ RatingRequested for its first case not
+    rated and not asked yet; nothing while one of its prompts is open). The adapter sends it after
+    each TicketFinished commits; the prompts of a ticket's further 办件 follow one another by
+    themselves (the book opens the next when one is rated or times out)."""
 
-    case: int
+    ticket: str
 
 
 @dataclass(slots=True, frozen=True)
@@ -55,6 +60,7 @@ class RatingTimeout:
 
     case: int
     source: str = "timer"
+    rating_id: str = ""  # a UUID the adapter makes: a 系统默认评价 is a record too
 
 
 @dataclass(slots=True, frozen=True)

@@ -1,18 +1,26 @@
 """The evaluator adapter: the rating book in the runtime, rating time-outs, and the HTTP routes.
 
 - Adds `RatingBook` to the runtime in the constructor (before start, so replay feeds it).
-- After each TicketFinished commits it sends `RequestRating` (→ RatingRequested: pads show the
-  prompt); for windows without a pad (not in config.pads) it schedules `RatingTimeout` after
-  `rating_timeout_s` (`timeout_delay`), since no pad will send RATE_TIMEOUT for them.
-- `rate(cmd)`: the one way to rate (HTTP here, pads via the bridge): on a duplicate it journals the
-  refusal (RatingRefused: `rating_refusals`, metric) and raises AlreadyRated.
+- After each TicketFinished commits it sends `RequestRating` (→ RatingRequested for the ticket's
+  first case: pads show the prompt; the book opens the next case's prompt when one closes).
+- Every open prompt has a timer here: for windows without a pad (not in config.pads)
+  `RatingTimeout` after `rating_timeout_s` (`timeout_delay`), since no pad will send RATE_TIMEOUT
+  for them; for a pad's window a backstop `prompt_grace_s` after the pad's own time-out (a pad
+  that never got the prompt, or went away). On start the timers of the prompts still open are set
+  again for the time they have left, and a finished ticket whose prompt was never opened (a crash
+  between the two commits) gets it then.
+- `rate(cmd)`: the one way to rate (HTTP here, pads via the bridge): it gives the rating its UUID
+  (`rating_id`); on a duplicate it journals the refusal (RatingRefused: `rating_refusals`, metric)
+  and raises AlreadyRated.
 - Routes: POST /api/v1/ratings (public), GET /api/v1/reviews/{case}, GET /api/v1/reports/reviews,
   /queues, /national (supervisor or admin).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import uuid
 from collections.abc import Sequence
 
 from prometheus_client import Counter
@@ -25,6 +33,12 @@ from evaluator.errors import AlreadyRated, NotServed, RatingClosed, UnknownCase
 from queued.core import events as e
 
 log = logging.getLogger("queued.evaluator")
+
+PROMPT_GRACE_S = 15.0  # a pad's prompt is closed by the daemon this long after the pad's own time-out
+
+
+def new_rating_id() -> str:
+    return str(uuid.uuid4())
 
 
 class EvaluatorAdapter:
@@ -39,6 +53,7 @@ class EvaluatorAdapter:
         rt.add_component(self.book)
         self.padded = {p.window for p in cfg.pads}
         self.timeout_delay: float = float(cfg.rating_timeout_s)  # tests shorten it
+        self.prompt_grace_s = PROMPT_GRACE_S
         r = daemon.metrics.registry
         self.ratings_total = Counter("queued_ratings", "Ratings recorded (level none: unrated time-out)",
                                      ["level", "channel"], registry=r)
@@ -48,17 +63,28 @@ class EvaluatorAdapter:
         rt.subscribe(self._on_events)
 
     async def start(self) -> None:
-        """Pick up what a restart interrupted: prompts never sent, time-outs never fired."""
+        """Pick up what a restart interrupted: prompts never opened, time-outs never fired."""
         now = self.runtime.clock()
         today = self.runtime.calendar.day(now)
-        for c in list(self.book.cases.values()):
-            if c.state != "open":
+        book = self.book
+        for c in book.open_prompts():
+            self._arm(c, now)
+        asked: set[str] = set()
+        for c in list(book.cases.values()):
+            if c.state != "open" or c.case in book.prompts:
                 continue
-            if c.day == today and c.requested_at is None:
-                self.runtime.submit(RequestRating(c.case))
-            elif c.window not in self.padded or c.day < today:
-                due = (c.requested_at or c.finished_at) + self.timeout_delay - now
-                self.runtime.schedule(max(0.0, due), RatingTimeout(c.case))
+            if c.day < today:  # an earlier day's prompt is long gone
+                self.runtime.schedule(0.0, RatingTimeout(c.case, rating_id=new_rating_id()))
+            elif c.requested_at is None and c.ticket not in asked:
+                asked.add(c.ticket)
+                self.runtime.submit(RequestRating(c.ticket))
+
+    def _arm(self, c, now: float) -> None:
+        """The timer that closes an open prompt: the window's time-out, or a pad's backstop."""
+        padded = c.window in self.padded
+        delay = (c.timeout_s + self.prompt_grace_s) if padded else self.timeout_delay
+        due = (c.requested_at or now) + delay - now
+        self.runtime.schedule(max(0.0, due), RatingTimeout(c.case, rating_id=new_rating_id()))
 
     async def stop(self) -> None:
         pass
@@ -68,6 +94,8 @@ class EvaluatorAdapter:
     async def rate(self, cmd: Rate) -> ev.RatingRecorded:
         """Rate a case; the returned event is durable. Raises an EvaluatorError, nothing changed
         (except the journaled refusal of a duplicate)."""
+        if not cmd.rating_id:
+            cmd = dataclasses.replace(cmd, rating_id=new_rating_id())
         try:
             events, _ = await self.runtime.execute(cmd)
         except AlreadyRated:
@@ -85,7 +113,8 @@ class EvaluatorAdapter:
         """Not in the book: a case past the rating window, or a ticket of an earlier day never served."""
         j = self.runtime.journal
         if cmd.ticket is not None:
-            row = await j.fetchone("SELECT case_id, state FROM cases WHERE ticket=?", (cmd.ticket,))
+            row = await j.fetchone("SELECT case_id, state FROM cases WHERE ticket=?"
+                                   " ORDER BY state = 'rated', case_id LIMIT 1", (cmd.ticket,))
         else:
             row = await j.fetchone("SELECT case_id, state FROM cases WHERE case_id=?", (cmd.case,))
         if row is not None:
@@ -107,10 +136,11 @@ class EvaluatorAdapter:
         for x in events:
             kind = type(x)
             if kind is e.TicketFinished:
-                rt.submit(RequestRating(x.case))
+                rt.submit(RequestRating(x.ticket))
             elif kind is ev.RatingRequested:
-                if x.window not in self.padded:
-                    rt.schedule(self.timeout_delay, RatingTimeout(x.case))
+                c = self.book.cases.get(x.case)
+                if c is not None:
+                    self._arm(c, rt.clock())
             elif kind is ev.RatingRecorded:
                 self.ratings_total.labels(str(x.level), x.channel).inc()
             elif kind is ev.RatingTimedOut:

@@ -80,6 +80,7 @@ class PadState:
         self.keys_locked = False
         self.busy = False  # answer commands other than POLL with NAK 3 (for tests)
         self.resends = 0  # events sent again because their ACK did not come
+        self.ack_fallbacks = 0  # POLLs with ACK 0 after a non-zero ACK since power-up (protocol 1.1 forbids it)
         self.display_version = 0  # bumped whenever either screen changes
         self._reset_memory()
 
@@ -95,6 +96,7 @@ class PadState:
         self._queue: deque[PadEvent] = deque()
         self._head_sent = False
         self._next_evt = 1
+        self._ack_seen = 0  # the last non-zero ACK since power-up
         self._changed()
 
     def _changed(self) -> None:
@@ -206,6 +208,11 @@ class PadState:
         return Status(self.flags, major, minor, min(self.pending, 255), addr=self.address, seq=seq)
 
     def _answer_poll(self, poll: Poll) -> PadReply:
+        # ACK carries the last EVT the host processed and never falls back to 0 (protocol 1.1).
+        if poll.ack:
+            self._ack_seen = poll.ack
+        elif self._ack_seen:
+            self.ack_fallbacks += 1
         # Drop the head only if it was sent: after a power cycle the host may still be acknowledging
         # an old event with the same EVT as a new one that it has not seen yet.
         if self._queue and self._head_sent and poll.ack == self._queue[0].evt:

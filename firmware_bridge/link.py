@@ -3,11 +3,15 @@
 Exactly-once, as serial-protocol.md puts it: the host acknowledges an event by putting its EVT in the
 ACK of its next POLL, and processes an event only if its EVT differs from the last one it processed.
 
-One refinement, because a pad that loses power "keeps nothing" and restarts at EVT 1: once the pad
-reports an empty queue (STATUS with PENDING 0) it has dropped the last event, so nothing is left to
-acknowledge or to take for a retry. The host then forgets that EVT and sends ACK 0. Otherwise a pad
-that rebooted after sending EVT 1 would have its next EVT 1 dropped (by the pad, on the stale ACK)
-or ignored (by the host, as a "retry") and a key press would be lost.
+Two values, because they must be forgotten at different times:
+- `acked`, the ACK of every POLL: the EVT of the last event processed. It never falls back to 0 once
+  an event was acknowledged (protocol 1.1); it is 0 only before the first event this host has a
+  record of (the journal's `pad_acks` carries it across restarts). A pad drops its head only when it
+  has sent it and the ACK matches, so a stale ACK after the pad lost power drops nothing.
+- `last_evt`, the duplicate filter. A pad that loses power "keeps nothing" and restarts at EVT 1:
+  once it reports an empty queue (STATUS with PENDING 0) it holds no event the host might take for a
+  retry, so the filter is cleared and its next event is heard whatever its EVT (otherwise a rebooted
+  pad's EVT 1 after an acknowledged EVT 1 would be taken for a resend and a key press lost).
 """
 
 from __future__ import annotations
@@ -35,26 +39,31 @@ class PendingCommand:
 class PadLink:
     addr: int
     offline_after: int = 3
-    last_evt: int | None = None  # EVT of the last event processed; the ACK of the next POLL
+    last_evt: int | None = None  # the duplicate filter: EVT of the last event processed, until the queue empties
+    acked: int = 0  # the ACK of every POLL: EVT of the last event processed (0: none yet)
     online: bool | None = None  # None until the first reply or the first ``offline_after`` misses
     misses: int = 0  # missed replies in a row
     next_probe: float = 0.0  # while offline: loop time of the next poll
     commands: deque[PendingCommand] = field(default_factory=deque)
 
+    def __post_init__(self) -> None:
+        if self.last_evt and not self.acked:
+            self.acked = self.last_evt
+
     @property
     def ack(self) -> int:
-        return self.last_evt or 0
+        return self.acked
 
     def is_retry(self, event: PadEvent) -> bool:
         """True when ``event`` is a resend of the event already processed."""
         return event.evt == self.last_evt
 
     def event_processed(self, event: PadEvent) -> None:
-        self.last_evt = event.evt
+        self.last_evt = self.acked = event.evt
 
     def status_seen(self, status: Status) -> None:
         if status.pending == 0:
-            self.last_evt = None
+            self.last_evt = None  # nothing left to resend; the ACK stays (it never falls back to 0)
 
     def reply_seen(self) -> bool:
         """Record a good reply; True when it brings the pad (back) online."""

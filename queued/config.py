@@ -67,6 +67,7 @@ class Config:
     buses: dict[str, dict[str, int]] = field(default_factory=dict)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)  # wechat, printer, appointments
     item_codes: dict[str, str] = field(default_factory=dict)
+    dept_codes: dict[str, str] = field(default_factory=dict)  # business → dept_code ('' = none)
     # [[clerk]] pin, hashed as the file is read (queued.pins): the plain PIN is not kept in memory
     clerk_pin_hashes: dict[str, str] = field(default_factory=dict)
     window_leaders: dict[str, str] = field(default_factory=dict)
@@ -187,7 +188,7 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
 
     if not lists["business"]:
         raise ConfigError("config: at least one [[business]] is required")
-    businesses, item_codes = [], {}
+    businesses, item_codes, dept_codes = [], {}, {}
     for i, b in enumerate(lists["business"]):
         if not re.fullmatch(r"[A-Z]{1,2}", b["code"]):
             raise bad("business", i, "code", "use one or two capital letters (it is the ticket prefix)", True)
@@ -200,7 +201,11 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
         except ValueError as exc:
             raise bad("business", i, "hours", str(exc), True) from None
         businesses.append(Business(b["code"], b["name"] or b["code"], b["daily_cap"], hours))
+        if not re.fullmatch(r"[0-9A-Za-z_.-]{0,32}", b["dept_code"]):
+            raise bad("business", i, "dept_code", "expected a department code (统一社会信用代码: letters and digits)",
+                      True)
         item_codes[b["code"]] = b["item_code"]
+        dept_codes[b["code"]] = b["dept_code"]
     codes = {b.code for b in businesses}
 
     clerks, pins = [], {}
@@ -292,7 +297,8 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
         pads=tuple(pads), buses=buses,
         sections={"wechat": _wechat(sec["wechat"], lines), "printer": sec["printer"],
                   "appointments": sec["appointments"]},
-        item_codes=item_codes, clerk_pin_hashes=pins, window_leaders=leaders, source=source,
+        item_codes=item_codes, dept_codes=dept_codes, clerk_pin_hashes=pins, window_leaders=leaders,
+        source=source,
         holidays=tuple(h["holidays"]), workdays=tuple(h["workdays"]), default_rating_pf=h["default_rating_pf"],
     )
 

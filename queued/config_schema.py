@@ -99,6 +99,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "daily_cap": (int, None),
         "hours": (list, None),
         "item_code": (str, ""),  # extension: 事项编码 for the national export
+        "dept_code": (str, ""),  # 办事部门 (统一社会信用代码) of its cases when a 办件 names none (config.md 1.1)
     },
     "clerk": {
         "id": (str, _REQUIRED),

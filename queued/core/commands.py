@@ -93,6 +93,20 @@ class SignOut(WindowCommand):
 
 
 @dataclass(slots=True)
+class BindCase(WindowCommand):
+    """Bind a 办件 to the ticket the window is serving (from the 一窗受理 system or the clerk)."""
+
+    project_no: str = ""
+    item_code: str = ""
+    item_name: str = ""
+    dept_code: str = ""
+    applicant_name: str = ""
+    applicant_id: str = ""
+    applicant_phone: str = ""
+    applicant_type: str = "1"
+
+
+@dataclass(slots=True)
 class CloseDay:
     """当日业务不留号: at closing time every waiting ticket is closed as not served."""
 
@@ -113,5 +127,6 @@ __all__ = [
     "CallNumber",
     "SignIn",
     "SignOut",
+    "BindCase",
     "CloseDay",
 ]

@@ -16,6 +16,7 @@ from queued.core.errors import (
     AlreadyWaiting,
     Closed,
     CoreError,
+    DuplicateCase,
     InvalidState,
     NotHolder,
     QuotaExhausted,
@@ -53,6 +54,7 @@ class Engine(HallState):
             c.CallNumber: self._call_number,
             c.SignIn: self._sign_in,
             c.SignOut: self._sign_out,
+            c.BindCase: self._bind_case,
             c.CloseDay: self._close_day,
         }
 
@@ -314,3 +316,18 @@ class Engine(HallState):
         self.apply(ev)
         return [ev]
 
+
+    # ---- decisions: 办件 ------------------------------------------------------------------------
+
+    def _bind_case(self, cmd: c.BindCase, now: float) -> list[e.Event]:
+        w = self.window(cmd.window)
+        t = w.current
+        if t is None or w.state not in ("calling", "serving"):
+            raise InvalidState(f"{w.id}号窗口当前没有正在办理的号，不能绑定办件（state: {w.state}, no current ticket）")
+        if cmd.project_no in self.bound_projects:
+            raise DuplicateCase(f"办件 {cmd.project_no} 已绑定过（project_no {cmd.project_no!r} is already bound）")
+        ev = e.CaseBound(now, self.next_serial, t.id, w.id, cmd.project_no, cmd.item_code, cmd.item_name,
+                         cmd.dept_code, cmd.applicant_name, cmd.applicant_id, cmd.applicant_phone,
+                         cmd.applicant_type)
+        self.apply(ev)
+        return [ev]

@@ -49,3 +49,7 @@ class RecallLimit(CoreError):
 
 class NotHolder(CoreError):
     code = "forbidden"
+
+
+class DuplicateCase(CoreError):
+    code = "duplicate_case"

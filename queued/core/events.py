@@ -116,6 +116,28 @@ class TicketTransferred(Event):
     to_window: str | None = None
 
 
+@event("case_bound")
+class CaseBound(Event):
+    """A 办件 of the 一窗受理 system bound to the ticket a window is serving (一事一评: each is rated).
+
+    `case` comes from the hall's serial counter (the one tickets are numbered from), so a case id
+    never collides with a ticket's serial, which is the id of a ticket's implicit case. The applicant's
+    data is kept for the 差评 call-back and the provincial push only (masked everywhere else)."""
+
+    at: float
+    case: int
+    ticket: str
+    window: str
+    project_no: str  # 办件编号, unique
+    item_code: str = ""  # 事项编码
+    item_name: str = ""
+    dept_code: str = ""  # 办事部门 (统一社会信用代码); empty: the business's or the hall's
+    applicant_name: str = ""
+    applicant_id: str = ""  # full ID / USCC number
+    applicant_phone: str = ""
+    applicant_type: str = "1"  # userProp: 1 个人/自然人, 2 法人, …
+
+
 @event("ticket_cancelled")
 class TicketCancelled(Event):
     at: float
@@ -193,6 +215,7 @@ __all__ = [
     "TicketFinished",
     "TicketTransferred",
     "TicketCancelled",
+    "CaseBound",
     "WindowOpened",
     "WindowPaused",
     "WindowResumed",

@@ -26,6 +26,10 @@ class HallState:
         self.calendar = calendar
         self.day = day or ""
         self.next_serial = 1
+        # 办件编号 bound since start (today's by replay): a second binding is refused. Not reset at
+        # the day's roll-over, so a number bound just before midnight is still known after it;
+        # earlier days' numbers are checked against the database by the adapter.
+        self.bound_projects: dict[str, int] = {}
         self.service_avg: dict[str, float] = {b.code: hall.default_service_s for b in hall.businesses}
         self.day_closed = False
         self._reset_day()
@@ -38,6 +42,7 @@ class HallState:
             e.TicketFinished: self._on_finished,
             e.TicketTransferred: self._on_transferred,
             e.TicketCancelled: self._on_cancelled,
+            e.CaseBound: self._on_case_bound,
             e.WindowOpened: self._on_window_opened,
             e.WindowPaused: self._on_paused,
             e.WindowResumed: self._on_resumed,
@@ -277,6 +282,11 @@ class HallState:
                 self._set_window(w, "idle", ev.at)
         t.status = "cancelled"
         t.cancel_reason = ev.reason
+
+    def _on_case_bound(self, ev: e.CaseBound) -> None:
+        self.bound_projects[ev.project_no] = ev.case
+        if ev.case >= self.next_serial:  # case ids come from the serial counter
+            self.next_serial = ev.case + 1
 
     def _on_window_opened(self, ev: e.WindowOpened) -> None:
         self._set_window(self.windows[ev.window], "idle", ev.at)

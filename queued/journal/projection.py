@@ -18,6 +18,7 @@ Projector = Callable[[Any, str], Iterable[Statement]]
 
 PROJECTORS: dict[str, list[Projector]] = {}
 SCHEMAS: list[str] = []
+MIGRATIONS: list[Callable[[Any], None]] = []
 
 
 def register(kind: str, projector: Projector) -> None:
@@ -30,6 +31,14 @@ def register(kind: str, projector: Projector) -> None:
 def register_schema(ddl: str) -> None:
     if ddl not in SCHEMAS:
         SCHEMAS.append(ddl)
+
+
+def register_migration(fn: Callable[[Any], None]) -> None:
+    """`fn(conn)` (a sqlite3.Connection) runs when the journal opens, before the schemas: for what
+    `CREATE ... IF NOT EXISTS` cannot do to a database made by an older version (new columns).
+    It must be idempotent and do nothing on a new database (the schemas create the tables)."""
+    if fn not in MIGRATIONS:
+        MIGRATIONS.append(fn)
 
 
 def _issued(ev: e.TicketIssued, day: str):
@@ -77,6 +86,15 @@ def _transferred(ev: e.TicketTransferred, day: str):
     )
 
 
+def _case_bound(ev: e.CaseBound, day: str):
+    yield (
+        "INSERT INTO case_bindings (case_id, ticket, day, window, project_no, item_code, item_name, dept_code,"
+        " applicant_name, applicant_id, applicant_phone, applicant_type, bound_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (ev.case, ev.ticket, day, ev.window, ev.project_no, ev.item_code, ev.item_name, ev.dept_code,
+         ev.applicant_name, ev.applicant_id, ev.applicant_phone, ev.applicant_type, ev.at),
+    )
+
+
 def _cancelled(ev: e.TicketCancelled, day: str):
     yield "UPDATE tickets SET status='cancelled', cancel_reason=? WHERE id=?", (ev.reason, ev.ticket)
 
@@ -90,5 +108,6 @@ for _kind, _fn in (
     ("ticket_finished", _finished),
     ("ticket_transferred", _transferred),
     ("ticket_cancelled", _cancelled),
+    ("case_bound", _case_bound),
 ):
     register(_kind, _fn)

@@ -41,6 +41,26 @@ CREATE TABLE IF NOT EXISTS tickets (
 CREATE INDEX IF NOT EXISTS tickets_day ON tickets(day, business);
 CREATE UNIQUE INDEX IF NOT EXISTS tickets_day_number ON tickets(day, number);
 
+-- 办件 bound to tickets (CaseBound), kept from binding on; the evaluator copies each into its
+-- `cases` table when the ticket is finished. case_id comes from the serial counter (never a
+-- ticket's serial). The applicant's columns serve the 差评 call-back and the provincial push only.
+CREATE TABLE IF NOT EXISTS case_bindings (
+    case_id         INTEGER PRIMARY KEY,
+    ticket          TEXT NOT NULL,
+    day             TEXT NOT NULL,
+    window          TEXT NOT NULL,
+    project_no      TEXT NOT NULL UNIQUE,
+    item_code       TEXT NOT NULL DEFAULT '',
+    item_name       TEXT NOT NULL DEFAULT '',
+    dept_code       TEXT NOT NULL DEFAULT '',
+    applicant_name  TEXT NOT NULL DEFAULT '',
+    applicant_id    TEXT NOT NULL DEFAULT '',
+    applicant_phone TEXT NOT NULL DEFAULT '',
+    applicant_type  TEXT NOT NULL DEFAULT '1',
+    bound_at        REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS case_bindings_ticket ON case_bindings(ticket, case_id);
+
 CREATE TABLE IF NOT EXISTS tokens (
     hash       TEXT PRIMARY KEY,
     role       TEXT NOT NULL,

@@ -63,6 +63,8 @@ class Journal:
             for pragma in PRAGMAS:
                 await self.db.execute(pragma)
             await self.db.execute("PRAGMA wal_autocheckpoint=0")  # see _checkpoints()
+            for migrate in projection.MIGRATIONS:
+                await self.db._execute(migrate, self.db._conn)
             await self.db.executescript(CORE_SCHEMA + "\n".join(projection.SCHEMAS))
             self.read = await aiosqlite.connect(self.path, isolation_level=None)
             await self.read.execute("PRAGMA busy_timeout=5000")
@@ -235,7 +237,9 @@ class Journal:
 
     async def max_serial(self) -> int:
         assert self.read is not None
-        async with self.read.execute("SELECT COALESCE(MAX(serial), 0) FROM tickets") as cur:
+        # Bound 办件 take ids from the same counter (CaseBound): never reuse one after a restart.
+        async with self.read.execute("SELECT MAX(COALESCE((SELECT MAX(serial) FROM tickets), 0),"
+                                     " COALESCE((SELECT MAX(case_id) FROM case_bindings), 0))") as cur:
             row = await cur.fetchone()
         return int(row[0])
 

@@ -11,14 +11,18 @@
   window or of its waiting count (coalesced: one computation per loop turn, sent only when it
   differs), both again whenever the pad comes (back) online.
 - Ratings: RatingRequested → RATE_REQUEST; RATING → the evaluator's Rate (channel "pad"); RATE_TIMEOUT
-  → RatingTimeout; rated elsewhere while the prompt is open → RATE_CANCEL. A prompt that never
-  reached the pad (offline, unanswered) times out on the daemon's timer instead.
+  → RatingTimeout; rated elsewhere while the prompt is open → RATE_CANCEL. Prompts are the rating
+  book's journaled state, not this adapter's: whenever a pad comes online (the first reply after a
+  start, or after it was offline) it is sent every prompt of its window still open, with the time
+  left, so a restart or an unplugged pad loses no prompt; a prompt that never reaches the pad is
+  closed by the evaluator's backstop timer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from functools import partial
@@ -26,6 +30,7 @@ from functools import partial
 from evaluator import events as rev
 from evaluator.commands import Rate, RatingTimeout, RefuseDuplicate
 from evaluator.errors import AlreadyRated
+from evaluator.service import new_rating_id
 from firmware_bridge.errors import FirmwareBridgeError
 from firmware_bridge.frames import (
     EVENT_TYPE_NAMES,
@@ -53,8 +58,7 @@ log = logging.getLogger("queued.pads")
 
 # On a pty (tests, emulators) nothing paces the poller but this; on a real line the wire is slower.
 MIN_CYCLE_S = 0.005
-PROMPT_GRACE_S = 15.0
-SCREEN_RETRY_S = 0.2  # the daemon's own time-out comes this long after the pad's, as a backstop
+SCREEN_RETRY_S = 0.2  # an unanswered screen or prompt is sent again this long after
 
 
 def broker_url(config) -> str:
@@ -75,7 +79,8 @@ class PadAdapter:
         self.remote_ports = {p.port for p in cfg.pads if cfg.buses.get(p.port, {}).get("remote")}
         self.pollers: dict[str, BusPoller] = {}
         self.remote: RemoteBuses | None = None
-        self.prompts: dict[str, int] = {}  # window → case of the rating prompt open on its pad
+        self.showing: dict[str, int] = {}  # window → case of the last prompt its pad took (what it shows)
+        self.book = None  # the evaluator's RatingBook (open prompts), when the evaluator runs
         self.sent_state: dict[str, tuple] = {}  # window → the SHOW_STATE last queued for its pad
         self.events: Counter = Counter()  # processed pad events, by type
         self.keys: Counter = Counter()  # processed keys, by name
@@ -96,7 +101,9 @@ class PadAdapter:
     async def start(self) -> None:
         if not self.bindings:
             return
-        self.rating_enabled = self.daemon.adapter("EvaluatorAdapter") is not None
+        evaluator = self.daemon.adapter("EvaluatorAdapter")
+        self.rating_enabled = evaluator is not None
+        self.book = evaluator.book if evaluator is not None else None
         if not self.rating_enabled:
             log.warning("pads without the evaluator: RATING and RATE_TIMEOUT are acknowledged and ignored")
         acks = await ledger.load_acks(self.runtime.journal)
@@ -225,7 +232,8 @@ class PadAdapter:
             elif isinstance(event, Rating):
                 await self._rate(binding.window, event, processed)
             elif isinstance(event, RateTimeout):
-                await rt.execute(RatingTimeout(event.case, source="pad"), also=[processed()])
+                await rt.execute(RatingTimeout(event.case, source="pad", rating_id=new_rating_id()),
+                                 also=[processed()])
         except AlreadyRated as exc:
             self.refused[(kind, exc.code)] += 1
             await rt.execute(RefuseDuplicate(event.case, None, "pad"), also=[processed(exc.code)])
@@ -237,11 +245,12 @@ class PadAdapter:
                 self.sent_state.pop(binding.window, None)  # the clerk pressed on a stale screen: resend
                 self._mark_dirty()
         self.events[kind] += 1
-        if isinstance(event, Rating | RateTimeout) and self.prompts.get(binding.window) == event.case:
-            del self.prompts[binding.window]
+        if isinstance(event, Rating | RateTimeout) and self.showing.get(binding.window) == event.case:
+            del self.showing[binding.window]  # the pad closed it itself
 
     async def _rate(self, window: str, event: Rating, processed) -> None:
-        cmd = Rate(int(event.level), case=event.case, reasons=event.reasons, channel="pad", window=window)
+        cmd = Rate(int(event.level), case=event.case, reasons=event.reasons, channel="pad", window=window,
+                   rating_id=new_rating_id())
         await self.runtime.execute(cmd, also=[processed()])
 
     def pad_online(self, port: str, addr: int) -> None:
@@ -253,6 +262,10 @@ class PadAdapter:
         self.send(w, clerk_frame(self.hall, self.runtime.engine, w))
         self.sent_state.pop(w, None)
         self._send_state(w)
+        self.showing.pop(w, None)  # it may have lost its prompt with its power
+        if self.book is not None:
+            for c in self.book.open_prompts(w):  # oldest first: the pad ends on the newest
+                self._prompt(w, c.case)
 
     def pad_offline(self, port: str, addr: int) -> None:
         binding = self.by_pad.get((port, addr))
@@ -269,14 +282,14 @@ class PadAdapter:
             if kind is e.ClerkSignedIn or kind is e.ClerkSignedOut:
                 if x.window in self.bindings:
                     self.send(x.window, clerk_frame(self.hall, self.runtime.engine, x.window))
-            elif kind is rev.RatingRequested:
-                if x.window in self.bindings:
-                    self._request_rating(x)
             elif kind is rev.RatingRecorded or kind is rev.RatingTimedOut:
-                if self.prompts.get(x.window) == x.case:
-                    del self.prompts[x.window]
+                if self.showing.get(x.window) == x.case:
+                    del self.showing[x.window]
                     if getattr(x, "channel", None) != "pad" and getattr(x, "source", None) != "pad":
                         self.send(x.window, RateCancel(x.case))  # rated by QR, or the daemon timed it out
+            elif kind is rev.RatingRequested:  # after the above: a ticket's next 办件 follows in one commit
+                if x.window in self.bindings:
+                    self._prompt(x.window, x.case)
         self._mark_dirty()
 
     def _mark_dirty(self) -> None:
@@ -300,25 +313,31 @@ class PadAdapter:
         if self.send(window, frame) is not None:
             self.sent_state[window] = key
 
-    def _request_rating(self, x: rev.RatingRequested) -> None:
-        rt = self.runtime
-        t = rt.engine.tickets.get(x.ticket)
-        # Backstop: whatever happens to the pad, the case does not stay open (a no-op if it answered).
-        rt.schedule(x.timeout_s + PROMPT_GRACE_S, RatingTimeout(x.case, source="timer"))
-        if not self.is_online(x.window):
-            rt.schedule(0, RatingTimeout(x.case, source="timer"))  # nobody can rate on a dead pad
+    def _prompt(self, window: str, case: int) -> None:
+        """Send the open prompt of `case` to the window's pad with the time it has left; again after
+        a moment if the pad did not take it while online (offline: `pad_online` sends it)."""
+        if self._stopping or self.book is None or not self.is_online(window):
             return
-        self.prompts[x.window] = x.case
-        fut = self.send(x.window, RateRequest(x.case, x.timeout_s, t.number if t else ""))
+        c = self.book.prompts.get(case)
+        if c is None:
+            return  # rated or timed out meanwhile
+        left = math.ceil(c.time_left(self.runtime.clock()))
+        if left < 1:
+            return  # run out: the evaluator's timer closes it
+        t = self.runtime.engine.tickets.get(c.ticket)
+        fut = self.send(window, RateRequest(case, min(left, 255), t.number if t else ""))
         if fut is None:
             return
+        self.showing[window] = case  # now: a rating elsewhere from here on is followed by RATE_CANCEL
 
         def delivered(f: asyncio.Future) -> None:
             reply = f.result() if not f.cancelled() else None
-            if (reply is None or isinstance(reply, Nak)) and not self._stopping:
-                log.warning("window %s: the pad did not take the rating prompt for case %d", x.window, x.case)
-                if self.prompts.get(x.window) == x.case:
-                    del self.prompts[x.window]
-                rt.schedule(x.timeout_s, RatingTimeout(x.case, source="timer"))
+            if self._stopping or (reply is not None and not isinstance(reply, Nak)):
+                return
+            log.warning("window %s: the pad did not take the rating prompt for case %d", window, case)
+            if self.showing.get(window) == case:
+                del self.showing[window]
+            if self.is_online(window):
+                asyncio.get_running_loop().call_later(SCREEN_RETRY_S, self._prompt, window, case)
 
         fut.add_done_callback(delivered)

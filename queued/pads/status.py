@@ -43,7 +43,7 @@ def pad_rows(adapter, windows: list[str] | None = None) -> list[dict]:
         if windows is not None and w not in windows:
             continue
         out.append({"window": w, "port": p.port, "address": p.address, "remote": p.port in adapter.remote_ports,
-                    "online": adapter.is_online(w), "rating_prompt": adapter.prompts.get(w)})
+                    "online": adapter.is_online(w), "rating_prompt": adapter.showing.get(w)})
     return out
 
 

@@ -167,3 +167,17 @@ def test_locked_keys_do_nothing():
     pad.keys_locked = True
     assert pad.press(KeyCode.CALL_NEXT) is None
     assert poll(pad, 0).flags == StatusFlags.KEYS_LOCKED
+
+
+def test_the_emulator_counts_an_ack_that_falls_back_to_0():
+    pad = PadState(7)
+    event = pad.press(KeyCode.CALL_NEXT)
+    poll(pad, 0)  # sends it
+    assert isinstance(poll(pad, event.evt), Status)
+    poll(pad, event.evt)  # right: the ACK stays
+    assert pad.ack_fallbacks == 0
+    poll(pad, 0)  # wrong (protocol 1.1): counted
+    assert pad.ack_fallbacks == 1
+    pad.power_cycle()  # a new power-up: the host may start again from 0
+    poll(pad, 0)
+    assert pad.ack_fallbacks == 1

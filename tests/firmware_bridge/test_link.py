@@ -19,13 +19,17 @@ def test_ack_follows_processed_events_and_retry_is_recognised():
     assert not link.is_retry(Key(2, KeyCode.CALL_NEXT))
 
 
-def test_empty_queue_status_forgets_last_evt_so_a_rebooted_pad_is_heard():
+def test_empty_queue_status_clears_the_filter_but_the_ack_never_falls_back_to_0():
     link = PadLink(1, last_evt=1)
+    assert link.ack == 1  # from the journal after a restart
     link.status_seen(Status(pending=1))  # e.g. the answer to SHOW_STATE before the ACK went out
-    assert link.ack == 1
+    assert link.ack == 1 and link.is_retry(Key(1, KeyCode.CALL_NEXT))
     link.status_seen(Status(pending=0))
-    assert link.ack == 0
-    assert not link.is_retry(Key(1, KeyCode.CALL_NEXT))
+    assert link.ack == 1  # protocol 1.1: ACK keeps the last processed EVT
+    assert not link.is_retry(Key(1, KeyCode.CALL_NEXT))  # a rebooted pad's new EVT 1 is heard
+    link.event_processed(Key(2, KeyCode.RECALL))
+    link.status_seen(Status(pending=0))
+    assert link.ack == 2
 
 
 def test_three_misses_offline_first_reply_online():

@@ -174,11 +174,14 @@ async def test_silent_pad_goes_offline_after_3_misses_and_comes_back(bus):
 async def test_power_cycled_pad_restarting_at_evt_1_is_still_heard(bus):
     bus.pad(1).press(KeyCode.CALL_NEXT)
     await wait_until(lambda: bus.events)
-    await wait_until(lambda: bus.poller.links[1].ack == 0)  # the pad reported an empty queue
+    await wait_until(lambda: bus.poller.links[1].last_evt is None)  # the pad reported an empty queue
+    assert bus.poller.links[1].ack == 1  # and the ACK stays: it never falls back to 0
     bus.pad(1).power_cycle()
     assert bus.pad(1).press(KeyCode.CALL_NEXT).evt == 1
     await wait_until(lambda: len(bus.events) == 2)
     assert [e.evt for _, e in bus.events] == [1, 1]
+    await wait_until(lambda: bus.pad(1).pending == 0)  # the stale ACK 1 did not drop the new EVT 1 unsent
+    assert bus.pad(1).ack_fallbacks == 0
 
 
 async def test_restart_with_journal_acks_does_not_deliver_again():
@@ -210,3 +213,16 @@ async def test_port_that_cannot_be_opened_or_is_lost_does_not_kill_the_poller(bu
     await wait_until(lambda: bus.poller.pads_online == 0)
     await wait_until(lambda: bus.poller.stats.port_failures >= 2)
     assert bus.poller.is_running
+
+
+async def test_ack_never_falls_back_to_0_once_an_event_was_acknowledged(bus):
+    # Protocol 1.1: after the first event, every POLL carries the EVT of the last event processed,
+    # also while the pads report empty queues between events.
+    for key in (KeyCode.CALL_NEXT, KeyCode.FINISH, KeyCode.PAUSE):
+        bus.pad(2).press(key)
+        await wait_until(lambda: bus.pad(2).pending == 0)
+    polls = bus.poller.stats.polls_sent
+    await wait_until(lambda: bus.poller.stats.polls_sent > polls + 30)  # many POLLs to an empty queue
+    assert [e.evt for _, e in bus.events] == [1, 2, 3]
+    assert bus.poller.links[2].ack == 3
+    assert bus.pad(2).ack_fallbacks == 0

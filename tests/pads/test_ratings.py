@@ -88,8 +88,8 @@ async def test_second_rating_of_a_case_is_refused_counted_and_acknowledged(signe
     assert (r.status_code, r.json()["error"]["code"]) == (409, "already_rated")
 
 
-async def test_prompt_for_an_offline_pad_times_out_on_the_daemons_timer(signed_in):
-    hall = signed_in
+async def finish_while_offline(hall) -> int:
+    """A001 called at window 4, its pad goes silent, the clerk finishes it over HTTP."""
     pad = hall.pad4
     await hall.issue("A")
     pad.press(KeyCode.CALL_NEXT)
@@ -99,9 +99,39 @@ async def test_prompt_for_an_offline_pad_times_out_on_the_daemons_timer(signed_i
     r = await hall.post("/api/v1/windows/4/finish")
     assert r.status_code == 200
     case = r.json()["finished"]["case"]
+    book = hall.daemon.adapter("EvaluatorAdapter").book
+    await wait_until(lambda: case in book.prompts, what="the prompt opened (journaled) while the pad is away")
+    return case
+
+
+async def test_a_case_finished_while_the_pad_is_offline_is_prompted_when_it_returns(signed_in, clock):
+    hall = signed_in
+    pad = hall.pad4
+    case = await finish_while_offline(hall)
+    clock.advance(12)  # the pad is away for 12 s of the prompt's 30
+    assert pad.prompt is None
+    hall.emulator.set_silent(4, False)
+    await wait_until(lambda: pad.prompt is not None, what="the open prompt sent to the returning pad")
+    assert pad.prompt.case == case and pad.prompt.ticket == "A001"
+    assert 17 <= pad.prompt.deadline - pad.clock() <= 18  # with the time it has left, not a fresh 30 s
+    pad.rate(4)
+    await wait_until(lambda: pad.pending == 0)
+    review = (await hall.get(f"/api/v1/reviews/{case}", role="supervisor")).json()
+    assert (review["state"], review["level"], review["channel"]) == ("rated", 4, "pad")
+
+
+async def test_a_prompt_whose_time_ran_out_while_the_pad_was_away_is_closed_by_the_timer(signed_in, clock):
+    hall = signed_in
+    pad = hall.pad4
+    hall.daemon.adapter("EvaluatorAdapter").prompt_grace_s = -29.0  # the backstop 1 s after the request
+    case = await finish_while_offline(hall)
+    clock.advance(31)
+    hall.emulator.set_silent(4, False)
+    await wait_until(lambda: hall.adapter.is_online("4"))
 
     async def unrated():
         review = (await hall.get(f"/api/v1/reviews/{case}", role="supervisor")).json()
         return review["state"] == "unrated" and review["channel"] == "timer"
 
-    await wait_until(unrated, what="the daemon's time-out for a pad that cannot prompt")
+    await wait_until(unrated, what="the daemon's time-out of a prompt nobody could see")
+    assert pad.prompt is None  # never shown: its time had run out
