@@ -19,6 +19,8 @@ from evaluator import followup as f
 from evaluator import review_stats as stats
 from evaluator.admin_session import ROLES
 from queued.auth import token_hash
+from queued.core.calendar import FIRST_DAY, LAST_DAY, day_in_range
+from queued.web.inputs import form_body
 
 
 def live_hall(adapter) -> dict:
@@ -113,7 +115,7 @@ class AdminPages:
         return self.render(request, "admin_login.html", next=_safe_next(request.query_params.get("next")))
 
     async def login(self, request: Request) -> Response:
-        form = await request.form()
+        form = await form_body(request)
         token = str(form.get("token") or "").strip()
         nxt = _safe_next(str(form.get("next") or ""))
         p = await request.app.state.tokens.principal(token) if token else None
@@ -209,6 +211,9 @@ class AdminPages:
         if len(month) != 7 or not month[:4].isdigit() or month[4] != "-" or not month[5:].isdigit() \
                 or not 1 <= int(month[5:]) <= 12:
             month = today[:7]
+        if not (day_in_range(month + "-01") and month[:4] > FIRST_DAY[:4]):  # six months back must exist too
+            return self.render(request, "results.html", 400, months=[], window_label={}, month=today[:7],
+                               error=f"月份须在 {int(FIRST_DAY[:4]) + 1} 至 {LAST_DAY[:4]} 年之间（month out of range）")
         months = await stats.monthly_windows(self.a.runtime.journal, month, 6)
         label_w = {w.id: w.label for w in self.a.config.hall.windows}
         for m in months:

@@ -1,12 +1,16 @@
 """The rating book: 一事一评 as a pure state machine (a runtime component, like the engine).
 
 It owns `Rate`, `RequestRating`, `RatingTimeout` and `RefuseDuplicate`, and is fed every journaled
-event: `TicketIssued` (so a rating of a ticket not yet served is told apart: `not_served`),
+event: `TicketIssued` (the holder's proof, and so a rating of a ticket not yet served is told apart:
+`not_served`),
 `CaseBound` (a 办件 bound to a ticket being served), `TicketFinished` (opens the ticket's cases:
 one per bound 办件, or the ticket's implicit case when none was bound), its own rating events,
 `DayStarted` (forgets what is too old).
 
 Rules (see also evaluator/events.py):
+- Only the holder rates (http-api.md 1.1): a rating other than the pad's must carry the ticket's
+  rating key or the WeChat session of its openid, checked before anything about the case is told
+  (NotHolder), and its channel is what proved it: "qr" for the key, "wechat" for the session.
 - A case takes at most one citizen rating, whatever the channel (pad, qr, web, wechat).
   A second one raises AlreadyRated (the adapter journals the refusal: RatingRefused).
 - A rating names its case, or only its ticket: then the ticket's first case not rated yet.
@@ -32,12 +36,31 @@ from datetime import date
 
 from evaluator import events as ev
 from evaluator.commands import Rate, RatingTimeout, RefuseDuplicate, RequestRating
-from evaluator.errors import AlreadyRated, InvalidRating, NotServed, RatingClosed, UnknownCase, WrongWindow
+from evaluator.errors import (
+    AlreadyRated,
+    InvalidRating,
+    NotHolder,
+    NotServed,
+    RatingClosed,
+    UnknownCase,
+    WrongWindow,
+)
 from queued.core import events as e
 from queued.core.calendar import HallCalendar
+from queued.core.tickets import holder_proof
 
 RATE_CHANNELS = ("pad", "qr", "web", "wechat")
+PROOF_CHANNELS = {"key": "qr", "session": "wechat"}
 MAX_COMMENT = 500
+
+
+def holder_channel(ticket_key: str | None, ticket_openid: str | None, cmd: Rate) -> str:
+    """The channel a holder's rating is recorded under, or NotHolder when `cmd` proves nothing."""
+    proof = holder_proof(ticket_key, ticket_openid, cmd.key, cmd.openid)
+    if proof is None:
+        raise NotHolder("只有取号人可以评价：请扫描号票上的二维码，或用取号的微信评价"
+                        "（only the holder rates: the ticket's QR code or the WeChat account that took it）")
+    return PROOF_CHANNELS[proof]
 
 
 @dataclass(slots=True)
@@ -80,7 +103,9 @@ class RatingBook:
         self.by_ticket: dict[str, list[int]] = {}  # ticket → its cases, in binding order
         self.bound: dict[str, list[tuple[int, str]]] = {}  # ticket not finished yet → (case, project_no)
         self.prompts: dict[int, Case] = {}  # open prompts: requested, neither rated nor timed out
-        self.issued: set[str] = set()  # today's tickets, to tell `not_served` from `unknown_ticket`
+        # ticket → (rating_key, openid): the holder's proof, for today's tickets and the open cases'.
+        # A ticket here but without cases was issued and never served (`not_served`).
+        self.holders: dict[str, tuple[str | None, str | None]] = {}
         self._execute = {
             Rate: self._rate,
             RequestRating: self._request,
@@ -94,9 +119,11 @@ class RatingBook:
         """Load the still-rateable cases of earlier days (today's come back by replay)."""
         first = date.fromordinal(_ordinal(day) - self.window_days).isoformat()
         rows = await journal.fetchall(
-            "SELECT case_id, ticket, day, business, window, clerk, finished_at, state, level, project_no FROM cases"
-            " WHERE day >= ? AND day < ? ORDER BY case_id", (first, day))
+            "SELECT c.case_id, c.ticket, c.day, c.business, c.window, c.clerk, c.finished_at, c.state, c.level,"
+            " c.project_no, t.rating_key, t.openid FROM cases c LEFT JOIN tickets t ON t.id = c.ticket"
+            " WHERE c.day >= ? AND c.day < ? ORDER BY c.case_id", (first, day))
         for r in rows:
+            self.holders[r["ticket"]] = (r["rating_key"], r["openid"])
             self._open(Case(r["case_id"], r["ticket"], r["day"], r["business"], r["window"], r["clerk"],
                             r["finished_at"], r["state"], r["level"], project_no=r["project_no"]))
 
@@ -122,7 +149,7 @@ class RatingBook:
             raise InvalidRating("需要票号或办件号（give a ticket or a case）")
         ids = self.by_ticket.get(ticket)
         if not ids:
-            if ticket in self.issued:
+            if ticket in self.holders:
                 raise NotServed("这张票尚未办结，办结后才能评价（the ticket was never finished at a window）")
             raise UnknownCase(f"没有这张票（no ticket {ticket!r}）")
         cases = [self.cases[i] for i in ids]
@@ -147,27 +174,42 @@ class RatingBook:
             raise InvalidRating(f"评价等级须为 1..5（level must be 1..5, got {level!r}）")
         if not isinstance(reasons, int) or isinstance(reasons, bool) or not 0 <= reasons < (1 << self.reason_count):
             raise InvalidRating(f"差评原因超出本厅的 {self.reason_count} 项（reasons bitmask {reasons!r} out of range）")
-        if cmd.channel not in RATE_CHANNELS:
+        if cmd.channel is not None and cmd.channel not in RATE_CHANNELS:
             raise InvalidRating(f"评价渠道须为 {'、'.join(RATE_CHANNELS)}（unknown channel {cmd.channel!r}）")
         comment = cmd.comment or ""
         if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
             raise InvalidRating(f"评价内容不超过 {MAX_COMMENT} 字（comment longer than {MAX_COMMENT} characters）")
         if not cmd.rating_id:
             raise InvalidRating("缺少评价编号（rating_id is required: the adapter makes one per rating）")
+        channel = "pad" if cmd.channel == "pad" else self._holder_channel(cmd)
         c = self.find(cmd.case, cmd.ticket)
         if cmd.window is not None and cmd.window != c.window:
             raise WrongWindow(f"办件 {c.case} 在{c.window}号窗口办理，不是{cmd.window}号（case served at another window）")
         if c.state == "rated":
-            raise AlreadyRated(f"该办件已评价，每件只能评价一次（case {c.case} is already rated）")
+            refused = AlreadyRated(f"该办件已评价，每件只能评价一次（case {c.case} is already rated）")
+            refused.channel = channel  # the refusal is journaled under the channel that tried
+            raise refused
         if not self.rateable(c, now):
             raise RatingClosed(f"办结超过 {self.window_days} 天，评价已关闭（rating closed for case {c.case}）")
         replaced = c.state if c.state in ("unrated", "defaulted") else None
         out: list[e.Event] = [
-            ev.RatingRecorded(now, c.case, c.ticket, level, reasons, comment.strip(), cmd.channel, c.window,
+            ev.RatingRecorded(now, c.case, c.ticket, level, reasons, comment.strip(), channel, c.window,
                               c.clerk, c.business, c.day, ev.is_bad(level) and reasons == 0, replaced,
                               cmd.rating_id, c.project_no)]
         self._chain(c, now, out)
         return out
+
+    def _holder_channel(self, cmd: Rate) -> str:
+        """A holder's rating: proven before anything about the ticket or its cases is told."""
+        ticket = cmd.ticket
+        if ticket is None and cmd.case is not None:
+            found = self.cases.get(cmd.case)
+            ticket = found.ticket if found is not None else None
+        holder = self.holders.get(ticket) if ticket is not None else None
+        if holder is None:
+            raise UnknownCase(f"没有这张票（no ticket {ticket!r}）" if ticket else
+                              f"没有办件 {cmd.case}（no served case {cmd.case}）")
+        return holder_channel(holder[0], holder[1], cmd)
 
     def _next_prompt(self, ticket: str, now: float, closing: Case | None = None) -> ev.RatingRequested | None:
         """The prompt of the ticket's next case, unless one of its prompts stays open."""
@@ -219,12 +261,11 @@ class RatingBook:
             return
         self.cases[c.case] = c
         self.by_ticket.setdefault(c.ticket, []).append(c.case)
-        self.issued.discard(c.ticket)
 
     def apply(self, x: e.Event) -> None:
         kind = type(x)
         if kind is e.TicketIssued:
-            self.issued.add(x.ticket)
+            self.holders[x.ticket] = (x.rating_key, x.openid)
         elif kind is e.CaseBound:
             self.bound.setdefault(x.ticket, []).append((x.case, x.project_no))
         elif kind is e.TicketFinished:
@@ -249,7 +290,6 @@ class RatingBook:
                 c.level = x.level
                 self.prompts.pop(c.case, None)
         elif kind is e.DayStarted:
-            self.issued.clear()
             self.bound.clear()  # tickets not finished by the day's end were closed with it
             first = _ordinal(x.day) - self.window_days
             for c in [c for c in self.cases.values() if _ordinal(c.day) < first]:
@@ -260,3 +300,5 @@ class RatingBook:
                     ids.remove(c.case)
                     if not ids:
                         del self.by_ticket[c.ticket]
+            # Tickets never served were closed with their day; cases keep their holder's proof.
+            self.holders = {t: h for t, h in self.holders.items() if t in self.by_ticket}

@@ -29,8 +29,11 @@ from dataclasses import dataclass
 class Rate:
     """A citizen's rating of one served case, named by `case` (the serial) or by `ticket` (its id).
 
-    level: 1..5 (5 非常满意 … 1 非常不满意); reasons: bitmask, bit i = reason i+1 of the hall's list;
-    channel: pad | qr | web | wechat. `window`, when given (a pad), must be the case's window.
+    level: 1..5 (5 非常满意 … 1 非常不满意); reasons: bitmask, bit i = reason i+1 of the hall's list.
+    channel "pad": the window's pad (`window`, when given, must be the case's window). Any other
+    rating is the holder's: it must carry `key` (the ticket's rating_key, from its QR code) or
+    `openid` (set only from a verified WeChat session, never from a body), and the recorded channel
+    is what proved it: "qr" for the key, "wechat" for the session (http-api.md 1.1, Ratings).
     """
 
     level: int
@@ -38,9 +41,11 @@ class Rate:
     ticket: str | None = None
     reasons: int = 0
     comment: str = ""
-    channel: str = "qr"
+    channel: str | None = None  # "pad", or None: the holder's proof decides
     window: str | None = None
     rating_id: str = ""  # a UUID the adapter makes (EvaluatorAdapter.rate fills it in when empty)
+    key: str | None = None
+    openid: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

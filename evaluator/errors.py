@@ -32,3 +32,7 @@ class RatingClosed(EvaluatorError):
 
 class WrongWindow(EvaluatorError):
     code = "invalid_request"  # 422: a pad rated a case served at another window
+
+
+class NotHolder(EvaluatorError):
+    code = "not_holder"  # 403: neither the ticket's rating key nor the WeChat session of its openid

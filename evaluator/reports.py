@@ -22,6 +22,8 @@ import re
 from datetime import date
 from typing import Any
 
+from queued.core.calendar import FIRST_DAY, LAST_DAY, day_in_range
+
 GROUPS = ("clerk", "window", "business", "day")
 LEVEL_FIELDS = (("very_satisfied", 5), ("satisfied", 4), ("basic_satisfied", 3), ("dissatisfied", 2),
                 ("very_dissatisfied", 1))
@@ -55,6 +57,8 @@ def parse_range(start: str | None, end: str | None, today: str, max_days: int = 
             date.fromisoformat(value)
         except ValueError:
             raise ReportError(f"{name} 须为日期 YYYY-MM-DD（{name}={value!r} is not a date YYYY-MM-DD）") from None
+        if not day_in_range(value):
+            raise ReportError(f"{name} 须在 {FIRST_DAY} 至 {LAST_DAY} 之间（{name}={value} is out of range）")
         out.append(value)
     if out[0] > out[1]:
         raise ReportError(f"起始日期晚于结束日期（from {out[0]} is after to {out[1]}）")

@@ -13,9 +13,9 @@ from evaluator import export, national, reports
 from evaluator.commands import Rate
 from evaluator.events import LEVEL_NAMES, RatingRecorded
 from queued.web.errors import ApiError
-from queued.web.inputs import field, json_body, no_unknown, require
+from queued.web.inputs import ID_MAX, field, json_body, no_unknown, principal, require
 
-WEB_CHANNELS = ("qr", "web", "wechat")
+RATING_FIELDS = ("ticket", "key", "level", "reasons", "comment")
 FORMATS = ("json", "csv", "xlsx")
 
 
@@ -49,18 +49,26 @@ def make_routes(adapter) -> list[Route]:
     hall = adapter.config.hall
 
     async def post_rating(request: Request) -> JSONResponse:
+        """(public) The holder's rating: the body's `key` (the ticket's rating_key) or the WeChat session
+        of the ticket's openid proves it; the rating book checks which, and records that as the channel."""
+        if await principal(request) is not None:
+            raise ApiError("forbidden", "工作人员不能代为评价，评价由群众本人作出（a staff token never rates）")
         data = await json_body(request)
-        no_unknown(data, "ticket", "level", "reasons", "comment", "channel")
-        ticket = field(data, "ticket", str)
+        no_unknown(data, *RATING_FIELDS)
+        x = await adapter.rate(rate_command(data, await request.app.state.mobile_session(request)))
+        return JSONResponse(rating_json(adapter, x), status_code=201,
+                            headers={"Location": f"/api/v1/reviews/{x.case}"})
+
+    def rate_command(data: dict, session_openid: str | None) -> Rate:
+        """The body of POST /api/v1/ratings as a Rate; the holder's proof rides along, the channel never."""
+        ticket = field(data, "ticket", str, max_len=ID_MAX)
         level = field(data, "level", int)
         if not 1 <= level <= 5:
             raise ApiError("invalid_request", f"level 须为 1..5（level must be 1..5, got {level}）")
         mask = reasons_mask(field(data, "reasons", list, []), len(hall.reasons))
         comment = field(data, "comment", str, "")
-        channel = field(data, "channel", str, "qr", WEB_CHANNELS)
-        x = await adapter.rate(Rate(level, ticket=ticket, reasons=mask, comment=comment, channel=channel))
-        return JSONResponse(rating_json(adapter, x), status_code=201,
-                            headers={"Location": f"/api/v1/reviews/{x.case}"})
+        key = field(data, "key", str, None, max_len=ID_MAX)
+        return Rate(level, ticket=ticket, reasons=mask, comment=comment, key=key, openid=session_openid)
 
     async def get_review(request: Request) -> JSONResponse:
         await require(request, "reviews")

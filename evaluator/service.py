@@ -27,7 +27,7 @@ from prometheus_client import Counter
 
 from evaluator import events as ev
 from evaluator import projection  # noqa: F401  (registers schema and projections)
-from evaluator.book import RatingBook
+from evaluator.book import RatingBook, holder_channel
 from evaluator.commands import Rate, RatingTimeout, RefuseDuplicate, RequestRating
 from evaluator.errors import AlreadyRated, NotServed, RatingClosed, UnknownCase
 from queued.core import events as e
@@ -98,36 +98,41 @@ class EvaluatorAdapter:
             cmd = dataclasses.replace(cmd, rating_id=new_rating_id())
         try:
             events, _ = await self.runtime.execute(cmd)
-        except AlreadyRated:
-            await self._refuse(cmd)
+        except AlreadyRated as exc:
+            await self._refuse(cmd, channel=getattr(exc, "channel", cmd.channel))
             raise
         except UnknownCase:
             await self._older(cmd)
             raise
         return next(x for x in events if isinstance(x, ev.RatingRecorded))
 
-    async def _refuse(self, cmd: Rate, case: int | None = None) -> None:
-        await self.runtime.execute(RefuseDuplicate(cmd.case if case is None else case, cmd.ticket, cmd.channel))
+    async def _refuse(self, cmd: Rate, case: int | None = None, channel: str | None = None) -> None:
+        await self.runtime.execute(RefuseDuplicate(cmd.case if case is None else case, cmd.ticket,
+                                                   channel or cmd.channel or "qr"))
 
     async def _older(self, cmd: Rate) -> None:
-        """Not in the book: a case past the rating window, or a ticket of an earlier day never served."""
+        """Not in the book: a case past the rating window, or a ticket of an earlier day never served.
+        A holder's rating proves the holder first: a stranger learns nothing about the case."""
         j = self.runtime.journal
         if cmd.ticket is not None:
             row = await j.fetchone("SELECT case_id, state FROM cases WHERE ticket=?"
                                    " ORDER BY state = 'rated', case_id LIMIT 1", (cmd.ticket,))
+            t = await j.fetchone("SELECT rating_key, openid FROM tickets WHERE id=?", (cmd.ticket,))
         else:
-            row = await j.fetchone("SELECT case_id, state FROM cases WHERE case_id=?", (cmd.case,))
+            row = await j.fetchone("SELECT case_id, state, ticket FROM cases WHERE case_id=?", (cmd.case,))
+            if row is not None:
+                t = await j.fetchone("SELECT rating_key, openid FROM tickets WHERE id=?", (row["ticket"],))
+            else:
+                t = await j.fetchone("SELECT rating_key, openid FROM tickets WHERE serial=?", (cmd.case,))
+        if t is None:
+            return  # no such ticket: UnknownCase stands
+        channel = "pad" if cmd.channel == "pad" else holder_channel(t["rating_key"], t["openid"], cmd)
         if row is not None:
             if row["state"] == "rated":
-                await self._refuse(cmd, row["case_id"])
+                await self._refuse(cmd, row["case_id"], channel)
                 raise AlreadyRated(f"该办件已评价，每件只能评价一次（case {row['case_id']} is already rated）")
             raise RatingClosed(f"办结超过 {self.book.window_days} 天，评价已关闭（rating closed for case {row['case_id']}）")
-        if cmd.ticket is not None:
-            t = await j.fetchone("SELECT status FROM tickets WHERE id=?", (cmd.ticket,))
-        else:
-            t = await j.fetchone("SELECT status FROM tickets WHERE serial=?", (cmd.case,))
-        if t is not None:
-            raise NotServed("这张票未办结，不能评价（the ticket was never finished at a window）")
+        raise NotServed("这张票未办结，不能评价（the ticket was never finished at a window）")
 
     # ---- after commit ------------------------------------------------------------------------
 

@@ -11,6 +11,17 @@ from queued.auth import ROLES
 from queued.errors import QueuedError
 
 
+def text_arg(value: str) -> str:
+    """An argument stored as text (labels, ids, tokens): no control characters, no undecodable bytes
+    (which arrive as lone surrogates and could not be written to the database)."""
+    from queued.core.text import text_problem
+
+    problem = text_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(f"holds {problem}")
+    return value
+
+
 def _run(coro) -> None:
     try:
         import uvloop
@@ -129,13 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     tsub = p.add_subparsers(dest="token_command", required=True)
     t = tsub.add_parser("create", help="print a new bearer token, alone on the last line")
     t.add_argument("--role", required=True, choices=ROLES)
-    t.add_argument("--window", help="the window a clerk token acts on")
-    t.add_argument("--clerk", help="工号 of the clerk this token signs in")
-    t.add_argument("--label", help="a note: who or what holds the token")
+    t.add_argument("--window", type=text_arg, help="the window a clerk token acts on")
+    t.add_argument("--clerk", type=text_arg, help="工号 of the clerk this token signs in")
+    t.add_argument("--label", type=text_arg, help="a note: who or what holds the token")
     t.add_argument("--config", help="hall configuration (TOML)")
     t.set_defaults(fn=cmd_token)
     t = tsub.add_parser("revoke", help="revoke a token (the token itself, or its id from `token list`)")
-    t.add_argument("token")
+    t.add_argument("token", type=text_arg)
     t.add_argument("--config", help="hall configuration (TOML)")
     t.set_defaults(fn=cmd_token_revoke)
     t = tsub.add_parser("list", help="list tokens (ids, roles, windows; never the tokens themselves)")

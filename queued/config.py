@@ -26,10 +26,12 @@ from queued.config_schema import (
     _section,
 )
 from queued.core.hall import Business, Clerk, HallConfig, Window
+from queued.core.text import text_problem
 from queued.errors import ConfigError
 from queued.pins.hashing import CONFIG_LOG2_N, PIN_RULE_TEXT, hash_pin, valid_pin
 
 DEMO_HALL = Path(__file__).with_name("demo_hall.toml")
+ENV_TEXT = ("QUEUED_HTTP", "QUEUED_EMBEDDED_MQTT", "QUEUED_MQTT_PASSWORD")
 
 
 @dataclass(frozen=True)
@@ -88,12 +90,18 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"config: cannot read {p}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config: {p} is not UTF-8 text (byte {exc.start})") from None
     return _apply_env(parse_config(text, source=str(p)), env)
 
 
 def _apply_env(cfg: Config, env: dict[str, str]) -> Config:
     from dataclasses import replace
 
+    for name in ENV_TEXT:  # QUEUED_DATABASE is a path: any bytes the file system allows
+        problem = text_problem(env.get(name) or "")
+        if problem:
+            raise ConfigError(f"environment {name}: holds {problem}")
     changes: dict[str, Any] = {}
     if env.get("QUEUED_DATABASE"):
         changes["database"] = env["QUEUED_DATABASE"]
@@ -278,6 +286,10 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
                 password = Path(mqtt["password_file"]).read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise bad("mqtt", 0, "password_file", f"cannot read: {exc.strerror or exc}") from None
+            except UnicodeDecodeError:
+                raise bad("mqtt", 0, "password_file", "is not UTF-8 text") from None
+            if text_problem(password):
+                raise bad("mqtt", 0, "password_file", f"the password holds {text_problem(password)}")
 
     hall = HallConfig(
         id=h["id"], name=h["name"], businesses=tuple(businesses), windows=tuple(windows), clerks=tuple(clerks),
@@ -313,8 +325,15 @@ def _wechat(w: dict[str, Any], lines: _Lines) -> dict[str, Any]:
             w["secret"] = Path(w["secret_file"]).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise _fail(lines, "wechat", 0, "secret_file", f"cannot read: {exc.strerror or exc}", False) from None
+        except UnicodeDecodeError:
+            raise _fail(lines, "wechat", 0, "secret_file", "is not UTF-8 text", False) from None
+        if text_problem(w["secret"]):
+            raise _fail(lines, "wechat", 0, "secret_file", f"the secret holds {text_problem(w['secret'])}", False)
     if w["appid"] and not w["secret"]:
         raise _fail(lines, "wechat", 0, "appid", "is set but neither secret nor secret_file is", False)
+    if w["appid"] and w["demo_login"]:
+        raise _fail(lines, "wechat", 0, "demo_login", "a hall with a WeChat appid signs citizens in with WeChat: "
+                    "remove demo_login", False)
     if w["notify_ahead"] < 0:
         raise _fail(lines, "wechat", 0, "notify_ahead", "must be 0 or more", False)
     return w

@@ -11,6 +11,7 @@ import re
 from datetime import date
 from typing import Any
 
+from queued.core.text import text_problem
 from queued.errors import ConfigError
 
 _REQUIRED = object()
@@ -133,6 +134,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         # message/subscribe/<send|bizsend>: `send` for mini programs (the issue's contract), `bizsend`
         # for an official account's web pages; both take the same JSON.
         "subscribe_api": (str, "send"),
+        "demo_login": (bool, False),  # config.md 1.1: the demo sign-in (no WeChat); demos and tests only
     },
     "printer": {  # extension: the kiosk's thermal printer
         "url": (str, ""),  # serial:///dev/ttyUSB1, tcp://10.0.0.9:9100, usb://04b8:0202, file:///tmp/x.bin
@@ -203,8 +205,22 @@ def _section(raw: dict, table: str, index: int, lines: _Lines, listed: bool) -> 
             raise _fail(lines, table, index, key, f"expected {_typename(typ)}, got true/false", listed)
         if not isinstance(value, typ):
             raise _fail(lines, table, index, key, f"expected {_typename(typ)}, got {type(value).__name__}", listed)
+        problem = _text_problem(value)
+        if problem:
+            raise _fail(lines, table, index, key, f"holds {problem}: names, ids and paths are plain text", listed)
         out[key] = value
     return out
+
+
+def _text_problem(value: Any) -> str | None:
+    """The first string in `value` (a list or table too) that is not plain text, as text_problem says."""
+    if isinstance(value, str):
+        return text_problem(value)
+    if isinstance(value, list):
+        return next((p for p in map(_text_problem, value) if p), None)
+    if isinstance(value, dict):
+        return next((p for p in map(_text_problem, [*value, *value.values()]) if p), None)
+    return None
 
 
 def _typename(typ: Any) -> str:

@@ -24,6 +24,7 @@ from queued.core import commands as c
 from queued.core.calendar import HallCalendar
 from queued.core.engine import Engine
 from queued.core.events import Event
+from queued.core.text import check_command
 from queued.journal import Journal
 
 log = logging.getLogger("queued.runtime")
@@ -59,7 +60,13 @@ _pool = _RandomPool()
 
 
 def new_ticket_id() -> str:
-    # The id is the holder's key to follow, cancel and rate: 96 random bits, short enough for a QR code.
+    # The id names the ticket (following it is public): 96 random bits, short enough for a QR code.
+    return base64.urlsafe_b64encode(_pool.take(12)).decode()
+
+
+def new_rating_key() -> str:
+    """The holder's proof (rate, cancel): 96 random bits, printed in the ticket's QR code beside the id
+    and kept by the WeChat page; never shown to staff (http-api.md 1.1, Tickets)."""
     return base64.urlsafe_b64encode(_pool.take(12)).decode()
 
 
@@ -150,10 +157,14 @@ class Runtime:
     # ---- commands ------------------------------------------------------------------------------
 
     def decide(self, cmd: Any, now: float | None = None) -> list[Event]:
-        """Run a command in the loop, without awaiting: the events are applied everywhere and queued."""
+        """Run a command in the loop, without awaiting: the events are applied everywhere and queued.
+
+        A command carrying text the journal cannot store is refused first (BadText), whoever sent
+        it: otherwise its events would make the journal write fail and the daemon fail-stop."""
         owner = self._owners.get(type(cmd))
         if owner is None:
             raise TypeError(f"no component handles {type(cmd).__name__}")
+        check_command(cmd)
         now = self.clock() if now is None else now
         events = owner.execute(cmd, now)
         if events:

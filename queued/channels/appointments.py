@@ -235,7 +235,7 @@ class AppointmentBook:
         }
 
     def check_in(self, b: Booking, now: float, ticket_id: str, channel: str, openid: str | None,
-                 staff: bool) -> c.IssueTicket:
+                 staff: bool, rating_key: str | None = None) -> c.IssueTicket:
         """Validate a check-in and return the IssueTicket that performs it (execute it at once)."""
         if not staff and openid != b.openid:
             raise NotBookingHolder("只有预约人可以签到（only the holder may check in）")
@@ -248,7 +248,7 @@ class AppointmentBook:
         if now >= self.calendar.at(b.day, b.end):
             raise TooLate(f"预约时段 {hhmm(b.start)}-{hhmm(b.end)} 已过，请取普通号（the slot is over）")
         return c.IssueTicket(b.business, ticket_id, channel, "normal", b.openid,
-                             due_at=self.calendar.at(b.day, b.start), appointment=b.id)
+                             due_at=self.calendar.at(b.day, b.start), appointment=b.id, rating_key=rating_key)
 
     # ---- decisions -----------------------------------------------------------------------------
 

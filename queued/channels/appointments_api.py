@@ -32,7 +32,7 @@ from queued.channels.appointments_store import bookings_of_day  # importing it r
 from queued.channels.closing import DayEnd
 from queued.core.errors import Closed
 from queued.core.workdays import WorkCalendar
-from queued.runtime import new_ticket_id
+from queued.runtime import new_rating_key, new_ticket_id
 from queued.web.errors import ApiError
 from queued.web.inputs import ID_MAX, field, json_body, no_unknown, principal
 
@@ -104,12 +104,13 @@ class Appointments:
                 closes is not None and rt.calendar.minute(now) >= closes):
             raise Closed("今日已停止办理，预约签到已关闭（the hall has closed for today）")
         try:
-            cmd = self.book.check_in(b, now, new_ticket_id(), channel, openid, staff)
+            cmd = self.book.check_in(b, now, new_ticket_id(), channel, openid, staff, new_rating_key())
         except AppointmentError as exc:
             raise _api(exc) from None
         # No await between the check above and the decision inside execute(): no double check-in.
         _, view = await rt.execute(cmd, lambda evs: rt.ticket_json(cmd.ticket_id))
         view["appointment_slot"] = f"{hhmm(b.start)}-{hhmm(b.end)}"
+        view["rating_key"] = cmd.rating_key  # the check-in reply is the holder's ticket (http-api.md 1.1)
         return view
 
     def find(self, booking_id: str) -> Booking:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from queued.core.calendar import day_in_range
 from queued.core.hall import Business
 from queued.core.workdays import WorkCalendar
 
@@ -44,10 +45,12 @@ def parse_hhmm(text: str) -> int | None:
 
 
 def parse_day(text: str) -> str | None:
+    """A bookable-looking day YYYY-MM-DD within the hall's calendar, or None."""
     try:
-        return date.fromisoformat(text).isoformat() if len(text) == 10 else None
+        day = date.fromisoformat(text).isoformat() if len(text) == 10 else None
     except ValueError:
         return None
+    return day if day is not None and day_in_range(day) else None
 
 
 def add_days(day: str, n: int) -> str:

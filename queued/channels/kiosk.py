@@ -7,7 +7,11 @@ from the server side and redirects to the confirmation (number, people ahead, es
 time, a QR code to the ticket's mobile page); the page goes back to the start after 15 s. The
 printer adapter prints kiosk and desk tickets after the commit.
 
-`/kiosk?mode=desk` with an admin token is the guide desk: channel "desk" and a 绿色通道 switch.
+`/kiosk?mode=desk` with a desk or admin token is the guide desk: channel "desk" and a 绿色通道 switch.
+
+The confirmation's QR code carries the ticket's rating key (the holder's proof) only in the first
+KEY_SHOWN_S after the ticket was issued, while it is the confirmation of that very ticket: a later
+visit to /kiosk/t/{id} (staff who learned the id) shows a QR code to follow it, not to rate it.
 """
 
 from __future__ import annotations
@@ -27,13 +31,15 @@ from queued.auth import Principal
 from queued.channels.printing import ticket_url
 from queued.core import commands as c
 from queued.core.errors import CoreError
-from queued.runtime import new_ticket_id
+from queued.runtime import new_rating_key, new_ticket_id
 from queued.web.app import make_templates
 from queued.web.errors import ApiError
+from queued.web.inputs import form_body
 
 COOKIE = "queued_kiosk"
 COOKIE_PATH = "/kiosk"
 RETURN_AFTER_S = 15
+KEY_SHOWN_S = 120.0
 CARD_TEXT = {"open": "", "closed": "不在取号时间", "full": "已取完", "day_closed": "今日已停止取号"}
 
 
@@ -76,7 +82,7 @@ class Kiosk:
     @staticmethod
     def _desk(request: Request, p: Principal | None, mode: str | None = None) -> bool:
         mode = mode if mode is not None else request.query_params.get("mode", "")
-        return mode == "desk" and p is not None and p.can("admin")
+        return mode == "desk" and p is not None and p.can("green")
 
     @staticmethod
     def _home_url(desk: bool) -> str:
@@ -88,7 +94,7 @@ class Kiosk:
         return response
 
     async def login(self, request: Request) -> Response:
-        form = await request.form()
+        form = await form_body(request)
         token = str(form.get("token", "")).strip()
         mode = str(form.get("mode", ""))
         p = await request.app.state.tokens.principal(token) if token else None
@@ -152,11 +158,12 @@ class Kiosk:
         p = await self._principal(request)
         if p is None:
             return RedirectResponse("/kiosk", 303)
-        form = await request.form()
+        form = await form_body(request)
         desk = self._desk(request, p, str(form.get("mode", "")))
         business = str(form.get("business", ""))
         green = desk and form.get("green") == "1"
-        cmd = c.IssueTicket(business, new_ticket_id(), "desk" if desk else "kiosk", "green" if green else "normal")
+        cmd = c.IssueTicket(business, new_ticket_id(), "desk" if desk else "kiosk", "green" if green else "normal",
+                            rating_key=new_rating_key())
         rt = self.runtime
         try:
             await rt.execute(cmd)
@@ -168,7 +175,7 @@ class Kiosk:
         p = await self._principal(request)
         if p is None:
             return RedirectResponse("/kiosk", 303)
-        form = await request.form()
+        form = await form_body(request)
         desk = self._desk(request, p, str(form.get("mode", "")))
         appointments = getattr(request.app.state, "appointments", None)
         code = str(form.get("code", "")).strip()
@@ -197,7 +204,8 @@ class Kiosk:
             return self._home(request, p, self._desk(request, p), "没有这张票", 404)
         view = rt.engine.ticket_view(t)
         base = self.config.public_url or str(request.base_url).rstrip("/")
-        url = ticket_url(base, ticket_id)
+        fresh = rt.clock() - t.issued_at <= KEY_SHOWN_S
+        url = ticket_url(base, ticket_id, t.rating_key if fresh else None)
         desk = self._desk(request, p)
         slot = None
         if t.due_at is not None:

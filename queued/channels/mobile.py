@@ -3,7 +3,8 @@
 Sign-in is WeChat's web-page OAuth (snsapi_base: silent, gives the openid). The openid is kept in
 a signed, HttpOnly cookie; `app.state.mobile_session` reads it back, which is what lets
 `POST /api/v1/tickets` (and the appointment API) accept a citizen without a kiosk token.
-Without an appid in [wechat] the page offers a clearly marked demo sign-in (演示模式) instead.
+Without an appid, and only where `[wechat] demo_login = true` (the built-in demo hall), the page
+offers a clearly marked demo sign-in (演示模式) instead; with neither, /m says WeChat is not set up.
 Notices (a few ahead, called) go out through `notify.Notifier`, never in a request's path.
 """
 
@@ -26,6 +27,7 @@ from queued.core import events as e
 from queued.web.api_tickets import hall_json
 from queued.web.app import make_templates
 from queued.web.errors import ApiError
+from queued.web.inputs import form_body
 from queued.web.signed import SignedValues, daemon_secret
 
 log = logging.getLogger("queued.wechat")
@@ -139,7 +141,7 @@ class WeChatMobile:
     def _render(self, request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
         hall = self.config.hall
         context.setdefault("openid", None)
-        context.update(hall_name=hall.name, demo=not self.settings.enabled, levels=LEVELS,
+        context.update(hall_name=hall.name, demo=self.settings.demo_login, levels=LEVELS,
                        reasons=list(hall.reasons), windows={w.id: w.label for w in hall.windows})
         return self.templates.TemplateResponse(request, name, context, status_code=status)
 
@@ -147,8 +149,11 @@ class WeChatMobile:
         openid = await self.session_openid(request)
         base = self.base_url(request)
         if openid is None:
-            if not self.settings.enabled:
+            if self.settings.demo_login:
                 return self._render(request, "mobile_signin.html", next="/m")
+            if not self.settings.enabled:
+                return self._render(request, "mobile_error.html", 404,
+                                    message="本大厅未开通微信取号，请到大厅取号机取号（WeChat sign-in is not set up）。")
             state = secrets.token_urlsafe(16)
             target = self.client.authorize_url(f"{base}/m/oauth", state)
             response = RedirectResponse(target, status_code=302)
@@ -182,9 +187,9 @@ class WeChatMobile:
         return self._signed_in(RedirectResponse(_safe_next(unquote(next_path)), status_code=303), request, openid)
 
     async def demo_login(self, request: Request) -> Response:
-        if self.settings.enabled:
-            raise ApiError("forbidden", "已配置微信登录，演示登录不可用（demo sign-in is off when WeChat is configured）")
-        form = await request.form()
+        if not self.settings.demo_login:
+            raise ApiError("forbidden", "演示登录未开启（the demo sign-in is on only where [wechat] demo_login = true）")
+        form = await form_body(request)
         openid = "demo-" + secrets.token_urlsafe(12)
         return self._signed_in(RedirectResponse(_safe_next(form.get("next")), status_code=303), request, openid)
 
@@ -211,4 +216,6 @@ class WeChatMobile:
         eng = self.runtime.engine
         ids = [i for i in self.mine.get(openid, []) if i in eng.tickets]
         tickets = [self.runtime.ticket_json(i) for i in reversed(ids)]
-        return JSONResponse({"tickets": tickets, "demo": not self.settings.enabled})
+        for view in tickets:  # the holder's own page: it may keep the key (a link that rates without WeChat)
+            view["rating_key"] = eng.tickets[view["id"]].rating_key
+        return JSONResponse({"tickets": tickets, "demo": self.settings.demo_login})

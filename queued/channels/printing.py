@@ -37,9 +37,11 @@ class PrinterError(ChannelError):
     code, status = "printer_failed", 503
 
 
-def ticket_url(base: str, ticket_id: str) -> str:
-    """The ticket's mobile page, where the holder follows the queue and rates the case."""
-    return f"{base.rstrip('/')}/m/t/{ticket_id}"
+def ticket_url(base: str, ticket_id: str, rating_key: str | None = None) -> str:
+    """The ticket's mobile page, where the holder follows the queue and rates the case. The rating
+    key rides in the fragment (`#k=`): the page reads it, browsers never send it to a server."""
+    url = f"{base.rstrip('/')}/m/t/{ticket_id}"
+    return f"{url}#k={rating_key}" if rating_key else url
 
 
 def render_ticket(*, hall_name: str, business_name: str, number: str, ahead: int | None, eta_seconds: int | None,
@@ -198,7 +200,7 @@ class TicketPrinter:
         return render_ticket(
             hall_name=self.hall_name, business_name=eng.hall.business_index[ev.business].name, number=ev.number,
             ahead=None if pos is None else pos - 1, eta_seconds=eng.eta_seconds(t, pos) if t is not None else None,
-            issued_at=rt.calendar.iso(ev.at)[:16].replace("T", " "), url=ticket_url(self.base, ev.ticket),
+            issued_at=rt.calendar.iso(ev.at)[:16].replace("T", " "), url=ticket_url(self.base, ev.ticket, ev.rating_key),
             width_chars=self.width, slot=slot, green=ev.priority == "green",
         )
 

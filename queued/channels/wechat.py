@@ -58,6 +58,8 @@ class WeChatSettings:
         self.template_called: str = section.get("template_called", "")
         self.notify_ahead: int = int(section.get("notify_ahead", 3))
         self.subscribe_path: str = f"/cgi-bin/message/subscribe/{section.get('subscribe_api', 'send')}"
+        # The demo sign-in (演示模式, no WeChat): only where the file says so (config.md 1.1).
+        self.demo_login: bool = bool(section.get("demo_login", False)) and not self.appid
 
     @property
     def enabled(self) -> bool:

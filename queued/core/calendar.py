@@ -9,6 +9,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+# The days a hall's records can fall on. Dates from outside (report ranges, bookings, months) beyond
+# them are refused: arithmetic on 9999-12-31 or 0001-01-01 (a month later, a week before) overflows.
+FIRST_DAY = "2000-01-01"
+LAST_DAY = "2999-12-31"
+
+
+def day_in_range(day: str) -> bool:
+    """`day` (YYYY-MM-DD, already a valid date) lies within FIRST_DAY..LAST_DAY."""
+    return FIRST_DAY <= day <= LAST_DAY
+
 
 class HallCalendar:
     def __init__(self, timezone: str = "Asia/Shanghai"):

@@ -14,14 +14,19 @@ class IssueTicket:
     openid: str | None = None
     due_at: float | None = None
     appointment: str | None = None
+    rating_key: str | None = None  # the holder's proof, chosen by the caller (random) like ticket_id
 
 
 @dataclass(slots=True)
 class CancelTicket:
+    """Cancel a waiting ticket. The holder proves it with `key` (the ticket's rating_key) or with
+    `openid`, which callers set only from a WeChat session they verified, never from a body."""
+
     ticket: str
     openid: str | None = None
     reason: str = "holder"
     check_holder: bool = True
+    key: str | None = None
 
 
 @dataclass(slots=True)

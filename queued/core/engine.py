@@ -27,7 +27,7 @@ from queued.core.errors import (
 )
 from queued.core.hall import HallConfig
 from queued.core.state import STATE_TEXT, HallState
-from queued.core.tickets import Ticket, WindowState
+from queued.core.tickets import Ticket, WindowState, holder_proof
 
 __all__ = ["Engine", "STATE_TEXT", "ticket_number"]
 
@@ -95,14 +95,16 @@ class Engine(HallState):
         if cmd.ticket_id in self.tickets:
             raise CoreError(f"ticket id {cmd.ticket_id!r} already used")
         ev = e.TicketIssued(now, cmd.ticket_id, self.next_serial, ticket_number(b.code, n), b.code,
-                            cmd.channel, cmd.priority, cmd.openid or None, cmd.due_at, cmd.appointment)
+                            cmd.channel, cmd.priority, cmd.openid or None, cmd.due_at, cmd.appointment,
+                            cmd.rating_key or None)
         self.apply(ev)
         return [ev]
 
     def _cancel(self, cmd: c.CancelTicket, now: float) -> list[e.Event]:
         t = self.ticket(cmd.ticket)
-        if cmd.check_holder and t.openid and cmd.openid != t.openid:
-            raise NotHolder("只有取号人可以取消这张票（Only the holder may cancel this ticket.）")
+        if cmd.check_holder and holder_proof(t.rating_key, t.openid, cmd.key, cmd.openid) is None:
+            raise NotHolder("只有取号人可以取消这张票（only the holder may cancel this ticket: scan its QR code "
+                            "or use the WeChat account that took it）")
         if t.status != "waiting":
             raise InvalidState(f"票 {t.number} 的状态是 {t.status}，不能取消（only a waiting ticket can be cancelled）")
         ev = e.TicketCancelled(now, t.id, cmd.reason)

@@ -48,7 +48,22 @@ class RecallLimit(CoreError):
 
 
 class NotHolder(CoreError):
-    code = "forbidden"
+    """Only the ticket's holder (its rating key or the WeChat session of its openid) may do this."""
+
+    code = "not_holder"
+
+
+class NotThisWindow(CoreError):
+    """特呼 of a ticket this window neither serves nor was sent."""
+
+    code = "not_this_window"
+
+
+class BadText(CoreError):
+    """A command carries text that cannot be stored (an unpaired surrogate, NUL): refused before any
+    decision, so the journal never meets it."""
+
+    code = "bad_request"
 
 
 class DuplicateCase(CoreError):

@@ -58,6 +58,7 @@ class TicketIssued(Event):
     openid: str | None = None
     due_at: float | None = None  # booked slot start for an appointment check-in
     appointment: str | None = None  # booking id
+    rating_key: str | None = None  # the holder's secret proof (QR code, WeChat page); never shown to staff
 
 
 @event("ticket_called")

@@ -195,7 +195,7 @@ class HallState:
 
     def _on_issued(self, ev: e.TicketIssued) -> None:
         t = Ticket(ev.ticket, ev.serial, ev.number, ev.business, ev.channel, ev.priority, ev.openid,
-                   ev.at, ev.due_at, ev.appointment)
+                   ev.at, ev.due_at, ev.appointment, ev.rating_key)
         self.tickets[t.id] = t
         self.by_number[t.number] = t
         n = int(ev.number[len(ev.business):])

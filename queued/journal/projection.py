@@ -41,12 +41,22 @@ def register_migration(fn: Callable[[Any], None]) -> None:
         MIGRATIONS.append(fn)
 
 
+def _migrate_tickets(conn) -> None:
+    """Databases made before the holder's rating key was kept: add its column."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(tickets)")}
+    if have and "rating_key" not in have:
+        conn.execute("ALTER TABLE tickets ADD COLUMN rating_key TEXT")
+
+
+register_migration(_migrate_tickets)
+
+
 def _issued(ev: e.TicketIssued, day: str):
     yield (
         "INSERT INTO tickets (id, serial, day, number, business, channel, priority, openid, appointment,"
-        " issued_at, status) VALUES (?,?,?,?,?,?,?,?,?,?,'waiting')",
+        " issued_at, status, rating_key) VALUES (?,?,?,?,?,?,?,?,?,?,'waiting',?)",
         (ev.ticket, ev.serial, day, ev.number, ev.business, ev.channel, ev.priority, ev.openid,
-         ev.appointment, ev.at),
+         ev.appointment, ev.at, ev.rating_key),
     )
 
 

@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS tickets (
     transfers       INTEGER NOT NULL DEFAULT 0,
     cancel_reason   TEXT,
     wait_s          REAL,
-    service_s       REAL
+    service_s       REAL,
+    rating_key      TEXT
 );
 CREATE INDEX IF NOT EXISTS tickets_day ON tickets(day, business);
 CREATE UNIQUE INDEX IF NOT EXISTS tickets_day_number ON tickets(day, number);

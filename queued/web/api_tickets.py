@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from queued.core import commands as c
-from queued.runtime import new_ticket_id
+from queued.runtime import new_rating_key, new_ticket_id
 from queued.web.errors import ApiError
 from queued.web.inputs import ID_MAX, field, json_body, no_unknown, principal
 
@@ -35,10 +35,11 @@ async def issue_ticket(request: Request) -> JSONResponse:
         if openid is not None and openid != session_openid:
             raise ApiError("forbidden", "openid 与微信登录不符（openid does not match the WeChat session）")
         openid, channel = session_openid, "wechat"
-        if priority == "green":
-            raise ApiError("forbidden", "绿色通道号须由导办台发放（green channel is issued at the guide desk）")
-    cmd = c.IssueTicket(business, new_ticket_id(), channel, priority, openid or None)
+    if priority == "green" and (p is None or not p.can("green")):
+        raise ApiError("forbidden", "绿色通道号须由导办台发放（the green channel needs a desk or admin token）")
+    cmd = c.IssueTicket(business, new_ticket_id(), channel, priority, openid or None, rating_key=new_rating_key())
     _, view = await rt.execute(cmd, lambda evs: rt.ticket_json(cmd.ticket_id))
+    view["rating_key"] = cmd.rating_key  # the holder's proof: in this reply only (http-api.md 1.1)
     return JSONResponse(view, status_code=201, headers={"Location": f"/api/v1/tickets/{cmd.ticket_id}"})
 
 
@@ -60,11 +61,14 @@ async def cancel_ticket(request: Request) -> JSONResponse:
     if ticket_id not in rt.engine.tickets:
         raise ApiError("unknown_ticket", f"没有这张票（no ticket {ticket_id!r}）")
     data = await json_body(request, allow_empty=True)
-    no_unknown(data, "openid")
-    openid = field(data, "openid", str, None, max_len=ID_MAX)
+    no_unknown(data, "key", "openid")
+    key = field(data, "key", str, None, max_len=ID_MAX)
+    field(data, "openid", str, None, max_len=ID_MAX)  # accepted as before, but it proves nothing
     p = await principal(request)
     staff = p is not None and p.can("admin")
-    cmd = c.CancelTicket(ticket_id, openid, "admin" if staff else "holder", check_holder=not staff)
+    # The holder proves it with the rating key or the WeChat session of the ticket's openid.
+    session_openid = None if staff else await request.app.state.mobile_session(request)
+    cmd = c.CancelTicket(ticket_id, session_openid, "admin" if staff else "holder", check_holder=not staff, key=key)
     _, view = await rt.execute(cmd, lambda evs: rt.ticket_json(ticket_id))
     return JSONResponse(view)
 

@@ -16,6 +16,7 @@ from queued.auth import TokenBook
 from queued.metrics import Metrics, TimingMiddleware
 from queued.pins import PinBook
 from queued.web import api_tickets, api_windows, ops, static_files
+from queued.web.edge import EdgeTextMiddleware
 from queued.web.errors import HANDLERS
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -76,5 +77,6 @@ def create_app(runtime, metrics: Metrics, routes: Sequence[BaseRoute] = (), life
         return runtime.isoize(out)
 
     app.state.history_ticket = history_ticket
+    app.add_middleware(EdgeTextMiddleware)
     app.add_middleware(TimingMiddleware, metrics=metrics)
     return app

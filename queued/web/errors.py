@@ -26,13 +26,17 @@ STATUS = {
     "recall_limit": 409,
     "already_rated": 409,
     "not_served": 409,
+    "not_this_window": 409,
     "rating_closed": 409,
     "slot_full": 409,
     "conflict": 409,
     "unauthorized": 401,
     "forbidden": 403,
+    "not_holder": 403,
     "bad_json": 400,
     "invalid_request": 422,
+    "bad_request": 422,  # text that cannot be stored (http-api.md 1.1, Auth)
+    "rate_limited": 429,
     "unavailable": 503,
 }
 

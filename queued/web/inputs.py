@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from queued.auth import Principal
+from queued.core.text import text_problem
 from queued.web.errors import ApiError
 
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "an object"}
@@ -25,9 +26,59 @@ async def json_body(request: Request, allow_empty: bool = False) -> dict[str, An
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError("bad_json", f"请求体不是合法的 JSON（invalid JSON: {exc}）") from None
+    except RecursionError:  # the parser's own stack: thousands of nested brackets
+        raise ApiError("bad_json", f"JSON 嵌套过深（nested deeper than {MAX_DEPTH} levels）") from None
     if not isinstance(data, dict):
         raise ApiError("bad_json", "请求体必须是 JSON 对象（the body must be a JSON object）")
+    check_json_text(data)
     return data
+
+
+# No body of this API nests deeper than a few levels; deeper ones are refused before any route reads them.
+MAX_DEPTH = 16
+
+
+def check_json_text(data: Any) -> None:
+    """Every string of a parsed body (keys too) must be storable text: no unpaired surrogate, no
+    control character but tab and line breaks (422 `bad_request`); nesting is bounded (400)."""
+    stack = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ApiError("bad_json", f"JSON 嵌套过深（nested deeper than {MAX_DEPTH} levels）")
+        if isinstance(value, str):
+            _check_text(value, "字段值（a value）")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                _check_text(k, "字段名（a field name）")
+                if not isinstance(v, str | int | float | bool) and v is not None:
+                    stack.append((v, depth + 1))
+                elif isinstance(v, str):
+                    _check_text(v, f"字段 {k}（field {k!r}）")
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+
+
+def _check_text(value: str, where: str) -> None:
+    problem = text_problem(value, free=True)
+    if problem is not None:
+        raise ApiError("bad_request", f"{where} 含有无法保存的字符（{problem}）")
+
+
+async def form_body(request: Request) -> dict[str, str]:
+    """A submitted form's text fields, held to the same text rule as JSON bodies."""
+    try:
+        form = await request.form()
+    except Exception as exc:  # python-multipart's own errors for broken bodies
+        raise ApiError("bad_request", f"表单无法解析（the form cannot be parsed: {type(exc).__name__}）") from None
+    out: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if not isinstance(value, str):
+            raise ApiError("bad_request", "不接受上传文件（no file uploads here）")
+        _check_text(key, "表单字段名（a form field name）")
+        _check_text(value, f"表单字段 {key}（form field {key!r}）")
+        out.setdefault(key, value)
+    return out
 
 
 # Identifiers from outside (WeChat openids are 28 characters) never need more than this.

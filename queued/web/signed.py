@@ -51,8 +51,8 @@ class SignedValues:
         return f"{body}.{self._mac(body)}"
 
     def load(self, value: str | None, now: float) -> dict[str, Any] | None:
-        if not value:
-            return None
+        if not value or not value.isascii():  # ours are base64: anything else is no session (and
+            return None                        # compare_digest refuses non-ASCII strings)
         body, sep, mac = value.partition(".")
         if not sep or not hmac.compare_digest(mac, self._mac(body)):
             return None

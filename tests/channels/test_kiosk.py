@@ -75,8 +75,14 @@ async def test_taking_a_number_shows_the_confirmation(h):
     assert re.search(r'data-testid="ticket-ahead">前面还有 <b>1</b> 人', html)
     assert re.search(r'data-testid="ticket-eta">预计等候约 <b>\d+</b> 分钟', html)
     assert "取号时间 2026-11-16 10:00" in html
-    assert f'data-url="http://hall/m/t/{tid}"' in html and "<svg" in html
+    # The QR code leads to the ticket's page and carries its holder's rating key (after "#k=").
+    key = h.daemon.runtime.engine.tickets[tid].rating_key
+    assert key and f'data-url="http://hall/m/t/{tid}#k={key}"' in html and "<svg" in html
     assert 'http-equiv="refresh" content="15;url=/kiosk"' in html
+    # Staff who open the page later (the id is in their replies) get a QR code without the key.
+    h.clock.advance(180)
+    later = (await h.api.get(r.headers["location"])).text
+    assert f'data-url="http://hall/m/t/{tid}"' in later and key not in later
 
 
 async def test_refusals_are_shown_on_the_start_screen(h):

@@ -71,8 +71,9 @@ async def test_take_a_ticket_by_tapping(served, artifacts, monkeypatch):
             box = await qr.locator("svg").bounding_box()
             assert box["width"] >= 250 and box["height"] >= 250
             url = await qr.get_attribute("data-url")
-            ticket_id = url.rsplit("/", 1)[1]
-            assert url == f"{base}/m/t/{ticket_id}"
+            ticket_id = url.rsplit("/", 1)[1].split("#")[0]
+            key = hall.daemon.runtime.engine.tickets[ticket_id].rating_key
+            assert url == f"{base}/m/t/{ticket_id}#k={key}"
             assert hall.daemon.runtime.engine.tickets[ticket_id].number == "B003"
             await page.screenshot(path=str(artifacts / "kiosk.png"))
 
@@ -81,7 +82,7 @@ async def test_take_a_ticket_by_tapping(served, artifacts, monkeypatch):
                     break
                 await asyncio.sleep(0.02)
             data = slips.read_bytes()
-            assert b"B003" in data and f"/m/t/{ticket_id}".encode() in data
+            assert b"B003" in data and f"/m/t/{ticket_id}#k={key}".encode() in data
 
             await page.wait_for_url(f"{base}/kiosk", timeout=8000)  # back to the start by itself
             await expect(page.get_by_test_id("business-B")).to_contain_text("等候 3 人")

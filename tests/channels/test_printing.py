@@ -58,7 +58,7 @@ async def test_kiosk_ticket_printed_to_file_after_issue(make_hall, tmp_path):
     data = out.read_bytes()
     assert "不动产登记".encode("gbk") in data and b"B001" in data
     assert "高新区政务服务中心".encode("gbk") in data
-    assert qr_payload(data).endswith(f"/m/t/{tid}".encode())
+    assert qr_payload(data).endswith(f"/m/t/{tid}#k={r.json()['rating_key']}".encode())
     assert b"-" * 48 in data
     await asyncio.sleep(0.05)
     assert out.read_bytes().count(b"\x1dV\x00") == 1  # the WeChat ticket is not printed

@@ -138,10 +138,13 @@ async def test_auth(api, tokens):
 
 async def test_cancel_by_holder(api, tokens):
     t = (await issue(api, tokens, openid="o9")).json()
-    err(await api.request("DELETE", f"/api/v1/tickets/{t['id']}", json={"openid": "other"}), 403, "forbidden")
-    r = await api.request("DELETE", f"/api/v1/tickets/{t['id']}", json={"openid": "o9"})
+    err(await api.request("DELETE", f"/api/v1/tickets/{t['id']}", json={"openid": "other"}), 403, "not_holder")
+    # Naming the ticket's openid proves nothing (no WeChat session here): the rating key does.
+    err(await api.request("DELETE", f"/api/v1/tickets/{t['id']}", json={"openid": "o9"}), 403, "not_holder")
+    r = await api.request("DELETE", f"/api/v1/tickets/{t['id']}", json={"key": t["rating_key"]})
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
-    err(await api.request("DELETE", f"/api/v1/tickets/{t['id']}", json={"openid": "o9"}), 409, "invalid_state")
+    err(await api.request("DELETE", f"/api/v1/tickets/{t['id']}", json={"key": t["rating_key"]}), 409,
+        "invalid_state")
 
 
 async def test_clerk_token_signs_its_clerk_in(api, tokens):

@@ -62,6 +62,7 @@ class Hall:
 
     def issue(self, business="A", **kw):
         self.n += 1
+        kw.setdefault("rating_key", f"key-of-t{self.n}")
         evs = self.do(IssueTicket(business, f"t{self.n}", **kw))
         return self.engine.tickets[evs[-1].ticket]
 
@@ -273,7 +274,13 @@ def test_one_waiting_ticket_per_openid_and_business(hall):
 
 def test_cancel_by_the_holder_only(hall):
     t = hall.issue("A", openid="o1")
-    assert hall.code_of(CancelTicket(t.id, "someone-else")) == "forbidden"
+    assert hall.code_of(CancelTicket(t.id, "someone-else")) == "not_holder"
+    assert hall.code_of(CancelTicket(t.id)) == "not_holder"
+    assert hall.code_of(CancelTicket(t.id, key="not-its-key")) == "not_holder"
+    kiosk = hall.issue("A")  # no openid: only its key proves the holder
+    assert hall.code_of(CancelTicket(kiosk.id, "anyone")) == "not_holder"
+    hall.do(CancelTicket(kiosk.id, key=kiosk.rating_key))
+    assert kiosk.status == "cancelled"
     hall.do(CancelTicket(t.id, "o1"))
     assert t.status == "cancelled" and hall.engine.waiting("A") == 0
     assert hall.code_of(CancelTicket(t.id, "o1")) == "invalid_state"
@@ -287,7 +294,7 @@ def test_position_and_estimate(hall):
     # two windows open for A, 300 s assumed per case
     assert [hall.engine.position(t) for t in tickets] == [1, 2, 3, 4]
     assert hall.engine.eta_seconds(tickets[3]) == 4 * 300 // 2
-    hall.do(CancelTicket(tickets[1].id))
+    hall.do(CancelTicket(tickets[1].id, key=tickets[1].rating_key))
     assert [hall.engine.position(t) for t in (tickets[0], tickets[2], tickets[3])] == [1, 2, 3]
 
 

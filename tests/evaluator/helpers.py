@@ -5,12 +5,19 @@ from __future__ import annotations
 import asyncio
 
 
-async def serve(api, tokens, business: str = "A", clerk: str = "clerk1", window: str = "1") -> str:
-    """Issue a ticket, call and finish it at `window`; returns the ticket id once the rating prompt
-    (RatingRequested, sent by the adapter after the finish commits) is journaled too."""
+class Served(str):
+    """A served ticket's id that also carries the holder's rating key (`.key`), as the QR code does."""
+
+    key: str
+
+
+async def serve(api, tokens, business: str = "A", clerk: str = "clerk1", window: str = "1") -> Served:
+    """Issue a ticket, call and finish it at `window`; returns the ticket id (with its rating key) once
+    the rating prompt (RatingRequested, sent by the adapter after the finish commits) is journaled too."""
     r = await api.post("/api/v1/tickets", json={"business": business}, headers=tokens["kiosk"])
     assert r.status_code == 201, r.text
-    ticket = r.json()["id"]
+    ticket = Served(r.json()["id"])
+    ticket.key = r.json()["rating_key"]
     r = await api.post(f"/api/v1/windows/{window}/call-next", headers=tokens[clerk])
     assert r.status_code == 200, r.text
     assert r.json()["ticket"]["id"] == ticket

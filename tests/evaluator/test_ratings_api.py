@@ -35,7 +35,7 @@ async def count(daemon, sql: str, params=()) -> int:
 
 async def test_rate_once_then_duplicate_is_refused_and_counted(api, tokens, daemon):
     ticket = await serve(api, tokens)
-    r = await api.post("/api/v1/ratings", json={"ticket": ticket, "level": 2, "reasons": [1, 3], "comment": "等太久"})
+    r = await api.post("/api/v1/ratings", json={"ticket": ticket, "key": ticket.key, "level": 2, "reasons": [1, 3], "comment": "等太久"})
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["level"] == 2 and body["level_name"] == "不满意" and body["bad"] is True
@@ -44,7 +44,7 @@ async def test_rate_once_then_duplicate_is_refused_and_counted(api, tokens, daem
     assert body["channel"] == "qr" and body["window"] == "1" and body["clerk"] == "1001"
     assert body["no_reason"] is False
 
-    r2 = await api.post("/api/v1/ratings", json={"ticket": ticket, "level": 5})
+    r2 = await api.post("/api/v1/ratings", json={"ticket": ticket, "key": ticket.key, "level": 5})
     assert r2.status_code == 409
     assert r2.json()["error"]["code"] == "already_rated"
     assert await count(daemon, "SELECT COUNT(*) FROM rating_refusals WHERE ticket=?", (ticket,)) == 1
@@ -66,7 +66,7 @@ async def test_rate_once_then_duplicate_is_refused_and_counted(api, tokens, daem
 
 async def test_bad_rating_without_reason_is_flagged(api, tokens, daemon):
     ticket = await serve(api, tokens)
-    r = await api.post("/api/v1/ratings", json={"ticket": ticket, "level": 1})
+    r = await api.post("/api/v1/ratings", json={"ticket": ticket, "key": ticket.key, "level": 1})
     assert r.status_code == 201
     assert r.json()["no_reason"] is True
     assert await count(daemon, "SELECT no_reason FROM ratings") == 1
@@ -74,8 +74,8 @@ async def test_bad_rating_without_reason_is_flagged(api, tokens, daemon):
 
 async def test_not_served_unknown_and_bad_bodies_change_nothing(api, tokens, daemon):
     r = await api.post("/api/v1/tickets", json={"business": "A"}, headers=tokens["kiosk"])
-    waiting = r.json()["id"]
-    r = await api.post("/api/v1/ratings", json={"ticket": waiting, "level": 5})
+    waiting, waiting_key = r.json()["id"], r.json()["rating_key"]
+    r = await api.post("/api/v1/ratings", json={"ticket": waiting, "key": waiting_key, "level": 5})
     assert r.status_code == 409 and r.json()["error"]["code"] == "not_served"
     r = await api.post("/api/v1/ratings", json={"ticket": "no-such-ticket", "level": 5})
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_ticket"
@@ -84,18 +84,18 @@ async def test_not_served_unknown_and_bad_bodies_change_nothing(api, tokens, dae
     bad_bodies = [
         b"not json",
         b"[1, 2]",
-        {"ticket": served},
-        {"ticket": served, "level": 0},
-        {"ticket": served, "level": 6},
-        {"ticket": served, "level": "5"},
-        {"ticket": served, "level": True},
-        {"ticket": served, "level": 2, "reasons": [7]},
-        {"ticket": served, "level": 2, "reasons": [0]},
-        {"ticket": served, "level": 2, "reasons": [1, 1]},
-        {"ticket": served, "level": 2, "reasons": "1"},
-        {"ticket": served, "level": 2, "comment": "长" * 501},
-        {"ticket": served, "level": 4, "channel": "pad"},
-        {"ticket": served, "level": 4, "stars": 5},
+        {"ticket": served, "key": served.key},
+        {"ticket": served, "key": served.key, "level": 0},
+        {"ticket": served, "key": served.key, "level": 6},
+        {"ticket": served, "key": served.key, "level": "5"},
+        {"ticket": served, "key": served.key, "level": True},
+        {"ticket": served, "key": served.key, "level": 2, "reasons": [7]},
+        {"ticket": served, "key": served.key, "level": 2, "reasons": [0]},
+        {"ticket": served, "key": served.key, "level": 2, "reasons": [1, 1]},
+        {"ticket": served, "key": served.key, "level": 2, "reasons": "1"},
+        {"ticket": served, "key": served.key, "level": 2, "comment": "长" * 501},
+        {"ticket": served, "key": served.key, "level": 4, "channel": "pad"},
+        {"ticket": served, "key": served.key, "level": 4, "stars": 5},
         {"ticket": 12, "level": 4},
     ]
     events_before = await count(daemon, "SELECT COUNT(*) FROM events")
@@ -110,7 +110,7 @@ async def test_not_served_unknown_and_bad_bodies_change_nothing(api, tokens, dae
     assert await count(daemon, "SELECT COUNT(*) FROM rating_refusals") == 0
     assert await count(daemon, "SELECT COUNT(*) FROM events") == events_before
     # And the case can still be rated properly afterwards.
-    r = await api.post("/api/v1/ratings", json={"ticket": served, "level": 4})
+    r = await api.post("/api/v1/ratings", json={"ticket": served, "key": served.key, "level": 4})
     assert r.status_code == 201
 
 
@@ -141,9 +141,9 @@ async def test_timeout_of_a_window_without_pad_records_unrated_then_a_qr_rating_
     assert r.json()["rows"][0]["unrated"] == 1 and r.json()["rows"][0]["rated"] == 0
 
     # The pad timing out is not a rating: the citizen may still rate by QR within the window.
-    r = await api.post("/api/v1/ratings", json={"ticket": ticket, "level": 5})
+    r = await api.post("/api/v1/ratings", json={"ticket": ticket, "key": ticket.key, "level": 5})
     assert r.status_code == 201 and r.json()["replaced"] == "unrated"
-    r = await api.post("/api/v1/ratings", json={"ticket": ticket, "level": 1})
+    r = await api.post("/api/v1/ratings", json={"ticket": ticket, "key": ticket.key, "level": 1})
     assert r.status_code == 409
 
 
@@ -167,7 +167,7 @@ async def test_unrated_default_records_a_defaulted_level(tmp_path, clock):
             # A second time-out changes nothing; a real rating within the window replaces the default.
             events, _ = await d.runtime.execute(RatingTimeout(case))
             assert events == []
-            r = await api.post("/api/v1/ratings", json={"ticket": ticket, "level": 2, "reasons": [2]})
+            r = await api.post("/api/v1/ratings", json={"ticket": ticket, "key": ticket.key, "level": 2, "reasons": [2]})
             assert r.status_code == 201 and r.json()["replaced"] == "defaulted"
             row = await d.runtime.journal.fetchone("SELECT level, channel, defaulted, replaced FROM ratings")
             assert tuple(row) == (2, "qr", 0, "defaulted")
@@ -186,7 +186,7 @@ async def test_replay_after_restart_keeps_ratings_and_refuses_a_duplicate(make_d
               "supervisor": bearer(db, "supervisor")}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall") as api:
         rated = await serve(api, tokens)
-        assert (await api.post("/api/v1/ratings", json={"ticket": rated, "level": 4})).status_code == 201
+        assert (await api.post("/api/v1/ratings", json={"ticket": rated, "key": rated.key, "level": 4})).status_code == 201
         yesterday = await serve(api, tokens)  # to be rated after a restart on a later day
         never = await serve(api, tokens)  # never rated: closed once rating_window_days have passed
     await d.stop()
@@ -194,7 +194,7 @@ async def test_replay_after_restart_keeps_ratings_and_refuses_a_duplicate(make_d
     # Same day: replay of today's journal.
     d2 = await make_daemon(adapters=[EVALUATOR], name="replay")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d2.app), base_url="http://hall") as api:
-        r = await api.post("/api/v1/ratings", json={"ticket": rated, "level": 1})
+        r = await api.post("/api/v1/ratings", json={"ticket": rated, "key": rated.key, "level": 1})
         assert r.status_code == 409 and r.json()["error"]["code"] == "already_rated"
         assert (await api.get("/api/v1/reports/reviews", headers=tokens["supervisor"])).json()["rows"][0]["satisfied"] == 1
     await d2.stop()
@@ -203,9 +203,9 @@ async def test_replay_after_restart_keeps_ratings_and_refuses_a_duplicate(make_d
     clock.advance(2 * 86400)
     d3 = await make_daemon(adapters=[EVALUATOR], name="replay")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d3.app), base_url="http://hall") as api:
-        r = await api.post("/api/v1/ratings", json={"ticket": rated, "level": 1})
+        r = await api.post("/api/v1/ratings", json={"ticket": rated, "key": rated.key, "level": 1})
         assert r.status_code == 409 and r.json()["error"]["code"] == "already_rated"
-        r = await api.post("/api/v1/ratings", json={"ticket": yesterday, "level": 5, "channel": "wechat"})
+        r = await api.post("/api/v1/ratings", json={"ticket": yesterday, "key": yesterday.key, "level": 5})
         assert r.status_code == 201, r.text
     refusals = await d3.runtime.journal.fetchone("SELECT COUNT(*) FROM rating_refusals")
     assert refusals[0] == 2
@@ -215,9 +215,9 @@ async def test_replay_after_restart_keeps_ratings_and_refuses_a_duplicate(make_d
     clock.advance(8 * 86400)
     d4 = await make_daemon(adapters=[EVALUATOR], name="replay")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d4.app), base_url="http://hall") as api:
-        r = await api.post("/api/v1/ratings", json={"ticket": yesterday, "level": 1})
+        r = await api.post("/api/v1/ratings", json={"ticket": yesterday, "key": yesterday.key, "level": 1})
         assert r.status_code == 409 and r.json()["error"]["code"] == "already_rated"
-        r = await api.post("/api/v1/ratings", json={"ticket": never, "level": 5})
+        r = await api.post("/api/v1/ratings", json={"ticket": never, "key": never.key, "level": 5})
         assert r.status_code == 409 and r.json()["error"]["code"] == "rating_closed"
     await d4.stop()
 

@@ -97,7 +97,9 @@ async def simulate(rt, adapter, clock, rnd: random.Random) -> Tally:
             sitting[w] = clerk
         for n in range(rnd.randint(12, 20)):
             business = rnd.choice("AABBCD")
-            events, _ = await rt.execute(c.IssueTicket(business, f"t{d}-{n}"))
+            # Every ticket has its holder's key (its QR code) and an openid (as if shown at the kiosk).
+            events, _ = await rt.execute(c.IssueTicket(business, f"t{d}-{n}", openid=f"o{d}-{n}",
+                                                       rating_key=f"k{d}-{n}"))
             ev = events[-1]
             tally.tickets[ev.ticket] = {"business": business, "day": day.isoformat(), "issued_at": ev.at,
                                         "window": None, "clerk": None, "status": "waiting", "first_call": None,
@@ -139,15 +141,19 @@ async def simulate(rt, adapter, clock, rnd: random.Random) -> Tally:
                 continue
             level = rnd.choice([5, 5, 5, 4, 4, 3, 2, 1])
             reasons = rnd.choice([0, 1, 2, 5, 8, 0b110000, 0b111111]) if level <= 2 else 0
-            cmd = Rate(level, case=fin.case, reasons=reasons, channel=rnd.choice(["pad", "qr", "web", "wechat"]),
-                       comment=rnd.choice(["", "很好", "请联系 13812345678", "身份证 510104199001011234 办不了"]))
+            comment = rnd.choice(["", "很好", "请联系 13812345678", "身份证 510104199001011234 办不了"])
+            key, openid = f"k{fin.ticket[1:]}", f"o{fin.ticket[1:]}"
+            # The channel is what proved the rater: the pad at the window, the QR code's key, the WeChat session.
+            cmd = rnd.choice([Rate(level, case=fin.case, reasons=reasons, channel="pad", comment=comment),
+                              Rate(level, ticket=fin.ticket, reasons=reasons, key=key, comment=comment),
+                              Rate(level, ticket=fin.ticket, reasons=reasons, openid=openid, comment=comment)])
             if roll > 0.9 and d < DAYS - 1:
-                deferred.append((fin.case, Rate(level, ticket=fin.ticket, reasons=reasons, channel="qr")))
+                deferred.append((fin.case, Rate(level, ticket=fin.ticket, reasons=reasons, key=key)))
                 continue
             await rate(adapter, tally, fin.case, cmd)
             if rnd.random() < 0.05:  # someone tries again
                 try:
-                    await adapter.rate(Rate(rnd.randint(1, 5), case=fin.case, channel="web"))
+                    await adapter.rate(Rate(rnd.randint(1, 5), ticket=fin.ticket, key=key))
                 except AlreadyRated:
                     tally.refused += 1
         for w in windows:
@@ -156,8 +162,9 @@ async def simulate(rt, adapter, clock, rnd: random.Random) -> Tally:
 
 
 async def rate(adapter, tally: Tally, case: int, cmd: Rate) -> None:
-    await adapter.rate(cmd)
-    tally.cases[case].update(level=cmd.level, reasons=cmd.reasons, channel=cmd.channel)
+    x = await adapter.rate(cmd)
+    assert x.channel == (cmd.channel or ("qr" if cmd.key else "wechat"))
+    tally.cases[case].update(level=cmd.level, reasons=cmd.reasons, channel=x.channel)
 
 
 def expected_reviews(tally: Tally, group_by: str) -> dict:

@@ -38,6 +38,7 @@ class Hall:
         self.clock = clock
         self.daemon = None
         self.client: httpx.AsyncClient | None = None
+        self.keys: dict[str, str] = {}  # ticket id → rating key
 
     async def start(self):
         from queued.config import parse_config
@@ -68,6 +69,7 @@ class Hall:
         body = {"business": business, **({"openid": openid} if openid else {})}
         r = await c.post("/api/v1/tickets", json=body, headers=kiosk)
         assert r.status_code == 201, r.text
+        self.keys[r.json()["id"]] = r.json()["rating_key"]  # what the citizen's QR code carries
         r = await c.post(f"/api/v1/windows/{window}/call-next", headers=clerk)
         assert r.status_code == 200 and r.json()["ticket"], r.text
         r = await c.post(f"/api/v1/windows/{window}/finish", headers=clerk)
@@ -76,6 +78,7 @@ class Hall:
 
     async def rate(self, case: dict, level: int, reasons: list[int] | None = None, comment: str = ""):
         r = await self.client.post("/api/v1/ratings", json={"ticket": case["ticket"], "level": level,
+                                                            "key": self.keys[case["ticket"]],
                                                             "reasons": reasons or [], "comment": comment})
         assert r.status_code == 201, r.text
         return r

@@ -143,7 +143,12 @@ async def test_last_case_shows_the_evaluators_rating(make_daemon):
         case = (await c.get("/clerk/api/last-case")).json()["case"]
         assert (case["number"], case["case"], case["state"]) == ("A001", fin["case"], "open")
         assert case["text"] == "等待群众评价"
-        r = await c.post("/api/v1/ratings", json={"ticket": ticket["id"], "level": 1, "reasons": [1]})
+        # The console's session is staff: it never rates, even with the citizen's key.
+        body = {"ticket": ticket["id"], "key": ticket["rating_key"], "level": 1, "reasons": [1]}
+        r = await c.post("/api/v1/ratings", json=body)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", r.text
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall") as phone:
+            r = await phone.post("/api/v1/ratings", json=body)  # the citizen's phone
         assert r.status_code == 201, r.text
         case = (await c.get("/clerk/api/last-case")).json()["case"]
         assert (case["state"], case["level"], case["bad"]) == ("rated", 1, True)

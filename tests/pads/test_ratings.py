@@ -56,8 +56,8 @@ async def test_rated_by_qr_while_the_prompt_is_open_cancels_it(signed_in):
     hall = signed_in
     pad = hall.pad4
     await serve_one(hall)
-    ticket = hall.daemon.runtime.engine.by_number["A001"].id
-    r = await hall.client.post("/api/v1/ratings", json={"ticket": ticket, "level": 5})
+    t = hall.daemon.runtime.engine.by_number["A001"]
+    r = await hall.client.post("/api/v1/ratings", json={"ticket": t.id, "key": t.rating_key, "level": 5})
     assert r.status_code == 201
     await wait_until(lambda: pad.prompt is None, what="RATE_CANCEL on the pad")
     assert (await reviews(hall))["4"]["very_satisfied"] == 1
@@ -69,8 +69,8 @@ async def test_second_rating_of_a_case_is_refused_counted_and_acknowledged(signe
     case = await serve_one(hall)
     # The citizen rates on the pad while the QR rating lands and the RATE_CANCEL cannot get through.
     pad.busy = True
-    ticket = hall.daemon.runtime.engine.by_number["A001"].id
-    r = await hall.client.post("/api/v1/ratings", json={"ticket": ticket, "level": 4})
+    t = hall.daemon.runtime.engine.by_number["A001"]
+    r = await hall.client.post("/api/v1/ratings", json={"ticket": t.id, "key": t.rating_key, "level": 4})
     assert r.status_code == 201
     await wait_until(lambda: hall.daemon.adapter("PadAdapter").pollers[hall.path].stats.naks[3] >= 3)
     assert pad.prompt is not None
@@ -84,7 +84,7 @@ async def test_second_rating_of_a_case_is_refused_counted_and_acknowledged(signe
     rows = await hall.daemon.runtime.journal.fetchall("SELECT channel, reason FROM rating_refusals")
     assert [tuple(r) for r in rows] == [("pad", "already_rated")]
     # A retry of the same QR rating is refused too.
-    r = await hall.client.post("/api/v1/ratings", json={"ticket": ticket, "level": 5})
+    r = await hall.client.post("/api/v1/ratings", json={"ticket": t.id, "key": t.rating_key, "level": 5})
     assert (r.status_code, r.json()["error"]["code"]) == (409, "already_rated")
 
 

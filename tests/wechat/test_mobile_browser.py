@@ -18,7 +18,7 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
 @pytest.fixture(scope="module")
 def hall(tmp_path_factory):
     """One `queued serve` for the module (it takes seconds to start); the tests use different businesses."""
-    proc, base, db = serve_hall(tmp_path_factory.mktemp("mobile"))
+    proc, base, db = serve_hall(tmp_path_factory.mktemp("mobile"), extra="\n[wechat]\ndemo_login = true\n")
     yield base, db
     proc.stop()
 
@@ -39,7 +39,8 @@ def bearer(db, role, window=None, clerk=None) -> dict:
 
 
 def take_at_kiosk(browser, base, db) -> tuple[str, str]:
-    """Take an A ticket on the kiosk's touch screen; its QR code leads to /m/t/{id}."""
+    """Take an A ticket on the kiosk's touch screen; its QR code leads to /m/t/{id}#k={rating key}:
+    returns the number and the part after /m/t/."""
     page = browser.new_page(viewport={"width": 1080, "height": 1920}, locale="zh-CN")
     page.goto(f"{base}/kiosk?token={token(db, 'kiosk')}")
     page.get_by_test_id("business-A").click()
@@ -57,12 +58,14 @@ def test_follow_a_kiosk_ticket_until_called_then_rate(hall, browser, artifacts):
     kiosk, clerk = bearer(db, "kiosk"), bearer(db, "clerk", "1", "1001")
     for _ in range(2):
         assert httpx.post(f"{base}/api/v1/tickets", json={"business": "A"}, headers=kiosk).status_code == 201
-    number, ticket_id = take_at_kiosk(browser, base, db)
+    number, link = take_at_kiosk(browser, base, db)
     assert number == "A003"
+    ticket_id, _, key = link.partition("#k=")
+    assert key
 
     phone = browser.new_context(**PHONE).new_page()
     phone.set_default_timeout(10000)
-    phone.goto(f"{base}/m/t/{ticket_id}")
+    phone.goto(f"{base}/m/t/{link}")  # the QR code's link, key and all
     card = phone.get_by_test_id("ticket")
     expect(card.get_by_test_id("ticket-number")).to_have_text("A003")
     expect(card.get_by_test_id("ticket-status")).to_have_text("等候中")
@@ -87,6 +90,13 @@ def test_follow_a_kiosk_ticket_until_called_then_rate(hall, browser, artifacts):
     phone.screenshot(path=str(artifacts / "mobile-called.png"))
 
     case = window1("finish")["finished"]["case"]
+    # Someone who only knows the ticket id (a clerk's reply shows it) gets no rating form.
+    stranger = browser.new_context(**PHONE).new_page()
+    stranger.goto(f"{base}/m/t/{ticket_id}")
+    expect(stranger.get_by_test_id("rating-holder-only")).to_have_text("请扫描号票上的二维码，或在取号的微信中评价。")
+    expect(stranger.get_by_test_id("rate-submit")).to_have_count(0)
+    stranger.screenshot(path=str(artifacts / "mobile-not-holder.png"))
+    stranger.close()
     rating = card.get_by_test_id("rating")
     expect(rating).to_be_visible()
     expect(rating.get_by_text("服务态度差")).to_be_hidden()  # reasons only for 差评
@@ -96,8 +106,10 @@ def test_follow_a_kiosk_ticket_until_called_then_rate(hall, browser, artifacts):
     rating.get_by_test_id("rate-submit").click()
     expect(card.get_by_test_id("rating-done")).to_have_text("感谢您的评价！")
     phone.screenshot(path=str(artifacts / "mobile-rated.png"))
-    again = httpx.post(f"{base}/api/v1/ratings", json={"ticket": ticket_id, "level": 5})
+    again = httpx.post(f"{base}/api/v1/ratings", json={"ticket": ticket_id, "key": key, "level": 5})
     assert again.status_code == 409 and again.json()["error"]["code"] == "already_rated"
+    review = httpx.get(f"{base}/api/v1/reviews/{case}", headers=bearer(db, "supervisor")).json()
+    assert (review["level"], review["channel"]) == (2, "qr")
     assert isinstance(case, int)
 
 

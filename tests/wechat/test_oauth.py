@@ -9,6 +9,8 @@ import httpx
 from tests.support import token
 from tests.wechat.conftest import ADAPTER
 
+DEMO_LOGIN = "\n[wechat]\ndemo_login = true\n"
+
 
 async def sign_in(client: httpx.AsyncClient, fake, openid: str) -> httpx.Response:
     """What a phone does: /m → WeChat's authorize page (silent for snsapi_base) → back with a code."""
@@ -129,8 +131,20 @@ async def test_the_session_secret_survives_a_restart(make_daemon, fake_wechat, t
     assert d2.adapter("WeChatMobile").openid_from(value) == "oDan"
 
 
-async def test_demo_mode_without_appid(make_daemon):
+async def test_no_demo_sign_in_unless_the_file_says_so(make_daemon):
+    """No appid and no `demo_login = true` (docker/hall.toml): /m says WeChat is not set up, and the
+    demo sign-in gives no session (config.md 1.1)."""
     d = await make_daemon(adapters=[ADAPTER])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall") as c:
+        r = await c.get("/m")
+        assert r.status_code == 404 and "未开通微信取号" in r.text and "demo-login" not in r.text
+        r = await c.post("/m/demo-login", data={"next": "/m"})
+        assert r.status_code == 403 and "qm_session" not in r.headers.get("set-cookie", "")
+        assert (await c.post("/api/v1/tickets", json={"business": "A"})).status_code == 401
+
+
+async def test_demo_mode_where_the_file_says_demo_login(make_daemon):
+    d = await make_daemon(adapters=[ADAPTER], extra=DEMO_LOGIN)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall") as c:
         r = await c.get("/m")
         assert r.status_code == 200
@@ -165,7 +179,7 @@ async def test_the_session_books_and_checks_in_with_the_appointment_api(make_dae
     from queued.core.calendar import HallCalendar
 
     clock.now = HallCalendar("Asia/Shanghai").at("2030-01-09", 9 * 60 + 50)  # a Wednesday, 09:50
-    d = await make_daemon(adapters=["queued.channels.appointments_api:Appointments", ADAPTER])
+    d = await make_daemon(adapters=["queued.channels.appointments_api:Appointments", ADAPTER], extra=DEMO_LOGIN)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall") as c:
         assert (await c.post("/api/v1/appointments", json={"business": "A", "day": "2030-01-09",
                                                            "start": "10:00"})).status_code == 401
