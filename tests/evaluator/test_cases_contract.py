@@ -82,21 +82,22 @@ async def test_ratings_carry_their_uuid_and_project_no_each_case_rated_once(api,
     (b,), _ = await rt.execute(bind("1", "P-B"))
     await api.post("/api/v1/windows/1/finish", headers=tokens["clerk1"])
     adapter = daemon.adapter("EvaluatorAdapter")
-    first = await adapter.rate(Rate(5, ticket=ticket, channel="qr"))  # no case named: the first unrated
-    second = await adapter.rate(Rate(2, ticket=ticket, channel="qr", reasons=1))
+    key = rt.engine.tickets[ticket].rating_key  # the holder's, from the ticket's QR code
+    first = await adapter.rate(Rate(5, ticket=ticket, key=key))  # no case named: the first unrated
+    second = await adapter.rate(Rate(2, ticket=ticket, key=key, reasons=1))
     assert (first.case, first.project_no, second.case, second.project_no) == (a.case, "P-A", b.case, "P-B")
     assert uuid.UUID(first.rating_id) and first.rating_id != second.rating_id
     stored = await rows(daemon, "SELECT case_id, rating_id, level FROM ratings ORDER BY case_id")
     assert stored == [{"case_id": a.case, "rating_id": first.rating_id, "level": 5},
                       {"case_id": b.case, "rating_id": second.rating_id, "level": 2}]
-    r = await api.post("/api/v1/ratings", json={"ticket": ticket, "level": 5})
+    r = await api.post("/api/v1/ratings", json={"ticket": ticket, "key": key, "level": 5})
     assert (r.status_code, r.json()["error"]["code"]) == (409, "already_rated")
 
 
 async def test_prompts_of_a_tickets_cases_follow_one_another(api, tokens, daemon):
     rt = daemon.runtime
     book = daemon.adapter("EvaluatorAdapter").book
-    await call(api, tokens)
+    key = rt.engine.tickets[await call(api, tokens)].rating_key
     (a,), _ = await rt.execute(bind("1", "P-A"))
     (b,), _ = await rt.execute(bind("1", "P-B"))
     (d,), _ = await rt.execute(bind("1", "P-C"))
@@ -108,9 +109,9 @@ async def test_prompts_of_a_tickets_cases_follow_one_another(api, tokens, daemon
         await rt.journal.append([])
     assert [x.case for x in book.open_prompts("1")] == [a.case]  # one prompt at a time
     adapter = daemon.adapter("EvaluatorAdapter")
-    await adapter.rate(Rate(4, case=d.case, channel="qr"))  # the third rated by QR meanwhile
+    await adapter.rate(Rate(4, case=d.case, key=key))  # the third rated by QR meanwhile
     assert [x.case for x in book.open_prompts()] == [a.case]
-    events, _ = await rt.execute(Rate(5, case=a.case, channel="qr", rating_id=str(uuid.uuid4())))
+    events, _ = await rt.execute(Rate(5, case=a.case, key=key, rating_id=str(uuid.uuid4())))
     assert [(x.kind, x.case) for x in events] == [("rating_recorded", a.case), ("rating_requested", b.case)]
     events, _ = await rt.execute(RatingTimeout(b.case))
     assert [x.kind for x in events] == ["rating_timed_out"]  # the third was rated: nothing follows
