@@ -8,7 +8,7 @@ MQTT_PORT ?= 11883
 HTTP      ?= 127.0.0.1:8080
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test system-deps bench lint clean
+.PHONY: serve test system-deps broker-dep bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-serve: $(STAMP)
+serve: $(STAMP) broker-dep
 	QUEUED_HTTP=$(HTTP) QUEUED_EMBEDDED_MQTT=127.0.0.1:$(MQTT_PORT) $(BIN)/queued serve $(if $(CONFIG),--config $(CONFIG))
+
+# The embedded MQTT broker is the distribution's Mosquitto (run and supervised by the daemon).
+broker-dep:
+	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { \
+	  echo "installing: mosquitto"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mosquitto >/dev/null; }
 
 # What the tests need from the distribution: a real Mosquitto, Chromium and a CJK font, espeak-ng
 # and sox (spoken calls), LibreOffice Calc (exports opened as Excel users do), promtool (/metrics),

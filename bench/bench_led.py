@@ -1,8 +1,9 @@
 """Clerk action → LED message latency, end to end through real parts.
 
-    .venv/bin/python bench/bench_led.py [--windows 200] [--rounds 3] [--rate 100]
+    .venv/bin/python bench/bench_led.py [--windows 200] [--rounds 3] [--rate 100] [--embedded]
 
-A real `queued serve` process on a generated 200-window hall publishes to a real Mosquitto; this
+A real `queued serve` process on a generated 200-window hall publishes to a real Mosquitto (a
+separate one, or with --embedded the daemon's own, the controller logging in as `led-sim`); this
 process is the clerks (HTTP call-next) and a subscribed LED controller (aiomqtt on
 `queued/main/window/+/led`). Latency = from sending the HTTP request to receiving the window's
 `led` message that shows the called ticket ("http only": until the reply). Three patterns:
@@ -31,9 +32,10 @@ import httpx  # noqa: E402
 from tests.support import Mosquitto, ServeProcess, free_port, token  # noqa: E402
 
 
-def hall_config(db: str, http_port: int, mqtt_port: int, windows: int) -> str:
-    parts = [f'[daemon]\nhttp = "127.0.0.1:{http_port}"\ndatabase = "{db}"\nlog_level = "warning"\n',
-             f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\n',
+def hall_config(db: str, http_port: int, mqtt_port: int, windows: int, embedded: bool = False) -> str:
+    parts = [f'[daemon]\nhttp = "127.0.0.1:{http_port}"\ndatabase = "{db}"\nlog_level = "warning"\n'
+             + (f'embedded_mqtt = "127.0.0.1:{mqtt_port}"\n' if embedded else ""),
+             "" if embedded else f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\n',
              '[hall]\nid = "main"\nname = "压测大厅"\n',
              '[[business]]\ncode = "A"\nname = "综合受理"\n']
     parts += [f'[[window]]\nid = "{i}"\nbusinesses = ["A"]\n' for i in range(1, windows + 1)]
@@ -53,8 +55,9 @@ def report(name: str, ms: list[float]) -> None:
 class LedWatcher:
     """A subscribed controller: resolves a future when window w shows ticket t as calling."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, username: str | None = None, password: str | None = None):
         self.port = port
+        self.username, self.password = username, password
         self.waiting: dict[tuple[str, str], asyncio.Future] = {}
         self.early: dict[tuple[str, str], float] = {}
 
@@ -69,7 +72,8 @@ class LedWatcher:
 
     async def run(self, ready: asyncio.Event) -> None:
         async with aiomqtt.Client("127.0.0.1", self.port, protocol=aiomqtt.ProtocolVersion.V311,
-                                  max_queued_incoming_messages=0) as c:
+                                  max_queued_incoming_messages=0, username=self.username,
+                                  password=self.password) as c:
             await c.subscribe("queued/main/window/+/led", qos=1)
             ready.set()
             async for m in c.messages:
@@ -129,10 +133,11 @@ async def one_call(clerk: Clerk, watcher: LedWatcher) -> float:
     return (t1 - t0) * 1000
 
 
-async def bench(base: str, mqtt_port: int, db: str, windows: int, rounds: int, rate: float) -> None:
+async def bench(base: str, mqtt_port: int, db: str, windows: int, rounds: int, rate: float,
+                login: dict | None = None) -> None:
     bearer = token(db, "admin")
     admin = {"Authorization": f"Bearer {bearer}"}
-    watcher = LedWatcher(mqtt_port)
+    watcher = LedWatcher(mqtt_port, **(login or {}))
     ready = asyncio.Event()
     task = asyncio.create_task(watcher.run(ready))
     await ready.wait()
@@ -212,20 +217,27 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rate", type=float, default=100.0, help="calls per second in the paced run")
+    ap.add_argument("--embedded", action="store_true", help="through the daemon's own Mosquitto")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-led-"))
-    broker = Mosquitto().start()
+    broker = None if a.embedded else Mosquitto().start()
+    mqtt_port = free_port() if broker is None else broker.port
     http_port = free_port()
     db = str(tmp / "hall.sqlite3")
     conf = tmp / "hall.toml"
-    conf.write_text(hall_config(db, http_port, broker.port, a.windows), encoding="utf-8")
+    conf.write_text(hall_config(db, http_port, mqtt_port, a.windows, a.embedded), encoding="utf-8")
     base = f"http://127.0.0.1:{http_port}"
     proc = ServeProcess(conf, tmp).start(base)
+    login = {}
+    if a.embedded:
+        accounts = json.loads((tmp / "hall-mqtt" / "accounts.json").read_text(encoding="utf-8"))["accounts"]
+        login = {"username": "led-sim", "password": accounts["led-sim"]["password"]}
     try:
-        asyncio.run(bench(base, broker.port, db, a.windows, a.rounds, a.rate))
+        asyncio.run(bench(base, mqtt_port, db, a.windows, a.rounds, a.rate, login))
     finally:
         proc.stop()
-        broker.cleanup()
+        if broker is not None:
+            broker.cleanup()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,10 @@ the daemon's `status`), drops stale or repeated messages by `seq`, says it is al
 `{prefix}/{hall}/screen/{id}/alive` every 10 s, and draws each window's two lines, redrawn on
 change (flashing in reverse video for a few seconds after a call). For installers checking a
 hall's MQTT set-up without the hardware.
+
+On the daemon's embedded broker (which refuses anonymous clients) it logs in with the `led-sim`
+display account, or the account named by --screen-id, from the accounts file the daemon keeps
+beside its database: found from --state-dir, or from --config (no config: the demo hall).
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ from dataclasses import dataclass, field
 
 import aiomqtt
 
-from display.errors import DisplayError
 from display.publisher import parse_url
+from queued.errors import QueuedError
 
 FLASH_S = 4.0
 ALIVE_EVERY_S = 10.0
@@ -70,8 +74,9 @@ def render(strips: dict[str, Strip], status: str, now: float, color: bool = True
 
 class LedSim:
     def __init__(self, url: str, prefix: str, hall: str, windows: list[str] | None, screen_id: str,
-                 color: bool = True, out=sys.stdout):
+                 color: bool = True, out=sys.stdout, username: str | None = None, password: str | None = None):
         self.url = url
+        self.username, self.password = username, password
         self.host, self.port, self.tls = parse_url(url)
         self.base = f"{prefix}/{hall}"
         self.windows = windows  # None: all
@@ -127,7 +132,8 @@ class LedSim:
         while deadline is None or time.monotonic() < deadline:
             try:
                 async with aiomqtt.Client(self.host, self.port, protocol=aiomqtt.ProtocolVersion.V311,
-                                          identifier=f"led-sim-{self.screen_id}") as client:
+                                          identifier=f"led-sim-{self.screen_id}", username=self.username,
+                                          password=self.password) as client:
                     for topic in self.topics():
                         await client.subscribe(topic, qos=1)
                     backoff = 0.2
@@ -172,14 +178,73 @@ class LedSim:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="queued led-sim", description="LED 窗口屏模拟器：subscribe like a controller")
-    p.add_argument("--url", default="mqtt://127.0.0.1:1883", help="broker, mqtt://HOST:PORT")
-    p.add_argument("--prefix", default="queued")
-    p.add_argument("--hall", default="main")
+    p.add_argument("--url", default=None, help="broker, mqtt://HOST:PORT (default: the daemon's embedded one)")
+    p.add_argument("--prefix", default=None, help="topic prefix (default: the daemon's, else queued)")
+    p.add_argument("--hall", default=None, help="hall id (default: the daemon's, else main)")
     p.add_argument("--windows", default="all", help="window ids, e.g. 1,2,3, or all")
-    p.add_argument("--screen-id", default=f"led-sim-{socket.gethostname()}", help="id in heartbeats")
+    p.add_argument("--screen-id", default=None, help="id in heartbeats (on the embedded broker: a display "
+                                                      "account, default led-sim)")
+    p.add_argument("--username", default=None, help="broker account (default: from the daemon's state)")
+    p.add_argument("--password-file", default=None, help="file holding that account's password")
+    p.add_argument("--state-dir", default=None, help="the daemon's state directory (where its database is): "
+                                                      "take the account from the embedded broker's file there")
+    p.add_argument("--config", default=None, help="the daemon's hall configuration (finds its state directory)")
     p.add_argument("--plain", action="store_true", help="no colours or screen clearing (for logs)")
     p.add_argument("--duration", type=float, default=None, help="exit after this many seconds")
     return p.parse_args(argv)
+
+
+def resolve_login(args: argparse.Namespace) -> dict:
+    """Broker, account and topics: what the options say, the rest from the daemon's state (its
+    embedded broker's accounts file) when there is one, else an anonymous client of 127.0.0.1:1883."""
+    from queued.broker import accounts as acc
+
+    out = {"url": args.url, "prefix": args.prefix, "hall": args.hall, "screen_id": args.screen_id,
+           "username": args.username, "password": None}
+    if args.password_file:
+        out["password"] = _read_secret(args.password_file)
+    doc = None
+    if args.username is None:
+        path = None
+        if args.state_dir:
+            path = acc.find(args.state_dir)
+        else:
+            from queued.config import load_config
+
+            cfg = load_config(args.config)
+            if cfg.mqtt_url is None:
+                candidate = acc.broker_dir(cfg.database) / acc.ACCOUNTS_FILE
+                path = candidate if candidate.is_file() else None
+            else:
+                out["url"] = out["url"] or cfg.mqtt_url
+            out["prefix"] = out["prefix"] or cfg.mqtt_prefix
+            out["hall"] = out["hall"] or cfg.hall.id
+        if path is not None:
+            doc = acc.read(path)
+    if doc is not None:
+        name = args.screen_id or "led-sim"
+        account = doc["accounts"].get(name)
+        if account is None or account.get("role") != "display":
+            raise acc.AccountsError(f"{name!r} is not a display account of the embedded broker "
+                                    f"(there: {', '.join(n for n, a in doc['accounts'].items() if a.get('role') == 'display')})")
+        out.update(username=name, password=account["password"], screen_id=name)
+        out["url"] = out["url"] or doc.get("broker")
+        out["prefix"] = out["prefix"] or doc.get("prefix")
+        out["hall"] = out["hall"] or doc.get("hall")
+    out["url"] = out["url"] or "mqtt://127.0.0.1:1883"
+    out["prefix"] = out["prefix"] or "queued"
+    out["hall"] = out["hall"] or "main"
+    out["screen_id"] = out["screen_id"] or out["username"] or f"led-sim-{socket.gethostname()}"
+    return out
+
+
+def _read_secret(path: str) -> str:
+    from queued.errors import ConfigError
+
+    try:
+        return open(path, encoding="utf-8").read().strip()
+    except OSError as exc:
+        raise ConfigError(f"--password-file {path}: {exc.strerror or exc}") from None
 
 
 def run_led_sim(argv: list[str]) -> int:
@@ -189,8 +254,10 @@ def run_led_sim(argv: list[str]) -> int:
         print("queued led-sim: --windows needs ids like 1,2,3 or all", file=sys.stderr)
         return 2
     try:
-        sim = LedSim(args.url, args.prefix, args.hall, windows, args.screen_id, color=not args.plain)
-    except DisplayError as exc:
+        login = resolve_login(args)
+        sim = LedSim(login["url"], login["prefix"], login["hall"], windows, login["screen_id"], color=not args.plain,
+                     username=login["username"], password=login["password"])
+    except QueuedError as exc:
         print(f"queued led-sim: {exc}", file=sys.stderr)
         return 2
     try:

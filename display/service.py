@@ -20,6 +20,7 @@ from display.messages import Changes, Message, ScreenModel
 from display.outbox import Outbox
 from display.publisher import MqttLink
 from display.screens import ScreenRegistry, parse_alive
+from queued.broker import daemon_login, embedded_url
 from queued.web.inputs import require
 
 log = logging.getLogger("queued.display")
@@ -27,12 +28,7 @@ log = logging.getLogger("queued.display")
 
 def broker_url(config) -> str:
     """The configured broker, or the embedded one when there is no [mqtt] section."""
-    if config.mqtt_url:
-        return config.mqtt_url
-    host, port = config.embedded_mqtt
-    if host in ("0.0.0.0", "", "::"):
-        host = "127.0.0.1"
-    return f"mqtt://{host}:{port}"
+    return config.mqtt_url or embedded_url(config)
 
 
 class DisplayCollector:
@@ -69,6 +65,7 @@ class DisplayService:
     def __init__(self, daemon):
         cfg = daemon.config
         self.config = cfg
+        self.daemon = daemon
         self.runtime = rt = daemon.runtime
         self.model = ScreenModel(cfg.hall, cfg.mqtt_prefix, rt.calendar.iso)
         self.outbox = Outbox()
@@ -89,6 +86,7 @@ class DisplayService:
 
     async def start(self) -> None:
         self.model.rebuild_recent(self.runtime.engine)
+        self.link.username, self.link.password = (x or None for x in daemon_login(self.daemon))
         await self.link.start()
 
     async def stop(self) -> None:

@@ -344,19 +344,56 @@ def _parser() -> argparse.ArgumentParser:
                                 description="QPad bus bridge: pads on a serial port <-> the daemon over MQTT.")
     p.add_argument("--port", required=True, help="pyserial URL or device path of the bus")
     p.add_argument("--address", type=int, action="append", required=True, help="pad address 1..247 (repeatable)")
-    p.add_argument("--mqtt", required=True, help="mqtt://HOST:PORT of the hall's broker")
-    p.add_argument("--prefix", default="queued")
-    p.add_argument("--hall", default="main")
+    p.add_argument("--mqtt", default="", help="mqtt://HOST:PORT of the hall's broker (with --state-dir: the "
+                                               "daemon's embedded one unless given)")
+    p.add_argument("--prefix", default=None, help="topic prefix (default: the daemon's with --state-dir, else queued)")
+    p.add_argument("--hall", default=None, help="hall id (default: the daemon's with --state-dir, else main)")
     p.add_argument("--baud", type=int, default=9600)
     p.add_argument("--reply-timeout-ms", type=int, default=100)
     p.add_argument("--username", default="")
     p.add_argument("--password-file", default="")
     p.add_argument("--client-id", default="")
+    p.add_argument("--state-dir", default="", help="on the daemon's host: its state directory (where its "
+                                                   "database is); the bridge takes its account for these pads "
+                                                   "from the embedded broker's accounts file there")
     return p
+
+
+def state_login(state_dir: str, addresses: Sequence[int], username: str = "") -> dict:
+    """The bridge account of the daemon's embedded broker that serves `addresses` (or `username`),
+    from the accounts file `queued serve` keeps in `<state-dir>/<database stem>-mqtt/`."""
+    base = Path(state_dir)
+    found = [base] if base.is_file() else [base / "accounts.json"] if (base / "accounts.json").is_file() \
+        else sorted(base.glob("*-mqtt/accounts.json"))
+    if len(found) != 1:
+        raise FirmwareBridgeError(f"--state-dir {state_dir}: {'no' if not found else 'more than one'} embedded broker "
+                                  f"accounts file (<database stem>-mqtt/accounts.json) there")
+    try:
+        doc = json.loads(found[0].read_text(encoding="utf-8"))
+        accounts = doc["accounts"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise FirmwareBridgeError(f"{found[0]}: cannot read the broker's accounts: {exc}") from None
+    bridges = {n: a for n, a in accounts.items() if isinstance(a, dict) and a.get("role") == "bridge"}
+    if username:
+        fit = [username] if username in bridges else []
+    else:
+        fit = [n for n, a in bridges.items() if set(addresses) <= set(a.get("addresses", []))]
+    if len(fit) != 1:
+        listed = ", ".join(f"{n} (pads {a.get('addresses')})" for n, a in bridges.items()) or "none"
+        raise FirmwareBridgeError(f"{found[0]}: no single bridge account for pads {list(addresses)}; bridge "
+                                  f"accounts: {listed}")
+    return {"username": fit[0], "password": bridges[fit[0]]["password"], "url": doc.get("broker", ""),
+            "prefix": doc.get("prefix", ""), "hall": doc.get("hall", "")}
 
 
 async def _main(args: argparse.Namespace) -> int:
     password = Path(args.password_file).read_text(encoding="utf-8").strip() if args.password_file else ""
+    if args.state_dir:
+        login = state_login(args.state_dir, args.address, args.username)
+        args.username, password = login["username"], password or login["password"]
+        args.mqtt = args.mqtt or login["url"]
+        args.prefix, args.hall = args.prefix or login["prefix"], args.hall or login["hall"]
+    args.prefix, args.hall = args.prefix or "queued", args.hall or "main"
     bridge = MqttBridge(args.port, args.address, args.mqtt, prefix=args.prefix, hall=args.hall, baudrate=args.baud,
                         reply_timeout_s=args.reply_timeout_ms / 1000, username=args.username, password=password,
                         client_id=args.client_id, min_cycle_s=0.005)
@@ -381,7 +418,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not 1 <= a <= 247:
             _parser().error(f"--address {a} is outside 1..247")
     try:
-        parse_mqtt_url(args.mqtt)
+        if args.state_dir:
+            state_login(args.state_dir, args.address, args.username)
+        elif not args.mqtt:
+            raise FirmwareBridgeError("--mqtt mqtt://HOST:PORT (or --state-dir on the daemon's host) is required")
+        if args.mqtt:
+            parse_mqtt_url(args.mqtt)
     except FirmwareBridgeError as exc:
         _parser().error(str(exc))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -55,7 +55,9 @@ class Config:
     mqtt_username: str = ""
     mqtt_password: str = ""
     mqtt_client_id: str = ""
+    mqtt_pads_username: str = ""
     embedded_mqtt: tuple[str, int] = ("127.0.0.1", 1883)
+    embedded_mqtt_screens: tuple[str, ...] = ()
     rating_timeout_s: int = 30
     unrated_default: int | None = None
     review_deadline_working_days: int = 15
@@ -158,6 +160,11 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
         embedded = _host_port(d["embedded_mqtt"])
     except ValueError as exc:
         raise bad("daemon", 0, "embedded_mqtt", str(exc)) from None
+    screens = d["embedded_mqtt_screens"]
+    if not all(isinstance(x, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", x) and x not in ("queued", "queued-pads")
+               and not x.startswith("bridge-") for x in screens):
+        raise bad("daemon", 0, "embedded_mqtt_screens", "expected screen ids of 1–64 letters, digits, '-' or '_' "
+                  "(not queued, queued-pads or bridge-…)")
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", h["id"]):
         raise bad("hall", 0, "id", "use 1–32 letters, digits, '-' or '_' (it is part of MQTT topics)")
     if not h["reasons"] or not all(isinstance(r, str) and r for r in h["reasons"]) or len(h["reasons"]) > 16:
@@ -274,13 +281,14 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
     if len({p.address for p in remote}) != len(remote):  # MQTT pad topics carry the address alone
         raise ConfigError("config: pads on remote buses ([[bus]] remote = true) need distinct addresses")
 
-    mqtt_url, prefix, user, password, client_id = None, "queued", "", "", ""
+    mqtt_url, prefix, user, password, client_id, pads_user = None, "queued", "", "", "", ""
     if mqtt is not None:
         if not re.match(r"^mqtts?://[^/:]+(:\d+)?/?$", mqtt["url"]):
             raise bad("mqtt", 0, "url", "expected mqtt://HOST:PORT or mqtts://HOST:PORT")
         if not re.fullmatch(r"[A-Za-z0-9_-]+", mqtt["prefix"]):
             raise bad("mqtt", 0, "prefix", "use letters, digits, '-' or '_'")
         mqtt_url, prefix, user, client_id = mqtt["url"], mqtt["prefix"], mqtt["username"], mqtt["client_id"]
+        pads_user = mqtt["pads_username"]
         if mqtt["password_file"]:
             try:
                 password = Path(mqtt["password_file"]).read_text(encoding="utf-8").strip()
@@ -302,7 +310,8 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
         hall=hall, http_host=http_host, http_port=http_port, database=d["database"], timezone=d["timezone"],
         public_url=d["public_url"].rstrip("/"), log_level=d["log_level"], mqtt_url=mqtt_url,
         mqtt_prefix=prefix, mqtt_username=user, mqtt_password=password, mqtt_client_id=client_id,
-        embedded_mqtt=embedded, rating_timeout_s=h["rating_timeout_s"], unrated_default=unrated_default,
+        mqtt_pads_username=pads_user, embedded_mqtt=embedded, embedded_mqtt_screens=tuple(screens),
+        rating_timeout_s=h["rating_timeout_s"], unrated_default=unrated_default,
         review_deadline_working_days=h["review_deadline_working_days"], announce_repeat=h["announce_repeat"],
         queue_alert=h["queue_alert"],
         rating_window_days=h["rating_window_days"], department=h["department"], region_code=h["region_code"],

@@ -63,6 +63,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "timezone": (str, "Asia/Shanghai"),
         "public_url": (str, ""),  # extension: base of the URLs in ticket QR codes
         "embedded_mqtt": (str, "127.0.0.1:1883"),  # extension: where the embedded broker listens
+        # extension: more display accounts on the embedded broker (screen ids) than led-<window>, board, led-sim
+        "embedded_mqtt_screens": (list, []),
         "log_level": (str, "info"),  # extension
     },
     "mqtt": {
@@ -71,6 +73,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "username": (str, ""),
         "password_file": (str, ""),
         "client_id": (str, ""),  # extension
+        # extension: the remote pads' link logs in as this user (same password) where the broker
+        # ties client ids to user names (use_username_as_clientid); "" = username
+        "pads_username": (str, ""),
     },
     "hall": {
         "id": (str, _REQUIRED),

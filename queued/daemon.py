@@ -21,7 +21,7 @@ log = logging.getLogger("queued")
 # Adapters, as "module:Class". Each takes the Daemon, may expose `routes`, and has async start/stop.
 # Order matters: the broker before the screens that publish to it, the evaluator before the pads.
 ADAPTERS: list[str] = [
-    "display.broker:EmbeddedBroker",
+    "queued.broker:EmbeddedBroker",
     "display.service:DisplayService",
     "evaluator.service:EvaluatorAdapter",
     "evaluator.admin:AdminAdapter",

@@ -1,10 +1,11 @@
 #!/bin/sh
 # Password-file recipe for the hall's Mosquitto (the accounts docker/mosquitto/acl knows).
 #
-#   ./make-passwords.sh init              new passwd with the accounts `queued` (the daemon) and
-#                                         `bridge` (a pad bridge on another host). The daemon's
-#                                         password goes to ../secrets/mqtt-queued.pass (the compose
-#                                         secret, [mqtt] password_file); the bridge's is printed.
+#   ./make-passwords.sh init              new passwd with the accounts `queued` and `queued-pads`
+#                                         (the daemon's two links, one password) and `bridge` (a pad
+#                                         bridge on another host). The daemon's password goes to
+#                                         ../secrets/mqtt-queued.pass (the compose secret, [mqtt]
+#                                         password_file); the bridge's is printed.
 #   ./make-passwords.sh add SCREEN_ID...  add (or reset) display accounts; a display's username is
 #                                         its screen id (it may publish only screen/<id>/alive).
 #                                         Each password is printed once: configure the device.
@@ -41,11 +42,12 @@ init)
     daemon_pw=$(newpass)
     bridge_pw=$(newpass)
     setpass queued "$daemon_pw"
+    setpass queued-pads "$daemon_pw"
     setpass bridge "$bridge_pw"
     printf '%s\n' "$daemon_pw" > "$secrets/mqtt-queued.pass"
     # The daemon runs as uid 10001 in docker/Dockerfile and reads this file.
     if [ "$(id -u)" = 0 ]; then chown 10001:10001 "$secrets/mqtt-queued.pass"; else chmod 0644 "$secrets/mqtt-queued.pass"; fi
-    echo "wrote $passwd (accounts: queued, bridge) and $secrets/mqtt-queued.pass"
+    echo "wrote $passwd (accounts: queued, queued-pads, bridge) and $secrets/mqtt-queued.pass"
     echo "bridge password (shown once): $bridge_pw"
     ;;
 add)
@@ -54,7 +56,7 @@ add)
     [ -f "$passwd" ] || { echo "no $passwd yet: run $0 init first" >&2; exit 1; }
     for id in "$@"; do
         case "$id" in
-        queued|bridge) echo "$id is reserved (the daemon's and the bridge's accounts)" >&2; exit 2 ;;
+        queued|queued-pads|bridge) echo "$id is reserved (the daemon's and the bridge's accounts)" >&2; exit 2 ;;
         esac
         if ! printf '%s' "$id" | grep -Eq '^[A-Za-z0-9_-]{1,64}$'; then
             echo "$id: a screen id is 1-64 letters, digits, '-' or '_' (it is a topic level)" >&2
@@ -68,7 +70,7 @@ add)
     done
     ;;
 *)
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

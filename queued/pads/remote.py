@@ -53,6 +53,7 @@ class RemoteBuses:
         # Fixed, so the broker keeps our session (and the events published while we are away).
         self.client_id = client_id or f"queued-pads-{hall}"
         self.connected = False
+        self.connects = 0
         self.events = Counter()  # processed, by type
         self.duplicates = Counter()  # by port
         self.bad_messages = 0
@@ -126,6 +127,7 @@ class RemoteBuses:
                     await client.subscribe(self._topic("+", "event"), qos=1)
                     await client.subscribe(self._topic("+", "online"), qos=1)
                     self.connected = True
+                    self.connects += 1
                     self._first.set()
                     backoff = 0.05
                     await self._serve(client)

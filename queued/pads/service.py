@@ -47,6 +47,8 @@ from firmware_bridge.frames import (
     ShowState,
 )
 from firmware_bridge.poller import BusPoller
+from queued.broker import daemon_login, embedded_url
+from queued.broker.accounts import DAEMON_PADS
 from queued.core import events as e
 from queued.core.errors import CoreError
 from queued.pads import ledger, status
@@ -62,10 +64,7 @@ SCREEN_RETRY_S = 0.2  # an unanswered screen or prompt is sent again this long a
 
 
 def broker_url(config) -> str:
-    if config.mqtt_url:
-        return config.mqtt_url
-    host, port = config.embedded_mqtt
-    return f"mqtt://{'127.0.0.1' if host in ('0.0.0.0', '', '::') else host}:{port}"
+    return config.mqtt_url or embedded_url(config)
 
 
 class PadAdapter:
@@ -123,10 +122,11 @@ class PadAdapter:
         if self.remote_ports:
             cfg = self.config
             ports = {p.address: p.port for p in cfg.pads if p.port in self.remote_ports}
+            username, password = daemon_login(self.daemon, DAEMON_PADS)
             try:
                 self.remote = RemoteBuses(
                     broker_url(cfg), cfg.mqtt_prefix, cfg.hall.id, ports, self.on_pad_event, self.pad_online,
-                    self.pad_offline, acks, username=cfg.mqtt_username, password=cfg.mqtt_password,
+                    self.pad_offline, acks, username=username, password=password,
                     client_id=f"{cfg.mqtt_client_id}-pads" if cfg.mqtt_client_id else "")
             except FirmwareBridgeError as exc:
                 raise PadError(f"remote pads: {exc}") from exc

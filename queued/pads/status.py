@@ -95,6 +95,10 @@ class PadCollector:
             missed.add_metric([port], poller.stats.missed_replies)
             dups.add_metric([port], poller.stats.duplicate_events)
         if a.remote is not None:
+            connects = CounterMetricFamily("queued_pad_remote_connects", "Connections the remote pads' link made "
+                                           "to the MQTT broker (more than one: it was dropped or pushed off)")
+            connects.add_metric([], a.remote.connects)
+            yield connects
             for port in sorted(set(a.remote.ports.values())):
                 online.add_metric([port], a.remote.pads_online(port))
                 dups.add_metric([port], a.remote.duplicates[port])

@@ -7,7 +7,7 @@ import pytest
 
 from tests.support import Mosquitto, token
 
-ADAPTERS = ["display.broker:EmbeddedBroker", "display.service:DisplayService"]
+ADAPTERS = ["queued.broker:EmbeddedBroker", "display.service:DisplayService"]
 
 
 class Hall:

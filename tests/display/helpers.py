@@ -22,9 +22,11 @@ class Got:
 
 
 class Subscriber:
-    def __init__(self, port: int, *topics: str, host: str = "127.0.0.1"):
+    def __init__(self, port: int, *topics: str, host: str = "127.0.0.1", username: str | None = None,
+                 password: str | None = None):
         self.port = port
         self.host = host
+        self.username, self.password = username, password
         self.topics = topics or ("queued/#",)
         self.messages: list[Got] = []
         self._new = asyncio.Event()
@@ -32,7 +34,8 @@ class Subscriber:
         self.client: aiomqtt.Client | None = None
 
     async def __aenter__(self) -> Subscriber:
-        self.client = aiomqtt.Client(self.host, self.port, protocol=aiomqtt.ProtocolVersion.V311)
+        self.client = aiomqtt.Client(self.host, self.port, protocol=aiomqtt.ProtocolVersion.V311,
+                                     username=self.username, password=self.password)
         await self.client.__aenter__()
         for t in self.topics:
             await self.client.subscribe(t, qos=1)

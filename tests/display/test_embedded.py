@@ -1,4 +1,5 @@
-"""The demo path: no [mqtt] section, so the daemon runs its own broker; and what a taken port says."""
+"""The demo path: no [mqtt] section, so the daemon runs its own Mosquitto; and what a taken port says.
+(What the embedded broker refuses is in tests/security/test_broker_access.py.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import subprocess
 
 import pytest
 
-from display.errors import BrokerStartError
+from queued.broker import BrokerStartError
 from tests.display.helpers import Subscriber, led
 from tests.support import QUEUED, free_port, hall_toml
 
@@ -17,16 +18,17 @@ async def test_embedded_broker_serves_the_screens(hall_with_screens):
     hall = await hall_with_screens(mqtt_port=port)  # no mqtt_url: embedded
     assert hall.service.link.connected
     assert hall.service.link.url == f"mqtt://127.0.0.1:{port}"
-    async with Subscriber(port, "queued/main/#") as sub:
+    login = {"username": "led-1", "password": hall.daemon.adapter("EmbeddedBroker").login("led-1")[1]}
+    async with Subscriber(port, "queued/main/#", **login) as sub:
         await sub.wait_for(lambda m: m.topic == "queued/main/status" and m.payload == b"online")
-    async with Subscriber(port, "queued/main/#") as sub:
+    async with Subscriber(port, "queued/main/#", **login) as sub:
         await hall.issue("A")
         await hall.act("1", "call-next")
         m = (await sub.wait_for(led("1", state="calling"))).json()
         assert m["ticket"] == "A001" and m["lines"] == ["A001", "请到1号窗口"]
         call = (await sub.wait_for(lambda m: m.topic == "queued/main/calls")).json()
         assert call["speech"] == "请A001号到1号窗口办理"
-    async with Subscriber(port, "queued/main/window/1/led") as late:  # retained on amqtt too
+    async with Subscriber(port, "queued/main/window/1/led", **login) as late:  # retained
         assert (await late.wait_for(led("1"))).json()["state"] == "calling"
 
 

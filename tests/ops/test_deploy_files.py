@@ -70,6 +70,9 @@ def test_mosquitto_service_uses_the_repos_conf_acl_and_recipe_paths(compose):
     assert settings["allow_anonymous"] == "false"
     assert settings["acl_file"] == "/mosquitto/config/acl"
     assert settings["password_file"] == "/mosquitto/config/passwd"
+    assert settings["use_username_as_clientid"] == "true"  # as the embedded broker (queued/broker/files.py)
+    listener = conf.splitlines().index("listener 1883")
+    assert conf.splitlines().index("use_username_as_clientid true") > listener  # a per-listener setting
     recipe = (DOCKER / "mosquitto" / "make-passwords.sh").read_text()
     assert 'passwd=${MOSQ_PASSWD_FILE:-$here/passwd}' in recipe  # docker/mosquitto/passwd
     assert 'secrets=${QUEUED_SECRETS_DIR:-$here/../secrets}' in recipe and "mqtt-queued.pass" in recipe
@@ -102,7 +105,7 @@ def test_acl_is_the_spec_access_section():
     # status, window/+/led/#, board, calls and publish their own screen/{id}/alive; a bridge
     # publishes pad/+/event and pad/+/online and reads pad/+/command.
     users, patterns = parse_acl((DOCKER / "mosquitto" / "acl").read_text())
-    assert users["queued"] == {("readwrite", "queued/#")}
+    assert users["queued"] == users["queued-pads"] == {("readwrite", "queued/#")}
     display_reads = {"queued/+/status", "queued/+/window/+/led/#", "queued/+/board", "queued/+/calls"}
     assert patterns == {("read", t) for t in display_reads} | {("write", "queued/+/screen/%u/alive")}
     bridge = users["bridge"]
@@ -112,7 +115,7 @@ def test_acl_is_the_spec_access_section():
     assert ("read", "queued/+/pad/+/command") in bridge
     # The display patterns apply to every account: the bridge denies itself each of them.
     assert {t for a, t in bridge if a == "deny"} == display_reads | {"queued/+/screen/#"}
-    assert set(users) == {"queued", "bridge"}
+    assert set(users) == {"queued", "queued-pads", "bridge"}
 
 
 def dockerfile() -> list[tuple[str, str]]:

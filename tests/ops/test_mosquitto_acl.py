@@ -35,13 +35,14 @@ def broker(tmp_path_factory):
     out += subprocess.run([str(RECIPE), "add", "led-3", "led-4"], env=env, check=True, capture_output=True,
                           text=True).stdout
     passwords = dict(re.findall(r"(?:display )?(\S+) password \(shown once\): (\S+)", out))
-    passwords["queued"] = (d / "secrets" / "mqtt-queued.pass").read_text().strip()
+    passwords["queued"] = passwords["queued-pads"] = (d / "secrets" / "mqtt-queued.pass").read_text().strip()
     port = free_port()
     conf = d / "mosquitto.conf"
     # `user root` keeps a broker started by root from dropping to the `mosquitto` user (which could not
     # read these files); started by anyone else Mosquitto changes no user at all.
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {d / 'passwd'}\n"
-                    f"acl_file {ACL}\npersistence false\nuser root\nlog_dest stderr\nlog_type error\n")
+    conf.write_text(f"allow_anonymous false\npassword_file {d / 'passwd'}\n"
+                    f"acl_file {ACL}\npersistence false\nuser root\nlog_dest stderr\nlog_type error\n"
+                    f"listener {port} 127.0.0.1\nuse_username_as_clientid true\n")
     proc = subprocess.Popen([Mosquitto.binary(), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 10
     while True:
@@ -167,6 +168,25 @@ def test_the_bridge_publishes_pad_events_and_nothing_for_displays(accounts):
     daemon.publish("queued/main/pad/3/command", '{"cmd":"rate_cancel"}')
     assert topics(bridge.until("queued/main/pad/3/command")) == ["queued/main/pad/3/command"]
     assert bridge.got.empty()
+
+
+def test_nobody_takes_the_daemons_client_id(accounts, broker):
+    port, pw = broker
+    daemon, pads = accounts("queued"), accounts("queued-pads")  # the daemon's two links coexist
+    gone = []
+    daemon.client.on_disconnect = lambda *a: gone.append(a)
+    daemon.subscribe("queued/main/screen/+/alive")
+    squatter = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="queued")
+    squatter.username_pw_set("led-3", pw["led-3"])
+    squatter.connect("127.0.0.1", port)
+    squatter.loop_start()
+    try:
+        squatter.publish("queued/main/screen/led-3/alive", "{}", qos=1).wait_for_publish(5)
+        assert topics(daemon.until("queued/main/screen/led-3/alive")) == ["queued/main/screen/led-3/alive"]
+        assert not gone and pads.client.is_connected()
+    finally:
+        squatter.disconnect()
+        squatter.loop_stop()
 
 
 def test_a_wrong_password_is_refused(broker):
