@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
@@ -31,7 +31,12 @@ class CancelTicket:
 
 @dataclass(slots=True)
 class WindowCommand:
+    """An action at a window. `as_clerk`: the clerk the caller's token names; when another clerk (or
+    nobody) is signed in there, the action signs them in first, in the same decision: refused as a
+    whole when the action does not fit, so a refused action never moves a clerk."""
+
     window: str
+    as_clerk: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(slots=True)

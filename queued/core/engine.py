@@ -19,6 +19,7 @@ from queued.core.errors import (
     DuplicateCase,
     InvalidState,
     NotHolder,
+    NotThisWindow,
     QuotaExhausted,
     RecallLimit,
     UnknownBusiness,
@@ -68,7 +69,33 @@ class Engine(HallState):
         day = self.calendar.day(now)
         if day != self.day:
             out.extend(self._roll_day(day, now))
-        out.extend(handler(cmd, now))
+        if getattr(cmd, "as_clerk", None) is not None:
+            out.extend(self._as_clerk(cmd, handler, now))
+        else:
+            out.extend(handler(cmd, now))
+        return out
+
+    def _as_clerk(self, cmd: c.WindowCommand, handler, now: float) -> list[e.Event]:
+        """The action of a token that names a clerk: sign that clerk in, then act, as one decision.
+
+        The sign-in's events are applied first, so the action decides on the window it will really
+        find (a closed window is open once the clerk sits down). Should the action be refused, the
+        few fields those events touched are put back: the clerk stays where they were. This relies
+        on every handler checking before it emits, as all of them do."""
+        w = self.window(cmd.window)
+        if w.clerk == cmd.as_clerk:
+            return handler(cmd, now)
+        elsewhere = self.windows.get(self.clerk_at.get(cmd.as_clerk, ""))
+        touched = [x for x in (w, elsewhere) if x is not None]
+        saved = ([(x, x.state, x.since, x.clerk) for x in touched], dict(self.clerk_at), dict(self.open_windows))
+        out = self._sign_in(c.SignIn(w.id, clerk=cmd.as_clerk), now)
+        try:
+            out.extend(handler(cmd, now))
+        except CoreError:
+            windows, self.clerk_at, self.open_windows = saved
+            for x, state, since, clerk in windows:
+                x.state, x.since, x.clerk = state, since, clerk
+            raise
         return out
 
     # ---- decisions: tickets ------------------------------------------------------------------
@@ -209,6 +236,9 @@ class Engine(HallState):
         t = self.by_number.get(cmd.number.strip().upper())
         if t is None:
             raise UnknownTicket(f"今日没有 {cmd.number} 号（No ticket numbered {cmd.number!r} today.）")
+        # Only a ticket this window serves, one sent to it, or one it skipped itself (its call-back list).
+        if t.business not in w.businesses and t.to_window != w.id and not (t.status == "skipped" and t.window == w.id):
+            raise NotThisWindow(f"{t.number} 不是{w.id}号窗口办理的业务，不能特呼（not a ticket of this window）")
         if t.status not in ("waiting", "skipped"):
             raise InvalidState(f"{t.number} 的状态是 {t.status}，不能特呼（only waiting or skipped tickets）")
         if w.state in ("calling", "paused"):

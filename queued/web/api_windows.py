@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from queued.auth import Principal
 from queued.core import commands as c
+from queued.pins.errors import PinLocked, WrongPin
 from queued.web.errors import ApiError
-from queued.web.inputs import field, json_body, no_unknown, require
+from queued.web.inputs import ID_MAX, field, json_body, no_unknown, require
 
 SIMPLE = {
     "call-next": c.CallNext,
@@ -60,6 +63,21 @@ async def _authorize(request: Request, window_id: str) -> Principal:
     return p
 
 
+async def _check_pin(request: Request, clerk: str, pin: str | None) -> None:
+    """Signing in a clerk the token does not name needs that clerk's PIN (queued.pins: hashes and the
+    lock-out the /clerk console shares, per clerk and per address)."""
+    if pin is None:
+        raise ApiError("forbidden", f"此令牌未绑定工号 {clerk}，请输入该工号的密码（pin required to sign in clerk {clerk!r}）")
+    address = request.client.host if request.client else ""
+    try:
+        await request.app.state.pins.verify_pin(clerk, pin, address, request.app.state.runtime.clock())
+    except PinLocked as exc:
+        raise ApiError("too_many_attempts", f"密码错误次数过多，请 {math.ceil(exc.wait_s / 60)} 分钟后再试"
+                                            f"（PIN sign-in locked for {exc.wait_s:.0f} s）", 429) from None
+    except WrongPin:
+        raise ApiError("unauthorized", "工号或密码错误（wrong clerk id or PIN）") from None
+
+
 async def window_action(request: Request) -> JSONResponse:
     rt = request.app.state.runtime
     window_id = request.path_params["window"]
@@ -72,19 +90,23 @@ async def window_action(request: Request) -> JSONResponse:
         data = await json_body(request)
         if action == "transfer":
             no_unknown(data, "business", "window")
-            cmd = c.Transfer(window_id, field(data, "business", str, None), field(data, "window", str, None))
+            cmd = c.Transfer(window_id, field(data, "business", str, None), field(data, "window", str, None),
+                             as_clerk=p.clerk)
         elif action == "call":
             no_unknown(data, "number")
-            cmd = c.CallNumber(window_id, field(data, "number", str))
+            cmd = c.CallNumber(window_id, field(data, "number", str, max_len=ID_MAX), as_clerk=p.clerk)
         else:
-            no_unknown(data, "clerk")
-            cmd = c.SignIn(window_id, field(data, "clerk", str))
+            no_unknown(data, "clerk", "pin")
+            clerk = field(data, "clerk", str, max_len=ID_MAX)
+            pin = field(data, "pin", str, None, max_len=ID_MAX)
+            if clerk != p.clerk:  # the token does not name this clerk: the clerk proves it with their PIN
+                await _check_pin(request, clerk, pin)
+            cmd = c.SignIn(window_id, clerk)
     else:
         await json_body(request, allow_empty=True)  # a body, if any, must still be JSON
-        cmd = SIMPLE[action](window_id)
-    if p.clerk and rt.engine.windows[window_id].clerk != p.clerk and action not in ("sign-in", "sign-out"):
-        # A token that names a clerk signs that clerk in on its first action at the window.
-        await rt.execute(c.SignIn(window_id, p.clerk))
+        # A token that names a clerk signs that clerk in with its first action at the window, in the
+        # same decision (the engine refuses both or neither).
+        cmd = SIMPLE[action](window_id, as_clerk=p.clerk if action != "sign-out" else None)
 
     def view(events):
         out = window_json(rt, window_id)

@@ -14,6 +14,6 @@ async def hall(make_daemon):
 @pytest.fixture
 async def signed_in(hall):
     """Clerk 1001 (张三) signed in at window 4; the pad shows them."""
-    r = await hall.post("/api/v1/windows/4/sign-in", {"clerk": "1001"})
+    r = await hall.post("/api/v1/windows/4/sign-in", {"clerk": "1001", "pin": "1001"})
     assert r.status_code == 200, r.text
     return hall

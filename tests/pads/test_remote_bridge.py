@@ -61,7 +61,7 @@ async def test_pads_through_a_remote_bridge(remote_hall):
     pad = hall.pad4
     await wait_until(lambda: hall.adapter.is_online("4") and hall.adapter.is_online("5"), timeout=10,
                      what="the bridge's retained online=true")
-    r = await hall.post("/api/v1/windows/4/sign-in", {"clerk": "1001"})
+    r = await hall.post("/api/v1/windows/4/sign-in", {"clerk": "1001", "pin": "1001"})
     assert r.status_code == 200
     await wait_until(lambda: pad.clerk_name == "张三", what="show_clerk through the broker")
     await hall.issue("A")
