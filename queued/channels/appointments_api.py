@@ -6,8 +6,10 @@ Routes (extension of the HTTP API; see the module docs of each handler):
   GET    /api/v1/appointments                  WeChat session: my bookings; staff: ?day= all
   GET    /api/v1/appointments/{id}             (public: the id is the holder's key)
   DELETE /api/v1/appointments/{id}             holder (session or body openid) or admin
-  POST   /api/v1/appointments/{id}/check-in    kiosk/admin token or the holder's WeChat session
-  POST   /api/v1/appointments/check-in         kiosk/admin token, body {"code": "123456"}
+  POST   /api/v1/appointments/{id}/check-in    desk/admin token (`check_in`) or the holder's WeChat session
+  POST   /api/v1/appointments/check-in         body {"code": "123456"}: a desk/admin token, or a kiosk
+                                               token (the citizen types the code: the code is the
+                                               holder's proof, like the booking id in a session)
 """
 
 from __future__ import annotations
@@ -224,9 +226,9 @@ class Appointments:
         b = self.find(request.path_params["booking_id"])
         p, session = await self._caller(request)
         if p is not None:
-            if not p.can("issue"):
+            if not p.can("check_in"):  # the guide desk (导办台) or admin; a kiosk checks in by code
                 raise ApiError("forbidden", f"角色 {p.role} 不能签到（role {p.role!r} may not check in）")
-            view = await self.check_in(b, "kiosk", None, staff=True)
+            view = await self.check_in(b, "desk" if p.role == "desk" else "kiosk", None, staff=True)
         elif session is not None:
             view = await self.check_in(b, "wechat", session, staff=False)
         else:
@@ -237,7 +239,7 @@ class Appointments:
         p = await principal(request)
         if p is None:
             raise ApiError("unauthorized", "需要取号机令牌（kiosk token required）")
-        if not p.can("issue"):
+        if not (p.can("check_in") or p.role == "kiosk"):
             raise ApiError("forbidden", f"角色 {p.role} 不能签到（role {p.role!r} may not check in）")
         data = await json_body(request)
         no_unknown(data, "code")

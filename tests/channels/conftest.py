@@ -48,7 +48,7 @@ async def make_hall(make_daemon, clock):
     async def factory(extra: str = "", adapters: list[str] | None = None, **kw) -> Hall:
         d = await make_daemon(extra=extra, adapters=ADAPTERS if adapters is None else adapters, **kw)
         db = d.config.database
-        toks = {role: {"Authorization": f"Bearer {token(db, role)}"} for role in ("kiosk", "admin", "supervisor")}
+        toks = {role: {"Authorization": f"Bearer {token(db, role)}"} for role in ("kiosk", "desk", "admin", "supervisor")}
         toks["clerk1"] = {"Authorization": f"Bearer {token(db, 'clerk', '1', '1001')}"}
         toks["clerk3"] = {"Authorization": f"Bearer {token(db, 'clerk', '3')}"}
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall")

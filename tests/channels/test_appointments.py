@@ -129,12 +129,12 @@ async def test_check_in_puts_the_ticket_in_the_appointment_lane(h):
     bid = (await book(h, openid="o-appt", start="10:30")).json()["id"]
     for _ in range(3):
         await h.api.post("/api/v1/tickets", json={"business": "A"}, headers=h.tokens["kiosk"])
-    r = await h.api.post(f"/api/v1/appointments/{bid}/check-in", headers=h.tokens["kiosk"])
+    r = await h.api.post(f"/api/v1/appointments/{bid}/check-in", headers=h.tokens["desk"])
     assert r.status_code == 201, r.text
     ticket = r.json()
     assert ticket["number"] == "A004" and ticket["appointment"] == bid and ticket["appointment_slot"] == "10:30-11:00"
     assert ticket["position"] == 1  # the appointment lane stands before the normal one
-    again = await h.api.post(f"/api/v1/appointments/{bid}/check-in", headers=h.tokens["kiosk"])
+    again = await h.api.post(f"/api/v1/appointments/{bid}/check-in", headers=h.tokens["desk"])
     assert again.status_code == 409 and again.json()["error"]["code"] == "invalid_state"
     # 10:00 now, slot 10:30, the hall lets appointments in 10 minutes early: not due yet.
     r = await h.api.post("/api/v1/windows/1/call-next", headers=h.tokens["clerk1"])
@@ -166,11 +166,11 @@ async def test_check_in_by_code_and_by_wechat_session(h):
 
 async def test_check_in_only_on_the_day_and_before_the_slot_ends(h):
     tomorrow = (await book(h, openid="o-t", day="2026-11-17", start="11:00")).json()["id"]
-    r = await h.api.post(f"/api/v1/appointments/{tomorrow}/check-in", headers=h.tokens["kiosk"])
+    r = await h.api.post(f"/api/v1/appointments/{tomorrow}/check-in", headers=h.tokens["desk"])
     assert r.status_code == 409 and r.json()["error"]["code"] == "not_today"
     late = (await book(h, openid="o-l", start="10:30")).json()["id"]
     h.clock.advance(60 * 60)  # 11:00: the 10:30 slot is over
-    r = await h.api.post(f"/api/v1/appointments/{late}/check-in", headers=h.tokens["kiosk"])
+    r = await h.api.post(f"/api/v1/appointments/{late}/check-in", headers=h.tokens["desk"])
     assert r.status_code == 409 and r.json()["error"]["code"] == "too_late"
 
 
@@ -182,7 +182,7 @@ async def test_no_shows_limit_future_bookings(make_hall, clock):
     assert (await book(h, openid="o-good", day="2026-11-17", start="11:00")).status_code == 201
     clock.advance(86400)  # Tuesday: o-good checks in, o-flaky does not come
     good = next(b for b in h.book.bookings.values() if b.openid == "o-good")
-    r = await h.api.post(f"/api/v1/appointments/{good.id}/check-in", headers=h.tokens["kiosk"])
+    r = await h.api.post(f"/api/v1/appointments/{good.id}/check-in", headers=h.tokens["desk"])
     assert r.status_code == 201
     clock.advance(86400)  # Wednesday: the first command of the day settles Tuesday
     await h.api.post("/api/v1/tickets", json={"business": "B"}, headers=h.tokens["kiosk"])
@@ -206,7 +206,7 @@ async def test_bookings_survive_a_restart(make_hall, clock, tmp_path):
     h = await make_hall(adapters=APPT, name="restart")
     b1 = (await book(h, openid="o-1", day="2026-11-17", start="11:00")).json()
     b2 = (await book(h, openid="o-2", start="10:30")).json()
-    await h.api.post(f"/api/v1/appointments/{b2['id']}/check-in", headers=h.tokens["kiosk"])
+    await h.api.post(f"/api/v1/appointments/{b2['id']}/check-in", headers=h.tokens["desk"])
     await h.daemon.stop()
     h2 = await make_hall(adapters=APPT, name="restart")
     assert h2.book.bookings[b1["id"]].status == "booked"

@@ -23,6 +23,7 @@ def closing_config(db: str):
 async def test_closing_time_closes_the_day(tmp_path, clock):
     cfg = closing_config(str(tmp_path / "hall.sqlite3"))
     kiosk = {"Authorization": f"Bearer {token(cfg.database, 'kiosk')}"}
+    desk = {"Authorization": f"Bearer {token(cfg.database, 'desk')}"}  # the guide desk checks bookings in
     clerk = {"Authorization": f"Bearer {token(cfg.database, 'clerk', '1', '1001')}"}
 
     # Monday morning: tickets, a booking that will be kept and one that will not.
@@ -39,7 +40,7 @@ async def test_closing_time_closes_the_day(tmp_path, clock):
         later = (await api.post("/api/v1/appointments", json={"business": "A", "day": "2026-11-17",
                                                              "start": "11:00", "openid": "o-later"},
                                 headers=kiosk)).json()
-        r = await api.post(f"/api/v1/appointments/{kept['id']}/check-in", headers=kiosk)
+        r = await api.post(f"/api/v1/appointments/{kept['id']}/check-in", headers=desk)
         assert r.status_code == 201, r.text  # early: it waits in the appointment lane
         kept_ticket = r.json()["id"]
         called = (await api.post("/api/v1/windows/1/call-next", headers=clerk)).json()["ticket"]
@@ -69,7 +70,7 @@ async def test_closing_time_closes_the_day(tmp_path, clock):
 
             r = await api.post("/api/v1/tickets", json={"business": "A"}, headers=kiosk)
             assert r.status_code == 409 and r.json()["error"]["code"] == "closed"
-            r = await api.post(f"/api/v1/appointments/{later['id']}/check-in", headers=kiosk)
+            r = await api.post(f"/api/v1/appointments/{later['id']}/check-in", headers=desk)
             assert r.status_code == 409  # tomorrow's booking, and the hall is closed anyway
 
             statuses = {b: (await api.get(f"/api/v1/appointments/{b}")).json()["status"]
@@ -90,7 +91,7 @@ async def test_closing_time_closes_the_day(tmp_path, clock):
             assert r.json()["number"] == "C001"
             r = await api.get("/kiosk")
             assert 'data-state="day_closed"' not in r.text and r.text.count('data-state="open"') == 3
-            r = await api.post(f"/api/v1/appointments/{later['id']}/check-in", headers=kiosk)
+            r = await api.post(f"/api/v1/appointments/{later['id']}/check-in", headers=desk)
             assert r.status_code == 201 and r.json()["number"] == "A002"
     finally:
         await d.stop()
