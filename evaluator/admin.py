@@ -29,6 +29,7 @@ from evaluator import followup as f
 from evaluator import followup_store as store
 from evaluator.admin_session import AdminSessions
 from evaluator.events import LEVEL_NAMES, is_bad
+from evaluator.export import safe_text
 from evaluator.review_stats import RangeError, parse_days
 from queued.core.errors import CoreError
 from queued.web.app import make_templates
@@ -251,7 +252,7 @@ class AdminAdapter:
             if rows:
                 w = csv.DictWriter(buf, fieldnames=list(rows[0]))
                 w.writeheader()
-                w.writerows(rows)
+                w.writerows({k: safe_text(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows)
             return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8", headers={
                 "Content-Disposition": f'attachment; filename="followups-{day_from}-{day_to}.csv"'})
         return JSONResponse({"from": day_from, "to": day_to, "group_by": group_by, "rows": rows,

@@ -4,6 +4,10 @@ CSV: UTF-8 with a BOM (without it Excel on a Chinese Windows reads GBK and garbl
 line ends, first row the field names the spec lists (`key`, `served`, …).
 XLSX: one sheet; row 1 the same field names (what scripts read), row 2 the Chinese labels (what
 people read), then the rows; the sheet title names the report.
+
+No formulas (http-api.md 1.1, Reports): a text cell that starts with =, +, -, @, tab or CR would be
+run by Excel or LibreOffice as a formula (a citizen's comment `=HYPERLINK(...)` becomes a live link),
+so it is written with a leading apostrophe; XLSX text cells are always of type string.
 """
 
 from __future__ import annotations
@@ -17,6 +21,12 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 CSV_TYPE = "text/csv; charset=utf-8"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(value: str) -> str:
+    """Text a spreadsheet will show as text, never run: an apostrophe before a formula's first character."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -25,6 +35,8 @@ def _cell(value: Any) -> Any:
         return ""
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, str):
+        return safe_text(value)
     return value
 
 
@@ -56,6 +68,9 @@ def to_xlsx(rows: Sequence[dict[str, Any]], fields: Sequence[str], labels: dict[
         cell.font = bold
     for row in rows:
         ws.append([_cell(row.get(f)) for f in fields])
+        for cell in ws[ws.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # openpyxl would take a leading "=" for a formula
     ws.freeze_panes = "B3"
     for i, f in enumerate(fields, 1):
         width = max(len(f), 2 * len((labels or {}).get(f, f))) + 2
