@@ -50,7 +50,7 @@ class AdminAdapter:
         self.book = f.FollowupBook(daemon.config, rt.calendar)
         rt.add_component(self.book)
         rt.subscribe(self._on_events)
-        self.sessions = AdminSessions(rt.journal, rt.clock)
+        self.sessions = AdminSessions(daemon)
         self.templates = make_templates(TEMPLATES)
         from evaluator import admin_pages
 
@@ -65,7 +65,6 @@ class AdminAdapter:
         ]
 
     async def start(self) -> None:
-        await self.sessions.start()
         self.daemon.app.state.session_resolvers.append(self.sessions.resolve)
         await self._open_missing()
 

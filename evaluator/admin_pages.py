@@ -125,12 +125,13 @@ class AdminPages:
             return self.render(request, "admin_login.html", 403, next=nxt,
                                error=f"「{p.role}」角色的令牌不能登录管理后台，请使用督查员或管理员令牌。")
         resp = RedirectResponse(nxt, status_code=303)
-        self.a.sessions.set_cookie(resp, self.a.sessions.issue(token_hash(token)))
+        self.a.sessions.set_cookie(resp, request, await self.a.sessions.issue(token_hash(token)))
         return resp
 
     async def logout(self, request: Request) -> Response:
+        await self.a.sessions.end(request)  # a copy of the cookie is refused from now on
         resp = RedirectResponse("/admin/login", status_code=303)
-        self.a.sessions.clear_cookie(resp)
+        self.a.sessions.clear_cookie(resp, request)
         return resp
 
     # ---- pages --------------------------------------------------------------------------------------

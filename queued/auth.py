@@ -110,7 +110,10 @@ class TokenBook:
         self._cache: dict[str, tuple[Principal, float]] = {}
 
     async def principal(self, token: str) -> Principal | None:
-        h = token_hash(token)
+        return await self.principal_by_hash(token_hash(token))
+
+    async def principal_by_hash(self, h: str) -> Principal | None:
+        """The same look-up by the token's hash: what a session made from a token keeps."""
         hit = self._cache.get(h)
         now = self.clock()
         if hit is not None and now - hit[1] < self.ttl_s:

@@ -58,6 +58,7 @@ class Daemon:
         await self.runtime.start()
         self.metrics.after_start()
         try:
+            await self.app.state.sessions.start()  # before the adapters whose pages resolve sessions
             for a in self.adapters:
                 await a.start()
                 self._started.append(a)

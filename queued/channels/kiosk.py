@@ -1,7 +1,9 @@
 """/kiosk: the touch-screen ticket machine, rendered on the server, and its guide-desk mode (导办台).
 
-Sign-in: open `/kiosk?token=KIOSK_TOKEN` once (or type the token into the form); the token is kept
-in an HttpOnly cookie scoped to /kiosk, so the page's own forms carry it and nothing else does.
+Sign-in: open `/kiosk?token=KIOSK_TOKEN` once (or type the token into the form); the daemon keeps a
+server-side session made from the token (queued.sessions) and the HttpOnly cookie, scoped to /kiosk,
+carries only that session's id, never the token. Revoking the token ends the session (within the
+token book's 10 s).
 Taking a number posts to /kiosk/take, which runs the same IssueTicket as POST /api/v1/tickets
 from the server side and redirects to the confirmation (number, people ahead, estimated wait,
 time, a QR code to the ticket's mobile page); the page goes back to the start after 15 s. The
@@ -27,16 +29,18 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from queued.auth import Principal
+from queued.auth import Principal, token_hash
 from queued.channels.printing import ticket_url
 from queued.core import commands as c
 from queued.core.errors import CoreError
 from queued.runtime import new_rating_key, new_ticket_id
+from queued.sessions import LIFETIME_S, set_cookie
 from queued.web.app import make_templates
 from queued.web.errors import ApiError
 from queued.web.inputs import form_body
 
 COOKIE = "queued_kiosk"
+KIND = "kiosk"
 COOKIE_PATH = "/kiosk"
 RETURN_AFTER_S = 15
 KEY_SHOWN_S = 120.0
@@ -73,11 +77,15 @@ class Kiosk:
     # ---- sign-in ---------------------------------------------------------------------------------
 
     async def _principal(self, request: Request) -> Principal | None:
-        token = request.cookies.get(COOKIE)
-        if not token:
+        store = request.app.state.sessions
+        s = store.get(KIND, request.cookies.get(COOKIE))
+        if s is None:
             return None
-        p = await request.app.state.tokens.principal(token)
-        return p if p is not None and p.can("issue") else None
+        p = await request.app.state.tokens.principal_by_hash(s.token_hash)
+        if p is None or not p.can("issue"):
+            await store.end(s)  # the token was revoked
+            return None
+        return p
 
     @staticmethod
     def _desk(request: Request, p: Principal | None, mode: str | None = None) -> bool:
@@ -88,9 +96,9 @@ class Kiosk:
     def _home_url(desk: bool) -> str:
         return "/kiosk?mode=desk" if desk else "/kiosk"
 
-    def _with_cookie(self, response: Response, request: Request, token: str) -> Response:
-        response.set_cookie(COOKIE, token, max_age=365 * 86400, path=COOKIE_PATH, httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https")
+    async def _with_cookie(self, response: Response, request: Request, token: str) -> Response:
+        value, _ = await request.app.state.sessions.create(KIND, token_hash=token_hash(token))
+        set_cookie(response, request, self.config.public_url, COOKIE, value, LIFETIME_S[KIND], path=COOKIE_PATH)
         return response
 
     async def login(self, request: Request) -> Response:
@@ -100,7 +108,7 @@ class Kiosk:
         p = await request.app.state.tokens.principal(token) if token else None
         if p is None or not p.can("issue"):
             return self._login_page(request, "令牌无效，或该令牌不能取号（需要 kiosk 或 admin 令牌）", mode, 401)
-        return self._with_cookie(RedirectResponse(self._home_url(mode == "desk"), 303), request, token)
+        return await self._with_cookie(RedirectResponse(self._home_url(mode == "desk"), 303), request, token)
 
     def _login_page(self, request: Request, error: str, mode: str, status: int = 200) -> Response:
         return self.templates.TemplateResponse(request, "kiosk_login.html", {
@@ -148,7 +156,7 @@ class Kiosk:
             p = await request.app.state.tokens.principal(token.strip())
             if p is None or not p.can("issue"):
                 return self._login_page(request, "令牌无效，或该令牌不能取号（需要 kiosk 或 admin 令牌）", mode, 401)
-            return self._with_cookie(RedirectResponse(self._home_url(mode == "desk"), 303), request, token.strip())
+            return await self._with_cookie(RedirectResponse(self._home_url(mode == "desk"), 303), request, token.strip())
         p = await self._principal(request)
         if p is None:
             return self._login_page(request, "", mode)

@@ -1,7 +1,8 @@
 """The mobile channel: `/m` opened from the WeChat official account, and `/m/t/{id}` from a ticket's QR.
 
 Sign-in is WeChat's web-page OAuth (snsapi_base: silent, gives the openid). The openid is kept in
-a signed, HttpOnly cookie; `app.state.mobile_session` reads it back, which is what lets
+a server-side session (queued.sessions, 30 days) whose id alone is in an HttpOnly cookie; signing
+out (/m/logout) deletes it. `app.state.mobile_session` reads it back, which is what lets
 `POST /api/v1/tickets` (and the appointment API) accept a citizen without a kiosk token.
 Without an appid, and only where `[wechat] demo_login = true` (the built-in demo hall), the page
 offers a clearly marked demo sign-in (演示模式) instead; with neither, /m says WeChat is not set up.
@@ -24,18 +25,19 @@ from starlette.routing import Route
 from queued.channels.notify import Notifier
 from queued.channels.wechat import WeChatClient, WeChatError, WeChatSettings
 from queued.core import events as e
+from queued.sessions import LIFETIME_S, SessionError, clear_cookie, set_cookie
+from queued.sessions.cookies import secure
 from queued.web.api_tickets import hall_json
 from queued.web.app import make_templates
 from queued.web.errors import ApiError
 from queued.web.inputs import form_body
-from queued.web.signed import SignedValues, daemon_secret
 
 log = logging.getLogger("queued.wechat")
 
 SESSION_COOKIE = "qm_session"
 STATE_COOKIE = "qm_oauth"
-SESSION_MAX_AGE_S = 30 * 86400
-SECRET_KEY = "wechat_session_secret"  # in the `meta` table: one per daemon database
+KIND = "mobile"
+SESSION_MAX_AGE_S = LIFETIME_S[KIND]  # 30 days
 LEVELS = [(5, "非常满意"), (4, "满意"), (3, "基本满意"), (2, "不满意"), (1, "非常不满意")]
 
 
@@ -58,7 +60,6 @@ class WeChatMobile:
         self.templates = make_templates(Path(__file__).parent / "templates")
         self.client: WeChatClient | None = None
         self.notifier: Notifier | None = None
-        self._values: SignedValues | None = None
         self._seen_base = ""  # where citizens reach us, for links in notices when public_url is unset
         self.mine: dict[str, list[str]] = {}  # openid → today's ticket ids, newest last
         self.routes = [
@@ -73,7 +74,6 @@ class WeChatMobile:
     # ---- life ----------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._values = SignedValues(await daemon_secret(self.runtime.journal, SECRET_KEY))
         self.daemon.app.state.mobile_session = self.session_openid
         for t in self.runtime.engine.tickets.values():
             if t.openid:
@@ -104,22 +104,14 @@ class WeChatMobile:
 
     # ---- the session ---------------------------------------------------------------------------
 
-    def session_value(self, openid: str, issued: float | None = None) -> str:
-        issued = self.runtime.clock() if issued is None else issued
-        return self._values.dump({"o": openid}, issued + SESSION_MAX_AGE_S)
-
-    def openid_from(self, value: str | None) -> str | None:
-        data = self._values.load(value, self.runtime.clock()) if self._values is not None else None
-        openid = data.get("o") if data else None
-        return openid if isinstance(openid, str) and openid else None
-
     async def session_openid(self, request: Request) -> str | None:
         """app.state.mobile_session: the signed-in citizen's openid, or None."""
-        return self.openid_from(request.cookies.get(SESSION_COOKIE))
+        s = request.app.state.sessions.get(KIND, request.cookies.get(SESSION_COOKIE))
+        return s.openid if s is not None else None
 
-    def _signed_in(self, response: Response, request: Request, openid: str) -> Response:
-        response.set_cookie(SESSION_COOKIE, self.session_value(openid), max_age=SESSION_MAX_AGE_S, path="/",
-                            httponly=True, samesite="lax", secure=request.url.scheme == "https")
+    async def _signed_in(self, response: Response, request: Request, openid: str) -> Response:
+        value, _ = await request.app.state.sessions.create(KIND, openid=openid)
+        set_cookie(response, request, self.config.public_url, SESSION_COOKIE, value, SESSION_MAX_AGE_S, samesite="lax")
         response.delete_cookie(STATE_COOKIE, path="/m")
         return response
 
@@ -159,7 +151,7 @@ class WeChatMobile:
             response = RedirectResponse(target, status_code=302)
             response.set_cookie(STATE_COOKIE, f"{state}|{quote(_safe_next(request.query_params.get('next')))}",
                                 max_age=600, path="/m", httponly=True, samesite="lax",
-                                secure=request.url.scheme == "https")
+                                secure=secure(request, self.config.public_url))
             return response
         return self._render(request, "mobile.html", hall=hall_json(self.runtime), openid=openid,
                             demo_user=openid.startswith("demo-"),
@@ -184,18 +176,24 @@ class WeChatMobile:
             what = f"{exc.errcode} {exc.errmsg}" if exc.errcode is not None else exc.errmsg
             return self._render(request, "mobile_error.html", 502,
                                 message=f"微信登录失败，请重新打开页面（{what}）。")
-        return self._signed_in(RedirectResponse(_safe_next(unquote(next_path)), status_code=303), request, openid)
+        try:
+            return await self._signed_in(RedirectResponse(_safe_next(unquote(next_path)), status_code=303), request,
+                                         openid)
+        except SessionError:
+            log.warning("WeChat OAuth gave an openid that cannot be stored: %r", openid[:80])
+            return self._render(request, "mobile_error.html", 502, message="微信登录失败，请重新打开页面（bad openid）。")
 
     async def demo_login(self, request: Request) -> Response:
         if not self.settings.demo_login:
             raise ApiError("forbidden", "演示登录未开启（the demo sign-in is on only where [wechat] demo_login = true）")
         form = await form_body(request)
         openid = "demo-" + secrets.token_urlsafe(12)
-        return self._signed_in(RedirectResponse(_safe_next(form.get("next")), status_code=303), request, openid)
+        return await self._signed_in(RedirectResponse(_safe_next(form.get("next")), status_code=303), request, openid)
 
     async def logout(self, request: Request) -> Response:
+        await request.app.state.sessions.end_cookie(KIND, request.cookies.get(SESSION_COOKIE))
         response = RedirectResponse("/m", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        clear_cookie(response, request, self.config.public_url, SESSION_COOKIE, samesite="lax")
         return response
 
     async def follow_page(self, request: Request) -> Response:

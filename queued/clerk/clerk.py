@@ -17,9 +17,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from queued.auth import Principal, token_hash
-from queued.clerk.session import COOKIE, SESSION_S, Session, SessionSigner, load_secret
+from queued.clerk.session import COOKIE, SESSION_S, ClerkSessions
 from queued.core import commands as c
 from queued.pins import PinLocked, WrongPin
+from queued.sessions import clear_cookie, set_cookie
 from queued.web.app import make_templates
 from queued.web.errors import ApiError
 from queued.web.inputs import field, json_body, no_unknown, require
@@ -54,7 +55,7 @@ class ClerkConsole:
         self.daemon = daemon
         self.runtime = daemon.runtime
         self.config = daemon.config
-        self.signer: SessionSigner | None = None
+        self.sessions = ClerkSessions(daemon)
         self.templates = make_templates(Path(__file__).parent / "templates")
         self.routes = [
             Route("/clerk", self.page, methods=["GET"]),
@@ -64,7 +65,6 @@ class ClerkConsole:
         ]
 
     async def start(self) -> None:
-        self.signer = SessionSigner(await load_secret(self.runtime.journal))
         self.daemon.app.state.session_resolvers.append(self.resolve)
 
     async def stop(self) -> None:
@@ -74,27 +74,8 @@ class ClerkConsole:
 
     # ---- sessions ------------------------------------------------------------------------------
 
-    def _session(self, request: Request) -> Session | None:
-        raw = request.cookies.get(COOKIE)
-        if not raw or self.signer is None:
-            return None
-        return self.signer.load(raw, self.runtime.clock())
-
     async def resolve(self, request: Request) -> Principal | None:
-        """The console's cookie as a clerk principal bound to its window, while it still holds."""
-        s = self._session(request)
-        if s is None:
-            return None
-        w = self.runtime.engine.windows.get(s.window)
-        if w is None:
-            return None
-        if s.clerk is not None and w.clerk != s.clerk:
-            return None  # another clerk signed in here, or this one signed out: the session is over
-        if s.token_hash is not None:
-            row = await self.runtime.journal.fetchone("SELECT revoked FROM tokens WHERE hash=?", (s.token_hash,))
-            if row is None or row["revoked"]:
-                return None
-        return Principal("clerk", s.window, s.clerk, "clerk console")
+        return await self.sessions.resolve(request)
 
     async def login(self, request: Request) -> Response:
         """Sign in with a clerk token, or with 工号 + PIN at a chosen window. Sets the cookie."""
@@ -124,22 +105,21 @@ class ClerkConsole:
             th = None
         if clerk is not None:
             await rt.execute(c.SignIn(window, clerk))  # the pad and the LED show who serves now
-        assert self.signer is not None
-        cookie = self.signer.dump(Session(window, clerk, th, now + SESSION_S))
+        cookie = await self.sessions.create(window, clerk, th)
         resp = JSONResponse({"window": window, "clerk": clerk, "clerk_name": self._clerk_name(clerk)})
-        resp.set_cookie(COOKIE, cookie, max_age=SESSION_S, path="/", httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+        set_cookie(resp, request, self.config.public_url, COOKIE, cookie, SESSION_S)
         log.info("clerk console sign-in: window %s, clerk %s (%s)", window, clerk, "token" if th else "PIN")
         return resp
 
     async def logout(self, request: Request) -> Response:
-        s = self._session(request)
-        if s is not None and s.clerk is not None:
+        s = self.sessions.session(request)
+        if s is not None:
+            await self.sessions.store.end(s)  # a copy of the cookie is refused from now on
             w = self.runtime.engine.windows.get(s.window)
-            if w is not None and w.clerk == s.clerk:
+            if s.clerk is not None and w is not None and w.clerk == s.clerk:
                 await self.runtime.execute(c.SignOut(s.window))
         resp = JSONResponse({"signed_out": True})
-        resp.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        clear_cookie(resp, request, self.config.public_url, COOKIE)
         return resp
 
     def _clerk_name(self, clerk: str | None) -> str | None:

@@ -1,48 +1,48 @@
-"""Signed session cookies of the clerk console (the PIN check and its lock-out: queued.pins).
+"""The clerk console's sessions (server-side records, queued.sessions) and when they hold.
 
-A cookie carries the window, the clerk (if any), the hash of the token it came from (if any) and an
-expiry, signed with HMAC-SHA256 under a per-daemon secret kept in the `meta` table (so sessions
-survive a restart and a backup restores them). Nothing else is stored: a session ends when it
-expires, when its token is revoked, or when its clerk is no longer signed in at its window (another
-clerk signed in there, the clerk signed out, or a new hall day began).
+A session keeps the window, the clerk (if any) and the hash of the token it came from (if any).
+It ends for good when the clerk signs out (退出登录), when its token is revoked (seen within the
+token book's 10 s), when its clerk is no longer signed in at its window (another clerk signed in
+there, the clerk signed out on a pad, a new hall day began), or after 12 h. Ended means deleted: a
+copy of the cookie is refused afterwards, even once the same clerk signs in there again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from queued.web.signed import SignedValues, daemon_secret
+from queued.auth import Principal
+from queued.sessions import LIFETIME_S, Session
 
 COOKIE = "queued_clerk"
-SECRET_KEY = "clerk_session_secret"
-SESSION_S = 12 * 3600  # one working day and some
+KIND = "clerk"
+SESSION_S = LIFETIME_S[KIND]  # one working day and some
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
-    window: str
-    clerk: str | None
-    token_hash: str | None
-    expires: float
+class ClerkSessions:
+    def __init__(self, daemon):
+        self.daemon = daemon
 
+    @property
+    def store(self):
+        return self.daemon.app.state.sessions
 
-class SessionSigner:
-    def __init__(self, secret: bytes):
-        self._values = SignedValues(secret)
+    async def create(self, window: str, clerk: str | None, token_hash: str | None) -> str:
+        value, _ = await self.store.create(KIND, window=window, clerk=clerk, token_hash=token_hash)
+        return value
 
-    def dump(self, s: Session) -> str:
-        return self._values.dump({"w": s.window, "c": s.clerk, "t": s.token_hash}, s.expires)
+    def session(self, request) -> Session | None:
+        return self.store.get(KIND, request.cookies.get(COOKIE))
 
-    def load(self, value: str, now: float) -> Session | None:
-        """The session in a cookie, or None when it is forged, damaged or expired."""
-        data = self._values.load(value, now)
-        if data is None:
+    async def resolve(self, request) -> Principal | None:
+        """The console's cookie as a clerk principal bound to its window, while it still holds."""
+        s = self.session(request)
+        if s is None:
             return None
-        try:
-            return Session(str(data["w"]), data["c"], data["t"], float(data["exp"]))
-        except (KeyError, TypeError, ValueError):
+        w = self.daemon.runtime.engine.windows.get(s.window)
+        holds = w is not None and (s.clerk is None or w.clerk == s.clerk)
+        if holds and s.token_hash is not None:
+            p = await request.app.state.tokens.principal_by_hash(s.token_hash)
+            holds = p is not None and p.role == "clerk" and p.window == s.window
+        if not holds:
+            await self.store.end(s)
             return None
-
-
-async def load_secret(journal) -> bytes:
-    return await daemon_secret(journal, SECRET_KEY)
+        return Principal("clerk", s.window, s.clerk, "clerk console")

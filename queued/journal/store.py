@@ -45,6 +45,7 @@ class Journal:
         self.db: aiosqlite.Connection | None = None  # the writer's
         self.read: aiosqlite.Connection | None = None
         self._pending: list[tuple[list[Event], asyncio.Future]] = []
+        self._statements: list[tuple[str, Sequence[Any]]] = []  # non-event rows, see write_rows()
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._closing = False
@@ -139,11 +140,12 @@ class Journal:
                     return
                 continue
             batch, self._pending = self._pending, []
+            statements, self._statements = self._statements, []
             events = [ev for evs, _ in batch for ev in evs]
             started = time.perf_counter()
             try:
-                if events:
-                    await self._write(events)
+                if events or statements:
+                    await self._write(events, statements)
             except BaseException as exc:  # a full disk or a broken file: stop acknowledging anything
                 self.failed = exc
                 log.critical("journal write failed, no further commands are accepted: %s", exc)
@@ -185,7 +187,7 @@ class Journal:
                         groups.append((sql, [params]))
         return rows, groups
 
-    async def _write(self, events: list[Event]) -> None:
+    async def _write(self, events: list[Event], statements: Sequence[tuple[str, Sequence[Any]]] = ()) -> None:
         rows, groups = self._rows(events)
         db = self.db
         assert db is not None
@@ -197,6 +199,8 @@ class Journal:
                 conn.executemany(INSERT_EVENT, rows)
                 for sql, params in groups:
                     conn.executemany(sql, params)
+                for sql, params in statements:
+                    conn.execute(sql, params)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -204,6 +208,16 @@ class Journal:
                 raise
 
         await db._execute(write, db._conn)
+
+    def write_rows(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> asyncio.Future:
+        """Queue statements outside the event log (sessions) into the next group commit: no commit
+        and no fsync of their own, in order with the events around them. The future resolves once
+        they are durable. Their parameters must be storable (the caller checks): a failure here
+        fails the batch like any journal write."""
+        fut = self.append([])
+        if not fut.done():
+            self._statements.extend(statements)
+        return fut
 
     async def execute_write(self, sql: str, params: Sequence[Any] = ()) -> None:
         """A write outside the event log (tokens, maintenance), serialised behind pending commits."""

@@ -15,6 +15,7 @@ from starlette.templating import Jinja2Templates
 from queued.auth import TokenBook
 from queued.metrics import Metrics, TimingMiddleware
 from queued.pins import PinBook
+from queued.sessions import SessionStore
 from queued.web import api_tickets, api_windows, ops, static_files
 from queued.web.edge import EdgeTextMiddleware
 from queued.web.errors import HANDLERS
@@ -60,6 +61,7 @@ def create_app(runtime, metrics: Metrics, routes: Sequence[BaseRoute] = (), life
     app.state.tokens = TokenBook(runtime.journal)
     cfg = runtime.config
     app.state.pins = PinBook(runtime.journal, cfg.clerk_pin_hashes, cfg.hall.clerk_index)  # queued.pins
+    app.state.sessions = SessionStore(runtime.journal, cfg.database, runtime.clock)  # started by the Daemon
     # Adapters replace these: the WeChat session of /m, and look-ups of earlier days' tickets.
     app.state.session_resolvers = []  # cookie sign-ins of /admin, /clerk, /kiosk: see inputs.principal
     app.state.mobile_session: Callable[[Request], Awaitable[str | None]] = _no_mobile_session

@@ -1,8 +1,9 @@
-"""Signed cookie values shared by the pages that sign people in (/admin, /clerk, /m).
+"""Signed values: a small JSON payload plus an expiry, signed with HMAC-SHA256.
 
-A value is a small JSON payload plus an expiry, signed with HMAC-SHA256 under a per-daemon secret
-kept in the `meta` table: sessions survive a restart, a backup restores them, and a new database
-invalidates them. Each page keeps its own secret name, so one page's cookie never opens another.
+Sessions no longer use these (queued.sessions keeps them on the server, so that sign-out ends
+them); this stays for values that must travel and come back unchanged. The key comes from the
+daemon's secret file beside the database (queued.sessions.secret), one key per name, never from
+the database itself: a copy of the database cannot sign anything.
 """
 
 from __future__ import annotations
@@ -24,13 +25,10 @@ def unb64(text: str) -> bytes:
 
 
 async def daemon_secret(journal, name: str) -> bytes:
-    """The secret `name`, created on first use and kept in `meta` (32 random bytes)."""
-    row = await journal.fetchone("SELECT value FROM meta WHERE key=?", (name,))
-    if row is None:
-        await journal.execute_write("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-                                    (name, secrets.token_hex(32)))
-        row = await journal.fetchone("SELECT value FROM meta WHERE key=?", (name,))
-    return bytes.fromhex(row["value"])
+    """The key `name`, derived from the secret file beside the journal's database."""
+    from queued.sessions.secret import derive, load_or_create
+
+    return derive(load_or_create(journal.path), f"signed:{name}")
 
 
 class SignedValues:
