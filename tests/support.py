@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 QUEUED = str(VENV_BIN / "queued")
 ARTIFACTS = ROOT / "test-artifacts"  # screenshots and exports a person can look at after a run
+# What a browser on the hall's own pages sends with every POST: in-process clients that stand in
+# for a page send it too (cookie-authenticated state changes need it: queued/web/same_origin.py).
+PAGE_ORIGIN = {"Origin": "http://hall"}
 
 
 def free_port() -> int:

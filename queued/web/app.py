@@ -19,6 +19,7 @@ from queued.sessions import SessionStore
 from queued.web import api_tickets, api_windows, ops, static_files
 from queued.web.edge import EdgeTextMiddleware
 from queued.web.errors import HANDLERS
+from queued.web.same_origin import SameOriginMiddleware
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -80,5 +81,6 @@ def create_app(runtime, metrics: Metrics, routes: Sequence[BaseRoute] = (), life
 
     app.state.history_ticket = history_ticket
     app.add_middleware(EdgeTextMiddleware)
+    app.add_middleware(SameOriginMiddleware, public_url=cfg.public_url)  # cross-site refusal, every route
     app.add_middleware(TimingMiddleware, metrics=metrics)
     return app

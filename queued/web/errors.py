@@ -34,6 +34,7 @@ STATUS = {
     "forbidden": 403,
     "not_holder": 403,
     "bad_json": 400,
+    "unsupported_media_type": 415,
     "invalid_request": 422,
     "bad_request": 422,  # text that cannot be stored (http-api.md 1.1, Auth)
     "rate_limited": 429,

@@ -14,8 +14,24 @@ from queued.web.errors import ApiError
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "an object"}
 
 
+def _json_media_type(request: Request) -> bool | None:
+    """True for application/json (any parameters), False for another type, None when none came."""
+    ctype = request.headers.get("content-type")
+    if ctype is None:
+        return None
+    return ctype.split(";", 1)[0].strip().lower() == "application/json"
+
+
 async def json_body(request: Request, allow_empty: bool = False) -> dict[str, Any]:
     raw = await request.body()
+    if "authorization" not in request.headers:
+        # A page (cookie) or an anonymous caller: JSON only as application/json. A cross-site form
+        # or no-cors fetch can send text/plain, form or multipart bodies without a CORS preflight,
+        # never application/json (http-api.md 1.1, Auth). Bearer clients are judged by their token.
+        typed = _json_media_type(request)
+        if typed is False or (typed is None and raw.strip()):
+            raise ApiError("unsupported_media_type", "请求体须为 JSON，Content-Type: application/json"
+                                                     "（JSON bodies are accepted only as application/json）", 415)
     if not raw.strip():
         if allow_empty:
             return {}

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.support import Clock, token
+from tests.support import PAGE_ORIGIN, Clock, token
 
 MONDAY_10AM = datetime(2026, 11, 16, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 ADAPTERS = ["queued.channels.appointments_api:Appointments", "queued.channels.kiosk:Kiosk"]
@@ -51,7 +51,8 @@ async def make_hall(make_daemon, clock):
         toks = {role: {"Authorization": f"Bearer {token(db, role)}"} for role in ("kiosk", "desk", "admin", "supervisor")}
         toks["clerk1"] = {"Authorization": f"Bearer {token(db, 'clerk', '1', '1001')}"}
         toks["clerk3"] = {"Authorization": f"Bearer {token(db, 'clerk', '3')}"}
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall")
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall",
+                                   headers=PAGE_ORIGIN)
         clients.append(client)
         return Hall(d, client, toks, clock)
 

@@ -99,6 +99,7 @@ async def test_public_url_leads_the_qr_code(make_hall):
     kiosk = h.daemon.adapter("Kiosk")
     kiosk.config = dataclasses.replace(kiosk.config, public_url="https://q.example.cn")
     h.api.base_url = "https://hall"  # behind https the kiosk's cookie is Secure: sent over https only
+    h.api.headers["Origin"] = "https://hall"
     await signed_in(h)
     r = await h.api.post("/kiosk/take", data={"business": "B"})
     page = await h.api.get(r.headers["location"])

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.support import hall_toml, token
+from tests.support import PAGE_ORIGIN, hall_toml, token
 
 ADAPTERS = ["evaluator.service:EvaluatorAdapter", "evaluator.admin:AdminAdapter"]
 TZ = ZoneInfo("Asia/Shanghai")
@@ -47,7 +47,8 @@ class Hall:
         cfg = parse_config(config_text(self.db), source="test")
         self.daemon = Daemon(cfg, clock=self.clock, adapters=ADAPTERS)
         await self.daemon.start()
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.daemon.app), base_url="http://hall")
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.daemon.app), base_url="http://hall",
+                                        headers=PAGE_ORIGIN)
         return self
 
     async def stop(self):

@@ -9,7 +9,7 @@ import pytest
 
 from queued.auth import token_hash
 from queued.clerk.session import COOKIE
-from tests.support import token
+from tests.support import PAGE_ORIGIN, token
 
 CLERK = ["queued.clerk.clerk:ClerkConsole"]
 
@@ -20,7 +20,8 @@ async def hall(make_daemon):
 
 
 def client(d) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall",
+                             headers=PAGE_ORIGIN)
 
 
 async def pin_login(c, clerk="1001", pin="1001", window="1"):

@@ -8,7 +8,7 @@ import contextlib
 import httpx
 
 from queued.daemon import ADAPTERS
-from tests.support import token
+from tests.support import PAGE_ORIGIN, token
 
 DEMO_LOGIN = "\n[wechat]\ndemo_login = true\n"
 
@@ -20,9 +20,10 @@ async def full_hall(make_daemon, extra: str = DEMO_LOGIN, name: str = "hall", **
 
 @contextlib.asynccontextmanager
 async def client(d, address: str = "10.0.0.7"):
-    """An httpx client on the daemon's app, as a phone at `address` on the hall LAN."""
+    """An httpx client on the daemon's app, as a phone at `address` on the hall LAN (on the hall's
+    own pages: it sends their Origin, as browsers do with every POST)."""
     transport = httpx.ASGITransport(app=d.app, raise_app_exceptions=False, client=(address, 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://hall") as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://hall", headers=PAGE_ORIGIN) as c:
         yield c
 
 

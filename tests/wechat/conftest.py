@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 
+from tests.support import PAGE_ORIGIN
 from tests.wechat.fake_wechat import FakeWeChat
 
 ADAPTER = "queued.channels.mobile:WeChatMobile"
@@ -34,7 +35,8 @@ async def wechat_daemon(make_daemon, fake_wechat):
 
 @pytest.fixture
 async def client(wechat_daemon):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=wechat_daemon.app), base_url="http://hall") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=wechat_daemon.app), base_url="http://hall",
+                                 headers=PAGE_ORIGIN) as c:
         yield c
 
 

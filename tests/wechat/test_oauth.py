@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from tests.support import token
+from tests.support import PAGE_ORIGIN, token
 from tests.wechat.conftest import ADAPTER
 
 DEMO_LOGIN = "\n[wechat]\ndemo_login = true\n"
@@ -128,12 +128,14 @@ async def test_the_session_survives_a_restart(make_daemon, fake_wechat, tmp_path
     from tests.wechat.conftest import wechat_toml
 
     d1 = await make_daemon(extra=wechat_toml(fake_wechat), adapters=[ADAPTER], name="same")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d1.app), base_url="http://hall") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d1.app), base_url="http://hall",
+                                 headers=PAGE_ORIGIN) as c:
         await sign_in(c, fake_wechat, "oDan")
         value = c.cookies["qm_session"]
     await d1.stop()
     d2 = await make_daemon(extra=wechat_toml(fake_wechat), adapters=[ADAPTER], name="same")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d2.app), base_url="http://hall") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d2.app), base_url="http://hall",
+                                 headers=PAGE_ORIGIN) as c:
         c.cookies.set("qm_session", value)
         assert (await c.post("/api/v1/tickets", json={"business": "A"})).status_code == 201
         assert d2.runtime.engine.tickets[next(iter(d2.runtime.engine.tickets))].openid == "oDan"
@@ -143,7 +145,8 @@ async def test_no_demo_sign_in_unless_the_file_says_so(make_daemon):
     """No appid and no `demo_login = true` (docker/hall.toml): /m says WeChat is not set up, and the
     demo sign-in gives no session (config.md 1.1)."""
     d = await make_daemon(adapters=[ADAPTER])
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall",
+                                 headers=PAGE_ORIGIN) as c:
         r = await c.get("/m")
         assert r.status_code == 404 and "未开通微信取号" in r.text and "demo-login" not in r.text
         r = await c.post("/m/demo-login", data={"next": "/m"})
@@ -153,7 +156,8 @@ async def test_no_demo_sign_in_unless_the_file_says_so(make_daemon):
 
 async def test_demo_mode_where_the_file_says_demo_login(make_daemon):
     d = await make_daemon(adapters=[ADAPTER], extra=DEMO_LOGIN)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall",
+                                 headers=PAGE_ORIGIN) as c:
         r = await c.get("/m")
         assert r.status_code == 200
         assert "演示模式" in r.text and 'data-testid="demo-login"' in r.text
@@ -188,7 +192,8 @@ async def test_the_session_books_and_checks_in_with_the_appointment_api(make_dae
 
     clock.now = HallCalendar("Asia/Shanghai").at("2030-01-09", 9 * 60 + 50)  # a Wednesday, 09:50
     d = await make_daemon(adapters=["queued.channels.appointments_api:Appointments", ADAPTER], extra=DEMO_LOGIN)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall",
+                                 headers=PAGE_ORIGIN) as c:
         assert (await c.post("/api/v1/appointments", json={"business": "A", "day": "2030-01-09",
                                                            "start": "10:00"})).status_code == 401
         await c.post("/m/demo-login", data={"next": "/m"})
