@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from queued.errors import ConfigError
+from queued.files import create_private
 from queued.journal.schema import CORE_SCHEMA, PRAGMAS
 
 ROLES = ("kiosk", "desk", "clerk", "integration", "supervisor", "admin")
@@ -37,9 +38,15 @@ class Principal:
         return right in RIGHTS.get(self.role, ())
 
 
+def _connect(database: str) -> sqlite3.Connection:
+    """Plain sqlite3 on the daemon's database (beside a running daemon: WAL), created 0600 if new."""
+    create_private(database)
+    return sqlite3.connect(database, timeout=10)
+
+
 def revoke_token(database: str, token_or_prefix: str) -> int:
     """Revoke a token given whole, or by the hash prefix `queued token list` shows. Returns how many."""
-    conn = sqlite3.connect(database, timeout=10)
+    conn = _connect(database)
     try:
         conn.executescript(CORE_SCHEMA)
         with conn:
@@ -58,7 +65,7 @@ def revoke_token(database: str, token_or_prefix: str) -> int:
 
 
 def list_tokens(database: str) -> list[tuple]:
-    conn = sqlite3.connect(database, timeout=10)
+    conn = _connect(database)
     try:
         conn.executescript(CORE_SCHEMA)
         return conn.execute("SELECT substr(hash, 1, 12), role, COALESCE(window, ''), COALESCE(clerk, ''),"
@@ -83,7 +90,7 @@ def create_token(database: str, role: str, window: str | None = None, clerk: str
     if clerk is not None and clerks is not None and clerk not in clerks:
         raise ConfigError(f"unknown clerk {clerk!r} (not among the configuration's [[clerk]] ids)")
     token = "qd_" + secrets.token_urlsafe(24)
-    conn = sqlite3.connect(database, timeout=10)
+    conn = _connect(database)
     try:
         for pragma in PRAGMAS:
             conn.execute(pragma)

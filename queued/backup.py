@@ -6,7 +6,7 @@ never blocks the daemon's writer), so it holds exactly what was committed when t
 every ticket acknowledged before `queued backup` started is in it. A copy taken in several steps
 would restart whenever the daemon commits in between, and under steady load might never finish.
 The copy is written to FILE.part, checked, switched to a single self-contained file (no -wal), and
-renamed over FILE only then: FILE is whole or absent, never half-written.
+renamed over FILE only then: FILE is whole or absent, never half-written. It is created 0600.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sqlite3
 from pathlib import Path
 
 from queued.errors import QueuedError
+from queued.files import create_private
 
 
 def backup(database: str, target: str) -> int:
@@ -29,6 +30,10 @@ def backup(database: str, target: str) -> int:
         raise QueuedError("the backup file must not be the live database")
     tmp = dst_path.with_name(dst_path.name + ".part")
     tmp.unlink(missing_ok=True)
+    try:
+        create_private(tmp)  # a backup holds everything the database does: only its owner reads it
+    except OSError as exc:
+        raise QueuedError(f"cannot create {tmp}: {exc}") from exc
     try:
         src = sqlite3.connect(f"file:{src_path}?mode=ro", uri=True, timeout=10)
     except sqlite3.Error as exc:

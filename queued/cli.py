@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
 from queued.auth import ROLES
@@ -179,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         # argparse's REMAINDER drops options that come first (`led-sim --url ...`): hand them over whole.
         return _delegate(*tools[argv[0]], argv[1:])
     args = parser.parse_args(argv)
+    # What the daemon and its commands create (database, secrets, backups, broker accounts) is for
+    # the daemon's user alone; the files that matter are also created 0600 explicitly.
+    os.umask(0o077)
     try:
         return int(args.fn(args) or 0)
     except QueuedError as exc:

@@ -25,6 +25,7 @@ import aiosqlite
 from queued.core.calendar import HallCalendar
 from queued.core.events import EVENT_TYPES, Event
 from queued.errors import JournalError
+from queued.files import create_private, tighten
 from queued.journal import projection
 from queued.journal.schema import CORE_SCHEMA, PRAGMAS
 
@@ -59,6 +60,13 @@ class Journal:
     # ---- life ----------------------------------------------------------------------------------
 
     async def open(self) -> None:
+        try:
+            # 0600 before SQLite opens it: its -wal and -shm are created with the database's mode.
+            create_private(self.path)
+            for suffix in ("-wal", "-shm"):
+                tighten(self.path + suffix)
+        except OSError as exc:
+            raise JournalError(f"cannot create the database {self.path}: {exc}") from exc
         try:
             self.db = await aiosqlite.connect(self.path, isolation_level=None)
             for pragma in PRAGMAS:
