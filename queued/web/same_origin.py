@@ -64,8 +64,8 @@ def normalise_origin(value: str) -> str | None:
 class SameOriginMiddleware:
     def __init__(self, app, public_url: str = ""):
         self.app = app
-        public = normalise_origin(public_url) if public_url else None
-        self.public_origin = public
+        self.public_origin = normalise_origin(public_url) if public_url else None
+        self._seen: dict[tuple, bool] = {}  # (scheme, Host, Origin) → own? (a hall has a handful)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
@@ -90,7 +90,14 @@ class SameOriginMiddleware:
             if not cookie and scope["path"] not in SIGN_IN_PATHS:
                 return await self.app(scope, receive, send)
             return await self._refuse(scope, send)
-        if self._own(scope, host, claimed.decode("latin-1")):
+        key = (scope.get("scheme"), host, claimed)
+        own = self._seen.get(key)
+        if own is None:
+            own = self._own(scope, host, claimed.decode("latin-1"))
+            if len(self._seen) >= 1024:  # made-up Origins must not grow it without bound
+                self._seen.clear()
+            self._seen[key] = own
+        if own:
             return await self.app(scope, receive, send)
         return await self._refuse(scope, send)
 
