@@ -21,7 +21,6 @@ from datetime import date, timedelta
 from evaluator.errors import EvaluatorError
 from queued.core.calendar import HallCalendar
 from queued.core.events import Event, event
-from queued.core.workdays import WorkCalendar
 
 
 class UnknownFollowup(EvaluatorError):
@@ -187,7 +186,7 @@ class FollowupBook:
 
     def __init__(self, config, calendar: HallCalendar):
         self.calendar = calendar
-        self.workdays = WorkCalendar(config.holidays, config.workdays)
+        self.workdays = config.hall.days  # the hall's one calendar (working days count for deadlines)
         self.deadline_days = config.review_deadline_working_days
         self.leaders: dict[str, str] = dict(config.window_leaders)
         self.items: dict[int, Item] = {}

@@ -25,8 +25,9 @@ from queued.config_schema import (
     _Lines,
     _section,
 )
-from queued.core.hall import Business, Clerk, HallConfig, Window
+from queued.core.hall import OUTCOME_TEXT, Business, Clerk, HallConfig, Window
 from queued.core.text import text_problem
+from queued.core.workdays import WEEKDAYS, WorkCalendar
 from queued.errors import ConfigError
 from queued.pins.hashing import CONFIG_LOG2_N, PIN_RULE_TEXT, hash_pin, valid_pin
 
@@ -174,12 +175,32 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
         raise bad("hall", 0, "warn_wait_minutes", "expected [yellow, red] minutes, yellow ≤ red")
     if h["max_wait_minutes"] <= 0:
         raise bad("hall", 0, "max_wait_minutes", "must be positive")
-    closes = None
-    if h["closes"]:
-        try:
-            closes = _hhmm(h["closes"])
-        except ValueError as exc:
-            raise bad("hall", 0, "closes", str(exc)) from None
+    times: dict[str, int | None] = {}
+    for key in ("stop_issuing", "closes", "hard_close"):
+        times[key] = None
+        if h[key]:
+            try:
+                times[key] = _hhmm(h[key])
+            except ValueError as exc:
+                raise bad("hall", 0, key, str(exc)) from None
+    ordered = [(k, v) for k, v in times.items() if v is not None]
+    for (k1, v1), (k2, v2) in zip(ordered, ordered[1:], strict=False):
+        if v2 < v1:
+            raise bad("hall", 0, k2, f"{h[k2]} is before {k1} {h[k1]} (expected stop_issuing ≤ closes ≤ hard_close)")
+    for key, limit in (("pause_reasons", 20), ("outcomes", len(OUTCOME_TEXT))):
+        values = h[key]
+        if not all(isinstance(v, str) and v.strip() and len(v) <= 20 for v in values) or len(values) > limit:
+            raise bad("hall", 0, key, f"expected at most {limit} non-empty strings of up to 20 characters")
+        if len(set(values)) != len(values):
+            raise bad("hall", 0, key, "a value is listed twice")
+    for value in h["outcomes"]:
+        if value not in OUTCOME_TEXT:
+            raise bad("hall", 0, "outcomes", f"unknown outcome {value!r} (known: {', '.join(OUTCOME_TEXT)})")
+    for value in h["service_days"]:
+        if not (isinstance(value, str) and (value in WEEKDAYS or (
+                re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) and _is_date(value)))):
+            raise bad("hall", 0, "service_days", f"expected \"YYYY-MM-DD\" dates or weekdays ({', '.join(WEEKDAYS)}),"
+                                                 f" got {value!r}")
     if not 5 <= h["rating_timeout_s"] <= 255:
         raise bad("hall", 0, "rating_timeout_s", "must be 5..255 seconds (one byte on the pad)")
     ud = h["unrated_default"]
@@ -302,7 +323,11 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
     hall = HallConfig(
         id=h["id"], name=h["name"], businesses=tuple(businesses), windows=tuple(windows), clerks=tuple(clerks),
         reasons=tuple(h["reasons"]), max_wait_s=float(h["max_wait_minutes"]) * 60,
-        warn_wait_s=(float(warn[0]) * 60, float(warn[1]) * 60), closes_minute=closes,
+        warn_wait_s=(float(warn[0]) * 60, float(warn[1]) * 60), stop_issuing_minute=times["stop_issuing"],
+        closes_minute=times["closes"], hard_close_minute=times["hard_close"],
+        pause_reasons=tuple(h["pause_reasons"]),
+        outcomes=tuple(h["outcomes"]),  # as listed: a pad's FINISH ARG n is the n-th (ARG 0 = done)
+        days=WorkCalendar(h["holidays"], h["workdays"], h["service_days"]),
         max_recalls=h["max_recalls"], default_service_s=float(h["default_service_minutes"]) * 60,
         appointment_early_s=float(h["appointment_early_minutes"]) * 60,
     )

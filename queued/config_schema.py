@@ -83,7 +83,11 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "reasons": (list, ["服务态度差", "办事效率低", "一次告知不清", "多次跑腿", "流程繁琐", "其他"]),
         "max_wait_minutes": ((int, float), 60),
         "warn_wait_minutes": (list, [30, 45]),
-        "closes": (str, ""),
+        "stop_issuing": (str, ""),  # 取号截止 "HH:MM"; absent: issuing ends at `closes` (if set)
+        "closes": (str, ""),  # scheduled closing; windows keep serving what waits (延时服务)
+        "hard_close": (str, ""),  # optional: what still waits then is closed out (留号)
+        "pause_reasons": (list, ["会议", "就餐", "临时离岗", "业务咨询", "其他"]),
+        "outcomes": (list, ["done", "accepted_pending", "returned", "consulted", "failed"]),
         "rating_timeout_s": (int, 30),
         "unrated_default": ((str, int), "none"),
         "review_deadline_working_days": (int, 15),
@@ -98,6 +102,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "default_rating_pf": (int, 7),  # extension: pf code of a 系统默认评价 in the national export (1..7)
         "holidays": (list, []),  # extension: "YYYY-MM-DD" days off on weekdays (差评 deadlines)
         "workdays": (list, []),  # extension: "YYYY-MM-DD" make-up working days on weekends (调休)
+        # extension: extra service days (双休日、节假日办理): "YYYY-MM-DD" dates, or weekdays served every
+        # week ("sat", "sun"; a holiday still closes those)
+        "service_days": (list, []),
     },
     "business": {
         "code": (str, _REQUIRED),

@@ -83,7 +83,7 @@ class Runtime:
         self.started_at = 0.0
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task] = set()
-        self._close_timer: asyncio.TimerHandle | None = None
+        self._day_timer: asyncio.TimerHandle | None = None
         self.replayed = 0
         self.replay_seconds = 0.0
         self.health_checks: dict[str, Callable[[], bool]] = {}
@@ -124,19 +124,30 @@ class Runtime:
         if stale:
             log.info("closed %d tickets left open on earlier days", stale)
         self.started_at = self.clock()
-        self._schedule_close()
+        self._schedule_day()
         log.info("replayed %d events of %s in %.3f s", self.replayed, today, self.replay_seconds)
 
     async def _seed_service_times(self, today: str) -> None:
-        """Start the day's estimates from the last week's cases, not from a guess; today's finishes
-        (replayed next) refine them as the day goes."""
+        """Start the day's estimates from the last week's cases, not from a guess (per business, and
+        per window and business: clerks differ); today's finishes (replayed next) refine them."""
         rows = await self.journal.fetchall(
-            "SELECT business, AVG(service_s) AS avg_s, COUNT(*) AS n FROM tickets"
+            "SELECT window, business, AVG(service_s) AS avg_s, COUNT(*) AS n FROM tickets"
             " WHERE day >= date(?, '-7 days') AND day < ? AND status='done' AND service_s BETWEEN 10 AND 10800"
-            " GROUP BY business", (today, today))
+            " GROUP BY window, business", (today, today))
+        eng = self.engine
+        totals: dict[str, list[float]] = {}
         for row in rows:
-            if row["business"] in self.engine.service_avg and row["n"] >= 5:
-                self.engine.service_avg[row["business"]] = float(row["avg_s"])
+            b, w, n = row["business"], row["window"], row["n"]
+            if b not in eng.service_avg:
+                continue
+            acc = totals.setdefault(b, [0.0, 0])
+            acc[0] += float(row["avg_s"]) * n
+            acc[1] += n
+            if w in eng.windows and n >= 5:
+                eng.window_service[(w, b)] = [float(row["avg_s"]), n]
+        for b, (total, n) in totals.items():
+            if n >= 5:
+                eng.service_avg[b] = total / n
 
     async def stop(self) -> None:
         if self.journal.db is None:
@@ -144,8 +155,8 @@ class Runtime:
         for handle in list(self._timers):
             handle.cancel()
         self._timers.clear()
-        if self._close_timer is not None:
-            self._close_timer.cancel()
+        if self._day_timer is not None:
+            self._day_timer.cancel()
         for task in list(self._tasks):
             task.cancel()
         await self.journal.close()
@@ -232,24 +243,29 @@ class Runtime:
             except Exception:
                 log.exception("listener %r failed", listener)
 
-    def _schedule_close(self) -> None:
-        """当日业务不留号: at the hall's closing time, close what still waits."""
-        closes = self.config.hall.closes_minute
-        if closes is None:
-            return
+    def _schedule_day(self) -> None:
+        """The day's two moments that come by the clock, not by a command: just after midnight the
+        new day starts (RollDay: yesterday's figures end with yesterday), and at `[hall] hard_close`
+        what still waits is closed out (CloseOutDay, 留号). Nothing happens at `closes`: windows keep
+        serving what waits (延时服务)."""
         now = self.clock()
         day = self.calendar.day(now)
-        at = self.calendar.at(day, closes)
-        if at <= now:
-            nxt = self.calendar.day(self.calendar.day_start(day) + 36 * 3600)
-            at = self.calendar.at(nxt, closes)
+        tomorrow = self.calendar.day(self.calendar.day_start(day) + 36 * 3600)
+        moments = [(self.calendar.day_start(tomorrow) + 2, c.RollDay())]
+        hard = self.config.hall.hard_close_minute
+        if hard is not None:
+            at = self.calendar.at(day, hard)
+            if at <= now and not (self.engine.day == day and self.engine.day_closed):
+                self.submit(c.CloseOutDay())  # it passed while the daemon was down
+            moments.append((at if at > now else self.calendar.at(tomorrow, hard), c.CloseOutDay()))
+        at, cmd = min(moments, key=lambda m: m[0])
         loop = asyncio.get_running_loop()
 
         def fire():
-            self.submit(c.CloseDay())
-            self._close_timer = loop.call_later(60, self._schedule_close)
+            self.submit(cmd)
+            self._day_timer = loop.call_later(1.0, self._schedule_day)
 
-        self._close_timer = loop.call_later(max(1.0, at - now), fire)
+        self._day_timer = loop.call_later(max(0.5, at - now), fire)
 
     # ---- helpers for adapters --------------------------------------------------------------------
 
@@ -258,11 +274,11 @@ class Runtime:
 
     def ticket_json(self, ticket_id: str) -> dict[str, Any]:
         """The API's view of a ticket (times as ISO 8601 with the hall's offset)."""
-        view = self.engine.ticket_view(self.engine.ticket(ticket_id))
+        view = self.engine.ticket_view(self.engine.ticket(ticket_id), self.clock())
         return self.isoize(view)
 
     def isoize(self, view: dict[str, Any]) -> dict[str, Any]:
-        for key in ("issued_at", "called_at", "finished_at", "since"):
+        for key in ("issued_at", "called_at", "finished_at", "since", "parked_at"):
             if key in view:
                 view[key] = self.iso(view[key])
         return view

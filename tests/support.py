@@ -42,6 +42,7 @@ id = "main"
 name = "高新区政务服务中心"
 max_wait_minutes = 60
 rating_timeout_s = 30
+{service_days}
 {hall_extra}
 
 [[business]]
@@ -85,11 +86,15 @@ businesses = ["C"]
 
 
 def hall_toml(database: str, http_port: int | None = None, mqtt_port: int | None = None,
-              mqtt_url: str | None = None, extra: str = "", hall_extra: str = "") -> str:
-    """The test hall; `extra` is appended (more tables), `hall_extra` goes inside [hall]."""
+              mqtt_url: str | None = None, extra: str = "", hall_extra: str = "", every_day: bool = True) -> str:
+    """The test hall; `extra` is appended (more tables), `hall_extra` goes inside [hall].
+    `every_day`: the hall also serves on weekends (service_days), so tests that issue tickets at
+    today's date behave the same whatever day of the week they run; calendar tests turn it off."""
     mqtt = f'[mqtt]\nurl = "{mqtt_url}"\n' if mqtt_url else ""
+    service_days = 'service_days = ["sat", "sun"]' if every_day else ""
     return HALL_TOML.format(http_port=http_port or free_port(), database=database,
-                            mqtt_port=mqtt_port or free_port(), mqtt=mqtt, extra=extra, hall_extra=hall_extra)
+                            mqtt_port=mqtt_port or free_port(), mqtt=mqtt, extra=extra, hall_extra=hall_extra,
+                            service_days=service_days)
 
 
 class Clock:

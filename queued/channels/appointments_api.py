@@ -29,11 +29,9 @@ from queued.channels.appointments import (
     CancelAppointment,
     CodeTaken,
 )
+from queued.channels.appointments_noshows import NoShowRecorder
 from queued.channels.appointments_slots import hhmm, parse_day, parse_hhmm
 from queued.channels.appointments_store import bookings_of_day  # importing it registers the projection
-from queued.channels.closing import DayEnd
-from queued.core.errors import Closed
-from queued.core.workdays import WorkCalendar
 from queued.runtime import new_rating_key, new_ticket_id
 from queued.web.errors import ApiError
 from queued.web.inputs import ID_MAX, field, json_body, no_unknown, principal
@@ -49,10 +47,9 @@ class Appointments:
     def __init__(self, daemon):
         self.runtime = rt = daemon.runtime
         cfg = daemon.config
-        self.book = AppointmentBook(cfg.hall, rt.calendar, cfg.sections["appointments"],
-                                    WorkCalendar(cfg.holidays, cfg.workdays))
+        self.book = AppointmentBook(cfg.hall, rt.calendar, cfg.sections["appointments"], cfg.hall.days)
         rt.add_component(self.book)
-        self.day_end = DayEnd(rt)
+        self.day_end = NoShowRecorder(rt)
         self.daemon = daemon
         base = "/api/v1/appointments"
         self.routes = [
@@ -100,11 +97,6 @@ class Appointments:
         """Turn a booking into a ticket in the appointment lane, due at the slot's start."""
         rt = self.runtime
         now = rt.clock()
-        eng = rt.engine
-        closes = rt.config.hall.closes_minute
-        if (eng.day_closed and eng.day == rt.calendar.day(now)) or (
-                closes is not None and rt.calendar.minute(now) >= closes):
-            raise Closed("今日已停止办理，预约签到已关闭（the hall has closed for today）")
         try:
             cmd = self.book.check_in(b, now, new_ticket_id(), channel, openid, staff, new_rating_key())
         except AppointmentError as exc:

@@ -57,15 +57,11 @@ def add_days(day: str, n: int) -> str:
     return (date.fromisoformat(day) + timedelta(days=n)).isoformat()
 
 
-def bookable_days(today: str, days_ahead: int, workdays: WorkCalendar) -> list[str]:
-    """Today (when a working day) and the next `days_ahead` working days of the hall's calendar
-    (holidays off, 调休 make-up days on: the same calendar as 差评 deadlines)."""
-    out = [today] if workdays.is_workday(today) else []
-    d = today
-    for _ in range(days_ahead):
-        d = workdays.add_workdays(d, 1)
-        out.append(d)
-    return out
+def bookable_days(today: str, days_ahead: int, days: WorkCalendar) -> list[str]:
+    """Today (when a service day) and the next `days_ahead` service days of the hall's one calendar
+    (holidays off, 调休 make-up days and extra service days on; the calendar issuing uses too)."""
+    out = [today] if days.is_service_day(today) else []
+    return out + days.next_service_days(today, days_ahead)
 
 
 def business_slots(b: Business, slot_minutes: int, closes_minute: int | None) -> list[Slot]:

@@ -44,7 +44,7 @@ KIND = "kiosk"
 COOKIE_PATH = "/kiosk"
 RETURN_AFTER_S = 15
 KEY_SHOWN_S = 120.0
-CARD_TEXT = {"open": "", "closed": "不在取号时间", "full": "已取完", "day_closed": "今日已停止取号"}
+CARD_TEXT = {"open": "", "closed": "不在取号时间", "full": "已取完", "stopped": "取号已截止", "off": "今日不对外办理"}
 
 
 def qr_svg(text: str) -> Markup:
@@ -125,12 +125,14 @@ class Kiosk:
         today = rt.calendar.day(now)
         minute = rt.calendar.minute(now)
         fresh = eng.day == today  # else nothing has happened yet today: yesterday's counts do not apply
-        day_closed = (fresh and eng.day_closed) or (hall.closes_minute is not None and minute >= hall.closes_minute)
+        phase = eng.day_phase(now)["phase"]
         out = []
         for b in hall.businesses:
             issued = eng.counters.get(b.code, 0) if fresh else 0
-            if day_closed:
-                state = "day_closed"
+            if phase == "off":
+                state = "off"
+            elif phase != "open":
+                state = "stopped"
             elif not b.is_open(minute):
                 state = "closed"
             elif b.daily_cap is not None and issued >= b.daily_cap:
@@ -142,8 +144,9 @@ class Kiosk:
         return out
 
     def _home(self, request: Request, p: Principal, desk: bool, error: str = "", status: int = 200) -> Response:
+        day = self.runtime.engine.day_phase(self.runtime.clock())
         return self.templates.TemplateResponse(request, "kiosk.html", {
-            "hall_name": self.config.hall.name, "cards": self.cards(), "desk": desk, "error": error,
+            "hall_name": self.config.hall.name, "cards": self.cards(), "desk": desk, "error": error, "day": day,
             "desk_refused": request.query_params.get("mode") == "desk" and not desk,
             "appointments": getattr(request.app.state, "appointments", None) is not None,
             "now_minutes": self.runtime.calendar.minute(self.runtime.clock()),
@@ -210,7 +213,7 @@ class Kiosk:
         t = rt.engine.tickets.get(ticket_id)
         if t is None:
             return self._home(request, p, self._desk(request, p), "没有这张票", 404)
-        view = rt.engine.ticket_view(t)
+        view = rt.engine.ticket_view(t, rt.clock())
         base = self.config.public_url or str(request.base_url).rstrip("/")
         fresh = rt.clock() - t.issued_at <= KEY_SHOWN_S
         url = ticket_url(base, ticket_id, t.rating_key if fresh else None)

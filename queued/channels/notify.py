@@ -129,7 +129,7 @@ class Notifier:
                 self.pending.setdefault(t.business, {})[t.id] = t
                 self._check_ahead(t.business)
                 continue
-            pos = eng.position(t)
+            pos = eng.position(t, self.runtime.clock())
             if pos is not None and pos - 1 <= limit:
                 del waiting[t.id]
                 self._want(Notice(t.id, "ahead", t.openid))
@@ -196,7 +196,7 @@ class Notifier:
             return None
         business = eng.hall.business_index[t.business].name
         if notice.kind == "ahead":
-            pos = eng.position(t)
+            pos = eng.position(t, self.runtime.clock())
             if t.status != "waiting" or pos is None:
                 return None
             ahead = pos - 1

@@ -192,14 +192,15 @@ class TicketPrinter:
         rt = self.runtime
         eng = rt.engine
         t = eng.tickets.get(ev.ticket)
-        pos = eng.position(t) if t is not None else None
+        est = eng.estimate(t, rt.clock()) if t is not None else None
         slot = None
         if ev.due_at is not None:
             start, end = rt.calendar.iso(ev.due_at)[11:16], rt.calendar.iso(ev.due_at + self.slot_minutes * 60)[11:16]
             slot = f"{start}-{end}"
         return render_ticket(
             hall_name=self.hall_name, business_name=eng.hall.business_index[ev.business].name, number=ev.number,
-            ahead=None if pos is None else pos - 1, eta_seconds=eng.eta_seconds(t, pos) if t is not None else None,
+            ahead=None if est is None or est.position is None else est.position - 1,
+            eta_seconds=None if est is None else est.eta_seconds,
             issued_at=rt.calendar.iso(ev.at)[:16].replace("T", " "), url=ticket_url(self.base, ev.ticket, ev.rating_key),
             width_chars=self.width, slot=slot, green=ev.priority == "green",
         )

@@ -61,12 +61,17 @@ class Start(WindowCommand):
 
 @dataclass(slots=True)
 class Finish(WindowCommand):
-    pass
+    """办结, with how the case ended: one of `[hall] outcomes`; `failed` (办不成) needs a note."""
+
+    outcome: str = "done"
+    note: str = ""
 
 
 @dataclass(slots=True)
 class Pause(WindowCommand):
-    pass
+    """暂停, with one of `[hall] pause_reasons` (or none): 电子监察 counts paused time by reason."""
+
+    reason: str | None = None
 
 
 @dataclass(slots=True)
@@ -81,8 +86,27 @@ class CloseWindow(WindowCommand):
 
 @dataclass(slots=True)
 class Transfer(WindowCommand):
+    """转移 to a business or a window. `place`: front (called next there), end (the back of the line),
+    issued (where its issue time would have placed it)."""
+
     business: str | None = None
     to_window: str | None = None
+    place: str = "front"
+
+
+@dataclass(slots=True)
+class Park(WindowCommand):
+    """挂起 (容缺: the citizen fetches a missing document): the serving case is set aside, still this
+    window's, and the window may call others."""
+
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Unpark(WindowCommand):
+    """回呼: a parked case of this window comes back as its current case (serving)."""
+
+    ticket: str = ""
 
 
 @dataclass(slots=True)
@@ -103,6 +127,7 @@ class SignOut(WindowCommand):
 
 
 @dataclass(slots=True)
+@dataclass(slots=True)
 class BindCase(WindowCommand):
     """Bind a 办件 to the ticket the window is serving (from the 一窗受理 system or the clerk)."""
 
@@ -117,8 +142,15 @@ class BindCase(WindowCommand):
 
 
 @dataclass(slots=True)
-class CloseDay:
-    """当日业务不留号: at closing time every waiting ticket is closed as not served."""
+class CloseOutDay:
+    """At `[hall] hard_close`: what still waits is closed out unserved (留号, cancel_reason day_closed).
+    Nothing else ends the day early: at `closes` the windows keep serving (延时服务)."""
+
+
+@dataclass(slots=True)
+class RollDay:
+    """Start the new hall day if midnight has passed (a timer sends it just after midnight, so the
+    day's figures end at the day's end, not at the next morning's first command)."""
 
 
 __all__ = [
@@ -138,5 +170,8 @@ __all__ = [
     "SignIn",
     "SignOut",
     "BindCase",
-    "CloseDay",
+    "Park",
+    "Unpark",
+    "CloseOutDay",
+    "RollDay",
 ]

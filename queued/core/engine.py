@@ -11,7 +11,9 @@ from typing import Any
 
 from queued.core import commands as c
 from queued.core import events as e
+from queued.core.balance import choose
 from queued.core.calendar import HallCalendar
+from queued.core.dayphase import hhmm
 from queued.core.errors import (
     AlreadyWaiting,
     Closed,
@@ -30,7 +32,10 @@ from queued.core.hall import HallConfig
 from queued.core.state import STATE_TEXT, HallState
 from queued.core.tickets import Ticket, WindowState, holder_proof
 
-__all__ = ["Engine", "STATE_TEXT", "ticket_number"]
+__all__ = ["Engine", "STATE_TEXT", "PLACES", "ticket_number"]
+
+PLACES = ("front", "end", "issued")  # where a transfer waits again (http-api.md, transfer)
+NOTE_MAX = 500
 
 
 def ticket_number(business: str, n: int) -> str:
@@ -56,7 +61,10 @@ class Engine(HallState):
             c.SignIn: self._sign_in,
             c.SignOut: self._sign_out,
             c.BindCase: self._bind_case,
-            c.CloseDay: self._close_day,
+            c.Park: self._park,
+            c.Unpark: self._unpark,
+            c.CloseOutDay: self._close_out,
+            c.RollDay: lambda cmd, now: [],  # the roll-over itself happens in execute()
         }
 
     # ---- entry point ---------------------------------------------------------------------------
@@ -107,11 +115,19 @@ class Engine(HallState):
         if cmd.priority not in ("normal", "green"):
             raise CoreError(f"priority must be 'normal' or 'green', not {cmd.priority!r}")
         minute = self.calendar.minute(now)
-        if cmd.due_at is None:  # a booked slot was accepted when it was booked
-            if self.day_closed or (self.hall.closes_minute is not None and minute >= self.hall.closes_minute):
-                raise Closed(f"今日已停止取号（{b.name}: the hall has closed for today.）")
+        hall = self.hall
+        if not hall.days.is_service_day(self.day):
+            raise Closed(f"今日不对外办理，请在办事日前来（{self.day} is not a service day of the hall.）")
+        if self.day_closed or (hall.hard_close_minute is not None and minute >= hall.hard_close_minute):
+            raise Closed(f"今日服务已结束（{b.name}: the hall has closed for today.）")
+        if cmd.due_at is None:  # a booked slot was accepted when it was booked: it still checks in
+            ends = hall.issuing_ends_minute
+            if ends is not None and minute >= ends:
+                raise Closed(f"今日{hhmm(ends)}取号已截止，请明天再来（issuing ended at {hhmm(ends)}.）")
             if not b.is_open(minute):
                 raise Closed(f"{b.name}不在取号时间，取号时间 {b.hours_text()}（Outside issuing hours.）")
+        elif hall.closes_minute is not None and minute >= hall.closes_minute:
+            raise Closed(f"今日预约签到已于{hhmm(hall.closes_minute)}结束（check-in ended at closing time.）")
         if cmd.openid:
             held = self.holders.get((cmd.openid, b.code))
             if held is not None:
@@ -147,7 +163,10 @@ class Engine(HallState):
         self._emit(out, e.DayStarted(now, day))
         return out
 
-    def _close_day(self, cmd: c.CloseDay, now: float) -> list[e.Event]:
+    def _close_out(self, cmd: c.CloseOutDay, now: float) -> list[e.Event]:
+        """`hard_close`: close out what still waits (留号); whoever is at a window is still served."""
+        if self.day_closed:
+            return []
         out: list[e.Event] = []
         for t in list(self.tickets.values()):
             if t.status == "waiting":
@@ -161,60 +180,20 @@ class Engine(HallState):
         if w.state == "closed":
             self._emit(out, e.WindowOpened(now, w.id))
 
-    def _finish_current(self, w: WindowState, now: float, out: list[e.Event]) -> None:
+    def _finish_current(self, w: WindowState, now: float, out: list[e.Event], outcome: str = "done",
+                        note: str = "") -> None:
         t = w.current
         assert t is not None
         started = t.started_at if t.started_at is not None else (t.called_at or now)
         first_call = t.first_called_at if t.first_called_at is not None else started
-        self._emit(out, e.TicketFinished(now, t.id, w.id, w.clerk, t.serial, t.business, t.number,
-                                         started, max(0.0, first_call - t.issued_at), max(0.0, now - started)))
+        self._emit(out, e.TicketFinished(now, t.id, w.id, w.clerk, t.serial, t.business, t.number, started,
+                                         max(0.0, first_call - t.issued_at), max(0.0, now - started - t.parked_s),
+                                         outcome, note))
 
     def pick(self, w: WindowState, now: float) -> Ticket | None:
-        """The balancing rule: whom `w` calls next. One pass over the window's businesses, looking
-        only at lane heads: O(businesses of the window), whatever the number waiting.
-
-        Order: a ticket past the hall's max wait (the longest-waiting), then tickets a colleague sent
-        to this very window, green channel (longest-waiting), transfers, booked appointments whose
-        slot has come, then the window's preference order; early appointments rather than idling.
-        """
-        limit = now - self.hall.max_wait_s
-        due = now + self.hall.appointment_early_s
-        overdue = green = transfer = appt = normal = early = None
-        queues = self.queues
-        for code in w.businesses:
-            q = queues[code]
-            if not q.waiting:
-                continue
-            if q.green.alive:
-                t = q.green.peek()
-                if green is None or t.issued_at < green.issued_at:
-                    green = t
-                if t.issued_at <= limit and (overdue is None or t.issued_at < overdue.issued_at):
-                    overdue = t
-            if q.transfer.alive:
-                t = q.transfer.peek()
-                if transfer is None:
-                    transfer = t
-                if t.issued_at <= limit and (overdue is None or t.issued_at < overdue.issued_at):
-                    overdue = t
-            if q.normal.alive:
-                t = q.normal.peek()
-                if normal is None:
-                    normal = t
-                if t.issued_at <= limit and (overdue is None or t.issued_at < overdue.issued_at):
-                    overdue = t
-            if q.appointment.items:
-                t = q.appointment.items[0][2]
-                if (t.due_at or 0.0) <= due:
-                    if appt is None or (t.due_at or 0.0) < (appt.due_at or 0.0):
-                        appt = t
-                elif early is None:
-                    early = t
-        if overdue is not None:  # nobody waits past the limit while this window could serve them
-            return overdue
-        if w.directed.alive:
-            return w.directed.peek()
-        return green or transfer or appt or normal or early
+        """Whom `w` calls next (queued/core/balance.py): O(businesses of the window)."""
+        return choose(w.businesses, self.queues, w.directed, w.later, now - self.hall.max_wait_s,
+                      now + self.hall.appointment_early_s)
 
     def _call_next(self, cmd: c.CallNext, now: float) -> list[e.Event]:
         w = self.window(cmd.window)
@@ -281,17 +260,51 @@ class Engine(HallState):
 
     def _finish(self, cmd: c.Finish, now: float) -> list[e.Event]:
         w = self.window(cmd.window)
+        outcome = cmd.outcome or "done"
+        if outcome != "done" and outcome not in self.hall.outcomes:
+            raise CoreError(f"办结结果只能是 {'、'.join(self.hall.outcomes)}（unknown outcome {outcome!r}）")
+        note = (cmd.note or "").strip()
+        if len(note) > NOTE_MAX:
+            raise CoreError(f"说明不超过 {NOTE_MAX} 字（note longer than {NOTE_MAX} characters）")
+        if outcome == "failed" and not note:
+            raise CoreError("办不成事须填写原因说明（a failed case needs a note）")
         self._require(w, "calling", "serving")
         out: list[e.Event] = []
-        self._finish_current(w, now, out)
+        self._finish_current(w, now, out, outcome, note)
         return out
 
     def _pause(self, cmd: c.Pause, now: float) -> list[e.Event]:
         w = self.window(cmd.window)
+        reason = cmd.reason or None
+        if reason is not None and reason not in self.hall.pause_reasons:
+            raise CoreError(f"暂停原因只能是 {'、'.join(self.hall.pause_reasons)}（unknown pause reason {reason!r}）")
         self._require(w, "idle", "closed")
-        ev = e.WindowPaused(now, w.id)
+        ev = e.WindowPaused(now, w.id, reason)
         self.apply(ev)
         return [ev]
+
+    def _park(self, cmd: c.Park, now: float) -> list[e.Event]:
+        """挂起: set the serving case aside; the window is free to call others."""
+        w = self.window(cmd.window)
+        reason = (cmd.reason or "").strip()
+        if len(reason) > NOTE_MAX:
+            raise CoreError(f"挂起原因不超过 {NOTE_MAX} 字（reason longer than {NOTE_MAX} characters）")
+        self._require(w, "serving")
+        ev = e.TicketParked(now, w.current.id, w.id, w.clerk, reason)
+        self.apply(ev)
+        return [ev]
+
+    def _unpark(self, cmd: c.Unpark, now: float) -> list[e.Event]:
+        """回呼: a case this window parked is its current case again."""
+        w = self.window(cmd.window)
+        t = w.parked.get(cmd.ticket)
+        if t is None:
+            raise UnknownTicket(f"{w.id}号窗口没有挂起这张票（ticket {cmd.ticket!r} is not parked at window {w.id}）")
+        self._require(w, "idle", "closed")
+        out: list[e.Event] = []
+        self._open_if_closed(w, now, out)
+        self._emit(out, e.TicketUnparked(now, t.id, w.id, w.clerk))
+        return out
 
     def _resume(self, cmd: c.Resume, now: float) -> list[e.Event]:
         w = self.window(cmd.window)
@@ -320,7 +333,9 @@ class Engine(HallState):
             self.window(cmd.to_window)
             if cmd.to_window == w.id:
                 raise InvalidState("不能转移到本窗口（cannot transfer to the same window）")
-        ev = e.TicketTransferred(now, w.current.id, w.id, cmd.business, cmd.to_window)
+        if cmd.place not in PLACES:
+            raise CoreError(f"place 只能是 {'、'.join(PLACES)}（place must be one of {', '.join(PLACES)}）")
+        ev = e.TicketTransferred(now, w.current.id, w.id, cmd.business, cmd.to_window, cmd.place)
         self.apply(ev)
         return [ev]
 

@@ -105,7 +105,9 @@ class TicketFinished(Event):
     number: str
     started_at: float
     wait_s: float
-    service_s: float
+    service_s: float  # without the time it spent parked (挂起)
+    outcome: str = "done"  # done | accepted_pending | returned | consulted | failed (http-api.md, finish)
+    note: str = ""
 
 
 @event("ticket_transferred")
@@ -115,6 +117,28 @@ class TicketTransferred(Event):
     window: str
     to_business: str | None = None
     to_window: str | None = None
+    place: str = "front"  # front | end | issued
+
+
+@event("ticket_parked")
+class TicketParked(Event):
+    """挂起: the window's serving case is set aside (status parked), still the window's."""
+
+    at: float
+    ticket: str
+    window: str
+    clerk: str | None = None
+    reason: str = ""
+
+
+@event("ticket_unparked")
+class TicketUnparked(Event):
+    """回呼: a parked case is the window's current case again (serving)."""
+
+    at: float
+    ticket: str
+    window: str
+    clerk: str | None = None
 
 
 @event("case_bound")
@@ -159,6 +183,7 @@ class WindowOpened(Event):
 class WindowPaused(Event):
     at: float
     window: str
+    reason: str | None = None  # one of [hall] pause_reasons
 
 
 @event("window_resumed")
@@ -198,7 +223,7 @@ class DayStarted(Event):
 
 @event("day_closed")
 class DayClosed(Event):
-    """当日业务不留号: issuing stops and the waiting tickets were closed (TicketCancelled before it)."""
+    """`hard_close` passed: what still waited was closed out (TicketCancelled day_closed before it, 留号)."""
 
     at: float
     day: str
@@ -217,6 +242,8 @@ __all__ = [
     "TicketTransferred",
     "TicketCancelled",
     "CaseBound",
+    "TicketParked",
+    "TicketUnparked",
     "WindowOpened",
     "WindowPaused",
     "WindowResumed",

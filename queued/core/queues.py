@@ -70,19 +70,23 @@ class Lane:
         return self.alive
 
 
-class AppointmentLane:
-    """Checked-in appointments, ordered by slot; the head is due once its slot (less the hall's
-    early margin) has come. Small by nature (a few per slot), so a sorted list is enough."""
+class SortedLane:
+    """A small line kept in order of a key (a booked slot, a time in line): checked-in appointments,
+    and transfers placed by their issue time. Small by nature, so a sorted list is enough; the head
+    is `items[0]`."""
 
-    __slots__ = ("name", "items")
+    __slots__ = ("name", "items", "key", "alive")
 
-    def __init__(self):
-        self.name = "appointment"
+    def __init__(self, name: str, key):
+        self.name = name
+        self.key = key  # ticket → sort key (ties: the ticket's serial)
         self.items: list[tuple[float, int, Ticket]] = []
+        self.alive = 0
 
     def push(self, ticket: Ticket) -> None:
         ticket.lane = self
-        insort(self.items, (ticket.due_at or 0.0, ticket.serial, ticket))
+        insort(self.items, (self.key(ticket), ticket.serial, ticket))
+        self.alive += 1
 
     def peek(self) -> Ticket | None:
         return self.items[0][2] if self.items else None
@@ -92,6 +96,7 @@ class AppointmentLane:
         for i, item in enumerate(self.items):
             if item[2] is ticket:
                 del self.items[i]
+                self.alive -= 1
                 return
 
     def rank(self, ticket: Ticket) -> int:
@@ -104,29 +109,24 @@ class AppointmentLane:
         return len(self.items)
 
 
+def by_due(t: Ticket) -> float:
+    return t.due_at or 0.0
+
+
+def by_queued(t: Ticket) -> float:
+    return t.queued_at
+
+
 class BusinessQueue:
     """One business's waiting tickets, in the lanes that decide who goes first."""
 
-    __slots__ = ("code", "green", "transfer", "appointment", "normal", "waiting")
+    __slots__ = ("code", "green", "transfer", "appointment", "normal", "placed", "waiting")
 
     def __init__(self, code: str):
         self.code = code
         self.green = Lane("green")
-        self.transfer = Lane("transfer")
-        self.appointment = AppointmentLane()
-        self.normal = Lane("normal")
+        self.transfer = Lane("transfer")  # transferred here, placed at the front
+        self.appointment = SortedLane("appointment", by_due)  # due once its slot less the early margin comes
+        self.normal = Lane("normal")  # in order of time in line (issue, or a transfer placed at the end)
+        self.placed = SortedLane("placed", by_queued)  # transfers placed by their issue time
         self.waiting = 0  # all lanes, plus tickets of this business sent to one window
-
-    def position(self, ticket: Ticket) -> int:
-        """1-based place in this business's line (1 = next)."""
-        lane = ticket.lane
-        ahead = lane.rank(ticket)
-        if lane is self.green:
-            return ahead + 1
-        ahead += len(self.green)
-        if lane is self.transfer:
-            return ahead + 1
-        ahead += len(self.transfer)
-        if lane is self.appointment:
-            return ahead + 1
-        return ahead + len(self.appointment) + 1

@@ -1,6 +1,6 @@
 """The hall's state: tickets, lanes, windows. `apply(event)` is the only mutator, so replaying the
-journal rebuilds exactly the state that live commands built. Queries (position, estimates, views)
-read it; decisions live in `engine.py`.
+journal rebuilds exactly the state that live commands built. Queries (positions and waits from the
+planner, views) read it; decisions live in `engine.py`.
 """
 
 from __future__ import annotations
@@ -10,13 +10,16 @@ from typing import Any
 
 from queued.core import events as e
 from queued.core.calendar import HallCalendar
+from queued.core.dayphase import PHASE_TEXT, hhmm, phase
 from queued.core.errors import UnknownTicket, UnknownWindow
-from queued.core.hall import HallConfig
-from queued.core.queues import BusinessQueue, Lane
+from queued.core.hall import OUTCOME_TEXT, HallConfig
+from queued.core.planner import Estimate, Planner
+from queued.core.queues import BusinessQueue, Lane, SortedLane, by_queued
 from queued.core.tickets import Ticket, WindowState
 
 STATE_TEXT = {"closed": "未开窗", "idle": "空闲", "calling": "呼叫中", "serving": "办理中", "paused": "暂停服务"}
-EWMA_ALPHA = 0.2  # weight of the newest case in a business's moving-average service time
+EWMA_ALPHA = 0.2  # weight of the newest case in a moving-average service time
+WINDOW_CASES = 3  # cases a window needs of a business before its own average replaces the business's
 OPEN_STATES = ("idle", "calling", "serving")
 
 
@@ -31,7 +34,10 @@ class HallState:
         # earlier days' numbers are checked against the database by the adapter.
         self.bound_projects: dict[str, int] = {}
         self.service_avg: dict[str, float] = {b.code: hall.default_service_s for b in hall.businesses}
+        # (window, business) → [moving-average service time, cases]: clerks differ (ETAs use it).
+        self.window_service: dict[tuple[str, str], list[float]] = {}
         self.day_closed = False
+        self.plans = Planner(self)
         self._reset_day()
         self._apply: dict[type, Callable[[Any], None]] = {
             e.TicketIssued: self._on_issued,
@@ -43,6 +49,8 @@ class HallState:
             e.TicketTransferred: self._on_transferred,
             e.TicketCancelled: self._on_cancelled,
             e.CaseBound: self._on_case_bound,
+            e.TicketParked: self._on_parked,
+            e.TicketUnparked: self._on_unparked,
             e.WindowOpened: self._on_window_opened,
             e.WindowPaused: self._on_paused,
             e.WindowResumed: self._on_resumed,
@@ -61,13 +69,15 @@ class HallState:
         self.counters: dict[str, int] = {b.code: 0 for b in hall.businesses}
         self.queues: dict[str, BusinessQueue] = {b.code: BusinessQueue(b.code) for b in hall.businesses}
         self.windows: dict[str, WindowState] = {
-            w.id: WindowState(w.id, w.businesses, Lane("window")) for w in hall.windows
+            w.id: WindowState(w.id, i, w.businesses, Lane("window"), SortedLane("window later", by_queued))
+            for i, w in enumerate(hall.windows)
         }
         self.open_windows: dict[str, int] = {b.code: 0 for b in hall.businesses}
         self.holders: dict[tuple[str, str], Ticket] = {}  # (openid, business) → waiting ticket
         self.skipped: dict[str, Ticket] = {}  # 过号 tickets a window may call back, oldest skip first
         self.clerk_at: dict[str, str] = {}  # clerk id → window id
         self.day_closed = False
+        self.plans.reset()
 
     def apply(self, ev: e.Event) -> None:
         fn = self._apply.get(type(ev))
@@ -92,19 +102,37 @@ class HallState:
             raise UnknownWindow(f"没有{window_id}号窗口（No window {window_id!r} in this hall.）")
         return w
 
-    def position(self, t: Ticket) -> int | None:
-        if t.status != "waiting" or t.lane is None:
-            return None
-        if t.to_window is not None:
-            return t.lane.rank(t) + 1
-        return self.queues[t.business].position(t)
+    def estimate(self, t: Ticket, now: float) -> Estimate:
+        """Position (1 = next) and wait, from the engine's own call order played forward."""
+        return self.plans.estimate(t, now)
 
-    def eta_seconds(self, t: Ticket, position: int | None = None) -> int | None:
-        pos = self.position(t) if position is None else position
-        if pos is None:
-            return None
-        windows = 1 if t.to_window is not None else max(1, self.open_windows.get(t.business, 0))
-        return int(round(pos * self.service_avg.get(t.business, self.hall.default_service_s) / windows))
+    def position(self, t: Ticket, now: float) -> int | None:
+        return self.plans.estimate(t, now).position
+
+    def eta_seconds(self, t: Ticket, now: float) -> int | None:
+        return self.plans.estimate(t, now).eta_seconds
+
+    def service_estimate(self, window: str, business: str) -> float:
+        """The service time a case of `business` takes at `window`: the window's own average once
+        it has served a few, else the business's."""
+        own = self.window_service.get((window, business))
+        if own is not None and own[1] >= WINDOW_CASES:
+            return own[0]
+        return self.service_avg.get(business, self.hall.default_service_s)
+
+    def busy(self) -> bool:
+        """Someone still waits, or is called or served at a window."""
+        return any(q.waiting for q in self.queues.values()) or any(
+            w.current is not None for w in self.windows.values())
+
+    def day_phase(self, now: float) -> dict[str, Any]:
+        """What is true of the hall's day right now (取号已截止, 延时服务中…), for pages and screens."""
+        hall = self.hall
+        today = self.calendar.day(now)
+        fresh = self.day == today  # else nothing happened yet today: yesterday's state does not count
+        p = phase(hall, today, self.calendar.minute(now), fresh and self.day_closed, fresh and self.busy())
+        return {"phase": p, "text": PHASE_TEXT[p], "stop_issuing": hhmm(hall.issuing_ends_minute),
+                "closes": hhmm(hall.closes_minute), "hard_close": hhmm(hall.hard_close_minute)}
 
     def waiting(self, business: str) -> int:
         return self.queues[business].waiting
@@ -116,16 +144,16 @@ class HallState:
             n += sum(1 for t in w.directed.items if t.lane is w.directed and t.business not in w.businesses)
         return n
 
-    def ticket_view(self, t: Ticket) -> dict[str, Any]:
-        pos = self.position(t)
+    def ticket_view(self, t: Ticket, now: float) -> dict[str, Any]:
+        est = self.estimate(t, now)
         view = {
             "id": t.id,
             "number": t.number,
             "business": t.business,
             "business_name": self.hall.business_index[t.business].name,
             "status": t.status,
-            "position": pos,
-            "eta_seconds": self.eta_seconds(t, pos),
+            "position": est.position,
+            "eta_seconds": est.eta_seconds,
             "window": t.window,
             "priority": t.priority,
             "channel": t.channel,
@@ -139,6 +167,10 @@ class HallState:
             view["appointment"] = t.appointment
         if t.status == "done":
             view["case"] = t.serial
+            view["outcome"] = t.outcome
+            view["outcome_text"] = OUTCOME_TEXT.get(t.outcome or "done", t.outcome)
+        if t.status == "parked":
+            view["parked_at"] = t.parked_at
         return view
 
     def window_view(self, window_id: str) -> dict[str, Any]:
@@ -156,30 +188,48 @@ class HallState:
             "waiting": self.waiting_for_window(w.id),
             "served_today": w.served,
             "since": w.since,
+            "pause_reason": w.pause_reason if w.state == "paused" else None,
+            "parked": [{"id": p.id, "number": p.number, "business": p.business, "parked_at": p.parked_at}
+                       for p in w.parked.values()],
         }
 
     # ---- apply: the only place state changes -------------------------------------------------
 
-    def _enqueue(self, t: Ticket) -> None:
+    def _enqueue(self, t: Ticket, place: str = "front") -> None:
+        """Into its lane: sent to a window (next, or by time in line), transferred (front, end, by
+        issue time), green, booked, or the business's line."""
         q = self.queues[t.business]
         if t.to_window is not None:
-            self.windows[t.to_window].directed.push(t)
-        elif t.transfers:
-            q.transfer.push(t)
-        elif t.priority == "green":
-            q.green.push(t)
-        elif t.due_at is not None:
-            q.appointment.push(t)
+            w = self.windows[t.to_window]
+            lane = w.directed if place == "front" else w.later
+        elif t.transfers and place == "front":
+            lane = q.transfer
+        elif t.transfers and place == "issued":
+            lane = q.placed
+        elif t.priority == "green" and not t.transfers:
+            lane = q.green
+        elif t.due_at is not None and not t.transfers:
+            lane = q.appointment
         else:
-            q.normal.push(t)
+            lane = q.normal  # also a transfer placed at the end: its time in line starts again
+        lane.push(t)
         q.waiting += 1
         if t.openid:
             self.holders[(t.openid, t.business)] = t
+        if type(lane) is Lane:  # FIFO: the plan may only need extending
+            self.plans.appended(t, lane)
+        elif t.to_window is not None:
+            self.plans.touch_window(t.to_window)
+        else:
+            self.plans.touch_business(t.business)
 
     def _dequeue(self, t: Ticket) -> None:
         if t.lane is not None:
             t.lane.remove(t)
             self.queues[t.business].waiting -= 1
+            if t.to_window is not None:
+                self.plans.touch_window(t.to_window)
+            self.plans.touch_business(t.business)
         if t.openid and self.holders.get((t.openid, t.business)) is t:
             del self.holders[(t.openid, t.business)]
 
@@ -187,6 +237,7 @@ class HallState:
         was_open = w.state in ("idle", "calling", "serving")
         w.state = state
         w.since = at
+        self.plans.touch_window(w.id)
         now_open = state in ("idle", "calling", "serving")
         if was_open != now_open:
             delta = 1 if now_open else -1
@@ -226,6 +277,7 @@ class HallState:
         t = self.tickets[ev.ticket]
         t.recalls = ev.count
         t.called_at = ev.at
+        self.plans.touch_window(ev.window)
 
     def _on_skipped(self, ev: e.TicketSkipped) -> None:
         t = self.tickets[ev.ticket]
@@ -246,6 +298,7 @@ class HallState:
         t = self.tickets[ev.ticket]
         t.status = "done"
         t.finished_at = ev.at
+        t.outcome = ev.outcome
         if t.started_at is None:
             t.started_at = ev.started_at
         w = self.windows[ev.window]
@@ -255,6 +308,13 @@ class HallState:
         if 10.0 <= ev.service_s <= 3 * 3600:  # a mis-key (finish right after call) is not a measurement
             avg = self.service_avg.get(ev.business, self.hall.default_service_s)
             self.service_avg[ev.business] = avg + EWMA_ALPHA * (ev.service_s - avg)
+            own = self.window_service.get((w.id, ev.business))
+            if own is None:
+                self.window_service[(w.id, ev.business)] = [ev.service_s, 1]
+            else:
+                own[0] += EWMA_ALPHA * (ev.service_s - own[0])
+                own[1] += 1
+            self.plans.touch_business(ev.business)
 
     def _on_transferred(self, ev: e.TicketTransferred) -> None:
         t = self.tickets[ev.ticket]
@@ -264,11 +324,33 @@ class HallState:
         t.status = "waiting"
         t.window = None
         t.started_at = None
+        t.parked_s = 0.0
         t.transfers += 1
         if ev.to_business is not None:
             t.business = ev.to_business
         t.to_window = ev.to_window
-        self._enqueue(t)
+        # Sent to the back: its time in line starts again (and so does the max-wait count).
+        t.queued_at = ev.at if ev.place == "end" else t.issued_at
+        self._enqueue(t, ev.place)
+
+    def _on_parked(self, ev: e.TicketParked) -> None:
+        t = self.tickets[ev.ticket]
+        w = self.windows[ev.window]
+        t.status = "parked"
+        t.parked_at = ev.at
+        w.current = None
+        w.parked[t.id] = t
+        self._set_window(w, "idle", ev.at)
+
+    def _on_unparked(self, ev: e.TicketUnparked) -> None:
+        t = self.tickets[ev.ticket]
+        w = self.windows[ev.window]
+        w.parked.pop(t.id, None)
+        t.status = "serving"
+        t.parked_s += max(0.0, ev.at - (t.parked_at or ev.at))
+        t.parked_at = None
+        w.current = t
+        self._set_window(w, "serving", ev.at)
 
     def _on_cancelled(self, ev: e.TicketCancelled) -> None:
         t = self.tickets.get(ev.ticket)
@@ -292,10 +374,14 @@ class HallState:
         self._set_window(self.windows[ev.window], "idle", ev.at)
 
     def _on_paused(self, ev: e.WindowPaused) -> None:
-        self._set_window(self.windows[ev.window], "paused", ev.at)
+        w = self.windows[ev.window]
+        w.pause_reason = ev.reason
+        self._set_window(w, "paused", ev.at)
 
     def _on_resumed(self, ev: e.WindowResumed) -> None:
-        self._set_window(self.windows[ev.window], "idle", ev.at)
+        w = self.windows[ev.window]
+        w.pause_reason = None
+        self._set_window(w, "idle", ev.at)
 
     def _on_window_closed(self, ev: e.WindowClosed) -> None:
         self._set_window(self.windows[ev.window], "closed", ev.at)
@@ -320,4 +406,5 @@ class HallState:
 
     def _on_day_closed(self, ev: e.DayClosed) -> None:
         self.day_closed = True
+        self.plans.reset()
 

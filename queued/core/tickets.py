@@ -23,7 +23,7 @@ class Ticket:
         "id", "serial", "number", "business", "channel", "priority", "openid", "issued_at",
         "due_at", "appointment", "status", "window", "clerk", "called_at", "first_called_at",
         "started_at", "finished_at", "recalls", "lane", "lane_pos", "cancel_reason", "transfers",
-        "to_window", "rating_key",
+        "to_window", "rating_key", "queued_at", "parked_at", "parked_s", "outcome",
     )  # fmt: skip
 
     def __init__(self, id: str, serial: int, number: str, business: str, channel: str, priority: str,
@@ -53,17 +53,28 @@ class Ticket:
         self.transfers = 0
         self.to_window: str | None = None  # sent to one window by a transfer
         self.rating_key = rating_key  # the holder's proof; never part of a view
+        # Time in line: the issue time, or the transfer's time for one sent to the back (place "end").
+        # Lanes are in this order and the max-wait rule counts from it.
+        self.queued_at = issued_at
+        self.parked_at: float | None = None  # 挂起 since
+        self.parked_s = 0.0  # time spent parked, left out of the service time
+        self.outcome: str | None = None  # how the case ended at 办结 (done, failed, …)
 
 
 class WindowState:
-    __slots__ = ("id", "businesses", "state", "current", "clerk", "directed", "since", "served")
+    __slots__ = ("id", "index", "businesses", "state", "current", "clerk", "directed", "later", "since", "served",
+                 "parked", "pause_reason")
 
-    def __init__(self, id: str, businesses: tuple[str, ...], directed):
+    def __init__(self, id: str, index: int, businesses: tuple[str, ...], directed, later):
         self.id = id
+        self.index = index  # place in the hall's window list: who acts first at the same instant
         self.businesses = businesses
         self.state = "closed"  # closed | idle | calling | serving | paused
         self.current: Ticket | None = None
         self.clerk: str | None = None
-        self.directed = directed  # Lane of tickets transferred to this window
+        self.directed = directed  # Lane of tickets transferred to this window, to be called next
+        self.later = later  # SortedLane of tickets transferred here to wait by time in line (end | issued)
         self.since = 0.0
         self.served = 0  # cases finished today
+        self.parked: dict[str, Ticket] = {}  # 挂起 cases of this window, oldest first
+        self.pause_reason: str | None = None

@@ -1,6 +1,12 @@
-"""The hall's working days (差评 deadlines, bookable appointment days): Monday to Friday, less the hall's holidays, plus its make-up
-working days (调休: a Saturday or Sunday worked in exchange for a longer holiday).
+"""The hall's one calendar of days: working days and service days.
 
+- Working days (差评 deadlines count these): Monday to Friday, less the hall's holidays, plus its
+  make-up working days (调休: a Saturday or Sunday worked in exchange for a longer holiday).
+- Service days (the hall takes numbers and bookings): every working day, plus the hall's extra
+  service days (双休日、节假日办理): dated days (served even when they are holidays) and weekdays
+  served every week (e.g. every Saturday), which a holiday still closes.
+
+Issuing, bookings and deadlines all ask this one calendar, built once from `[hall]`.
 Pure: days are "YYYY-MM-DD" strings, as the hall calendar gives them.
 """
 
@@ -9,11 +15,38 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, timedelta
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
 
 class WorkCalendar:
-    def __init__(self, holidays: Iterable[str] = (), workdays: Iterable[str] = ()):
+    def __init__(self, holidays: Iterable[str] = (), workdays: Iterable[str] = (),
+                 service_days: Iterable[str] = ()):
         self.holidays = frozenset(date.fromisoformat(d) for d in holidays)
         self.workdays = frozenset(date.fromisoformat(d) for d in workdays)
+        extra = list(service_days)
+        self.service_weekdays = frozenset(WEEKDAYS.index(d) for d in extra if d in WEEKDAYS)
+        self.service_dates = frozenset(date.fromisoformat(d) for d in extra if d not in WEEKDAYS)
+
+    def is_service_day(self, day: str | date) -> bool:
+        """Does the hall serve the public that day (issuing, bookings)?"""
+        d = date.fromisoformat(day) if isinstance(day, str) else day
+        if d in self.service_dates or self.is_workday(d):
+            return True
+        return d.weekday() in self.service_weekdays and d not in self.holidays
+
+    def next_service_days(self, day: str, n: int) -> list[str]:
+        """The n service days after `day` (not counting `day`)."""
+        out: list[str] = []
+        d = date.fromisoformat(day)
+        for _ in range(n * 7 + 400):
+            if len(out) == n:
+                break
+            d += timedelta(days=1)
+            if self.is_service_day(d):
+                out.append(d.isoformat())
+        if len(out) == n:
+            return out
+        raise ValueError(f"no {n} service days after {day}: the holiday list leaves none")
 
     def is_workday(self, day: str | date) -> bool:
         d = date.fromisoformat(day) if isinstance(day, str) else day

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from firmware_bridge.frames import Key, KeyCode, ShowClerk, ShowState, WindowState
 from queued.core import commands as c
-from queued.core.errors import UnknownBusiness
+from queued.core.errors import CoreError, UnknownBusiness
 from queued.core.hall import HallConfig
 
 PAD_STATES = {
@@ -26,7 +26,6 @@ KEY_COMMANDS = {
     KeyCode.SKIP: c.Skip,
     KeyCode.PAUSE: c.Pause,
     KeyCode.RESUME: c.Resume,
-    KeyCode.FINISH: c.Finish,  # from calling the start is implied
 }
 
 
@@ -52,4 +51,14 @@ def key_command(hall: HallConfig, window: str, key: Key):
             raise UnknownBusiness(f"转移目标业务 {key.arg} 不存在，本厅有 {len(hall.businesses)} 项业务"
                                   f"（no business number {key.arg}）")
         return c.Transfer(window, business=business.code)
+    if key.key == KeyCode.FINISH:  # from calling the start is implied; ARG = the outcome (0: done)
+        outcome = hall.outcome_by_position(key.arg)
+        if outcome is None:
+            raise CoreError(f"办结结果 {key.arg} 不存在，本厅有 {len(hall.outcomes)} 种结果（no outcome number {key.arg}）")
+        # A pad cannot type: a 办不成 pressed there is recorded (the ledger must see it) with a note saying so.
+        note = PAD_FAILED_NOTE if outcome == "failed" else ""
+        return c.Finish(window, outcome, note)
     return KEY_COMMANDS[KeyCode(key.key)](window)
+
+
+PAD_FAILED_NOTE = "评价器按键办结，未录入原因"

@@ -79,16 +79,16 @@ def hall_json(rt) -> dict:
     now = rt.clock()
     minute = rt.calendar.minute(now)
     today = rt.calendar.day(now)
-    # eng.day lags until the first command of a new day: yesterday's closing is not today's.
-    closed_today = (eng.day_closed and eng.day == today) or (
-        hall.closes_minute is not None and minute >= hall.closes_minute)
+    day = eng.day_phase(now)  # 取号已截止, 延时服务中… (the same rule the engine issues by)
+    issuing = day["phase"] == "open"
     businesses = []
     for b in hall.businesses:
+        # eng.day lags until the first command of a new day: yesterday's counts are not today's.
         issued = eng.counters.get(b.code, 0) if eng.day == today else 0
         businesses.append({
             "code": b.code,
             "name": b.name,
-            "open": (not closed_today) and b.is_open(minute),
+            "open": issuing and b.is_open(minute),
             "hours": b.hours_text(),
             "full": b.daily_cap is not None and issued >= b.daily_cap,
             "daily_cap": b.daily_cap,
@@ -97,7 +97,7 @@ def hall_json(rt) -> dict:
             "avg_service_s": round(eng.service_avg.get(b.code, hall.default_service_s)),
             "windows": [w.id for w in hall.windows_serving(b.code)],
         })
-    return {"hall": hall.id, "name": hall.name, "day": eng.day, "businesses": businesses,
+    return {"hall": hall.id, "name": hall.name, "day": eng.day, "phase": day, "businesses": businesses,
             "at": rt.iso(now)}
 
 

@@ -1,4 +1,5 @@
-"""Window actions for clerks: 呼叫, 重呼, 过号, 开始, 办结, 转移, 暂停/恢复, 特呼."""
+"""Window actions for clerks: 呼叫, 重呼, 过号, 开始, 办结 (with its outcome), 转移, 暂停/恢复 (with a
+reason), 特呼, 挂起/回呼."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from starlette.routing import Route
 
 from queued.auth import Principal
 from queued.core import commands as c
+from queued.core.engine import PLACES
 from queued.pins.errors import PinLocked, WrongPin
 from queued.web.errors import ApiError
 from queued.web.inputs import ID_MAX, field, json_body, no_unknown, require
@@ -19,13 +21,13 @@ SIMPLE = {
     "recall": c.Recall,
     "skip": c.Skip,
     "start": c.Start,
-    "finish": c.Finish,
-    "pause": c.Pause,
     "resume": c.Resume,
     "close": c.CloseWindow,  # extension: the clerk leaves (下班)
     "sign-out": c.SignOut,  # extension
 }
-WITH_BODY = ("transfer", "call", "sign-in")
+WITH_BODY = ("transfer", "call", "sign-in", "unpark")
+OPTIONAL_BODY = ("finish", "pause", "park")  # the body may be empty
+TEXT_MAX = 500
 
 
 def window_json(rt, window_id: str) -> dict:
@@ -36,6 +38,8 @@ def window_json(rt, window_id: str) -> dict:
     clerk = rt.config.hall.clerk_index.get(view["clerk"]) if view["clerk"] else None
     view["clerk_name"] = clerk.name if clerk else None
     view["current"] = rt.ticket_json(view["ticket_id"]) if view["ticket_id"] else None
+    for p in view["parked"]:  # 挂起 cases of this window (http-api.md: `parked`)
+        p["parked_at"] = rt.iso(p["parked_at"])
     return view
 
 
@@ -82,19 +86,32 @@ async def window_action(request: Request) -> JSONResponse:
     rt = request.app.state.runtime
     window_id = request.path_params["window"]
     action = request.path_params["action"]
-    if action not in SIMPLE and action not in WITH_BODY:
+    if action not in SIMPLE and action not in WITH_BODY and action not in OPTIONAL_BODY:
         raise ApiError("not_found", f"没有操作 {action}（unknown action {action!r}; actions: "
-                                    f"{', '.join([*SIMPLE, *WITH_BODY])}）", 404)
+                                    f"{', '.join([*SIMPLE, *OPTIONAL_BODY, *WITH_BODY])}）", 404)
     p = await _authorize(request, window_id)
-    if action in WITH_BODY:
-        data = await json_body(request)
+    if action in WITH_BODY or action in OPTIONAL_BODY:
+        data = await json_body(request, allow_empty=action in OPTIONAL_BODY)
         if action == "transfer":
-            no_unknown(data, "business", "window")
+            no_unknown(data, "business", "window", "place")
             cmd = c.Transfer(window_id, field(data, "business", str, None), field(data, "window", str, None),
-                             as_clerk=p.clerk)
+                             field(data, "place", str, "front", PLACES), as_clerk=p.clerk)
         elif action == "call":
             no_unknown(data, "number")
             cmd = c.CallNumber(window_id, field(data, "number", str, max_len=ID_MAX), as_clerk=p.clerk)
+        elif action == "finish":
+            no_unknown(data, "outcome", "note")
+            cmd = c.Finish(window_id, field(data, "outcome", str, "done", max_len=32),
+                           field(data, "note", str, "", max_len=TEXT_MAX), as_clerk=p.clerk)
+        elif action == "pause":
+            no_unknown(data, "reason")
+            cmd = c.Pause(window_id, field(data, "reason", str, None, max_len=32), as_clerk=p.clerk)
+        elif action == "park":
+            no_unknown(data, "reason")
+            cmd = c.Park(window_id, field(data, "reason", str, "", max_len=TEXT_MAX), as_clerk=p.clerk)
+        elif action == "unpark":
+            no_unknown(data, "ticket")
+            cmd = c.Unpark(window_id, field(data, "ticket", str, max_len=ID_MAX), as_clerk=p.clerk)
         else:
             no_unknown(data, "clerk", "pin")
             clerk = field(data, "clerk", str, max_len=ID_MAX)
@@ -119,7 +136,10 @@ async def window_action(request: Request) -> JSONResponse:
         result = {"ticket": out_ticket, "window": out}
         if finished:
             result["finished"] = {"ticket": finished[-1].ticket, "number": finished[-1].number,
-                                  "case": finished[-1].case}
+                                  "case": finished[-1].case, "outcome": finished[-1].outcome}
+        parked = [ev for ev in events if ev.kind == "ticket_parked"]
+        if parked:
+            result["parked"] = rt.ticket_json(parked[-1].ticket)
         return result
 
     _, result = await rt.execute(cmd, view)

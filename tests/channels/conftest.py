@@ -46,6 +46,7 @@ async def make_hall(make_daemon, clock):
     clients = []
 
     async def factory(extra: str = "", adapters: list[str] | None = None, **kw) -> Hall:
+        kw.setdefault("every_day", False)  # bookings count the hall's service days: weekends off here
         d = await make_daemon(extra=extra, adapters=ADAPTERS if adapters is None else adapters, **kw)
         db = d.config.database
         toks = {role: {"Authorization": f"Bearer {token(db, role)}"} for role in ("kiosk", "desk", "admin", "supervisor")}

@@ -70,11 +70,11 @@ async def test_closed_outside_issuing_hours(make_daemon, clock):
     (b'\xff\xfe', "bad_json"),
 ])
 async def test_bad_input_changes_nothing(api, tokens, daemon, body, code):
-    before = snapshot(daemon.runtime.engine)
+    before = snapshot(daemon.runtime.engine, daemon.runtime.clock())
     r = await api.post("/api/v1/tickets", content=body, headers=tokens["kiosk"])
     assert 400 <= r.status_code < 500
     assert r.json()["error"]["code"] == code
-    assert snapshot(daemon.runtime.engine) == before
+    assert snapshot(daemon.runtime.engine, daemon.runtime.clock()) == before
 
 
 async def test_window_actions_and_invalid_state(api, tokens):
@@ -110,14 +110,14 @@ async def test_window_bad_requests(api, tokens, daemon):
     err(await api.post("/api/v1/windows/1/dance", headers=h), 404, "not_found")
     await issue(api, tokens)
     await api.post("/api/v1/windows/1/call-next", headers=h)
-    before = snapshot(daemon.runtime.engine)
+    before = snapshot(daemon.runtime.engine, daemon.runtime.clock())
     err(await api.post("/api/v1/windows/1/transfer", json={"business": "Z"}, headers=h), 404, "unknown_business")
     err(await api.post("/api/v1/windows/1/transfer", json={"window": "99"}, headers=h), 404, "unknown_window")
     err(await api.post("/api/v1/windows/1/transfer", json={}, headers=h), 422, "invalid_request")
     err(await api.post("/api/v1/windows/1/transfer", content=b"{", headers=h), 400, "bad_json")
     err(await api.post("/api/v1/windows/1/call", json={"number": 12}, headers=h), 422, "invalid_request")
     err(await api.post("/api/v1/windows/1/call", json={"number": "Q404"}, headers=h), 404, "unknown_ticket")
-    assert snapshot(daemon.runtime.engine) == before
+    assert snapshot(daemon.runtime.engine, daemon.runtime.clock()) == before
 
 
 async def test_auth(api, tokens):
@@ -186,9 +186,9 @@ async def test_the_landing_page_links_every_page(api):
 
 
 async def test_an_openid_longer_than_any_real_one_is_refused(api, tokens, daemon):
-    before = snapshot(daemon.runtime.engine)
+    before = snapshot(daemon.runtime.engine, daemon.runtime.clock())
     err(await issue(api, tokens, openid="o" * 65), 422, "invalid_request")
-    assert snapshot(daemon.runtime.engine) == before
+    assert snapshot(daemon.runtime.engine, daemon.runtime.clock()) == before
     assert (await issue(api, tokens, openid="oAbCdEfGhIjKlMnOpQrStUvWxYz12")).status_code == 201
 
 

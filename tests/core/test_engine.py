@@ -10,12 +10,13 @@ from queued.core import (
     CallNumber,
     CancelTicket,
     Clerk,
-    CloseDay,
+    CloseOutDay,
     CoreError,
     Engine,
     Finish,
     HallConfig,
     IssueTicket,
+    Park,
     Pause,
     Recall,
     Resume,
@@ -23,6 +24,7 @@ from queued.core import (
     Skip,
     Start,
     Transfer,
+    Unpark,
     Window,
 )
 from queued.core.calendar import HallCalendar
@@ -96,7 +98,7 @@ def test_numbers_go_past_999_without_reuse():
 
 def test_life_of_a_ticket(hall):
     t = hall.issue("A")
-    assert (t.status, hall.engine.position(t)) == ("waiting", 1)
+    assert (t.status, hall.engine.position(t, hall.clock())) == ("waiting", 1)
     assert hall.call("1") == "A001"
     assert t.status == "called" and t.window == "1"
     hall.do(Start("1"))
@@ -171,7 +173,7 @@ def test_special_call_takes_one_number_out_of_turn(hall):
     hall.do(CallNumber("2", number="A003"))
     assert hall.engine.window_view("2")["ticket"] == "A003"
     assert hall.call("1") == "A001"
-    assert hall.engine.position(hall.engine.tickets["t2"]) == 1
+    assert hall.engine.position(hall.engine.tickets["t2"], hall.clock()) == 1
     assert hall.code_of(CallNumber("2", number="A003")) == "invalid_state"  # window 2 is calling
     assert hall.code_of(CallNumber("4", number="Z999")) == "unknown_ticket"
 
@@ -183,7 +185,7 @@ def test_transfer_to_a_business_waits_again_at_the_front(hall):
     hall.call("1")  # A001
     hall.do(Transfer("1", business="B"))
     t = hall.engine.tickets["t1"]
-    assert (t.status, t.business, hall.engine.position(t)) == ("waiting", "B", 1)
+    assert (t.status, t.business, hall.engine.position(t, hall.clock())) == ("waiting", "B", 1)
     assert hall.call("2") == "A001"  # ahead of B001..B003
 
 
@@ -291,11 +293,11 @@ def test_position_and_estimate(hall):
     tickets = [hall.issue("A") for _ in range(4)]
     hall.do(SignIn("1", clerk="1001"))
     hall.do(SignIn("2", clerk="1002"))
-    # two windows open for A, 300 s assumed per case
-    assert [hall.engine.position(t) for t in tickets] == [1, 2, 3, 4]
-    assert hall.engine.eta_seconds(tickets[3]) == 4 * 300 // 2
+    # two idle windows open for A, 300 s assumed per case: two are called now, two when they finish
+    assert [hall.engine.position(t, hall.clock()) for t in tickets] == [1, 2, 3, 4]
+    assert [hall.engine.eta_seconds(t, hall.clock()) for t in tickets] == [0, 0, 300, 300]
     hall.do(CancelTicket(tickets[1].id, key=tickets[1].rating_key))
-    assert [hall.engine.position(t) for t in (tickets[0], tickets[2], tickets[3])] == [1, 2, 3]
+    assert [hall.engine.position(t, hall.clock()) for t in (tickets[0], tickets[2], tickets[3])] == [1, 2, 3]
 
 
 def test_service_time_average_learns_from_cases(hall):
@@ -337,7 +339,7 @@ def test_close_day_closes_waiting_tickets_and_stops_issuing(hall):
     hall.issue("A")
     hall.issue("A")
     hall.call("1")
-    hall.do(CloseDay())
+    hall.do(CloseOutDay())
     assert hall.engine.tickets["t2"].status == "cancelled"
     assert hall.engine.tickets["t2"].cancel_reason == "day_closed"
     assert hall.engine.tickets["t1"].status == "called"  # the citizen at the window is still served
@@ -352,3 +354,228 @@ def test_next_day_starts_at_001_and_closes_what_was_left(hall):
     t = hall.issue("A")
     assert t.number == "A001" and t.serial == serial  # serials (case numbers) never restart
     assert "t1" not in hall.engine.tickets
+
+
+# ---- the hall's day: 挂起/回呼, outcomes, pause reasons, transfer placement, the day's end ----------
+
+def serve(hall, window="1"):
+    """Call the next ticket at `window` and start serving it; its number."""
+    number = hall.call(window)
+    hall.do(Start(window))
+    return number
+
+
+def test_park_sets_the_case_aside_and_frees_the_window(hall):
+    hall.issue("A")
+    hall.issue("A")
+    serve(hall)
+    hall.clock.advance(120)
+    (ev,) = hall.do(Park("1", reason="缺身份证复印件"))
+    t1 = hall.engine.tickets["t1"]
+    assert ev.kind == "ticket_parked" and ev.reason == "缺身份证复印件"
+    assert t1.status == "parked" and t1.window == "1"
+    w = hall.engine.window_view("1")
+    assert w["state"] == "idle" and [p["number"] for p in w["parked"]] == ["A001"]
+    assert hall.engine.position(t1, hall.clock()) is None
+    assert hall.call("1") == "A002"  # the window serves others meanwhile
+    hall.do(Finish("1"))
+    hall.clock.advance(600)  # the citizen fetches the document
+    (ev,) = hall.do(Unpark("1", ticket="t1"))
+    assert ev.kind == "ticket_unparked" and t1.status == "serving"
+    assert hall.engine.window_view("1")["parked"] == [] and hall.engine.window_view("1")["ticket"] == "A001"
+    hall.clock.advance(60)
+    (ev,) = hall.do(Finish("1"))
+    assert ev.service_s == 180  # 120 s before and 60 s after: the parked time is not service time
+
+
+def test_park_and_unpark_refuse_what_does_not_fit(hall):
+    hall.issue("A")
+    hall.issue("A")
+    assert hall.code_of(Park("1")) == "invalid_state"  # nothing served
+    hall.call("1")
+    assert hall.code_of(Park("1")) == "invalid_state"  # called, not yet serving
+    hall.do(Start("1"))
+    hall.do(Park("1"))
+    assert hall.code_of(Unpark("2", ticket="t1")) == "unknown_ticket"  # parked at window 1, not 2
+    assert hall.code_of(Unpark("1", ticket="nope")) == "unknown_ticket"
+    serve(hall)  # A002
+    assert hall.code_of(Unpark("1", ticket="t1")) == "invalid_state"  # the window is busy
+    assert hall.code_of(CallNumber("2", number="A001")) == "invalid_state"  # a parked case is not 特呼'd
+    assert hall.code_of(CancelTicket("t1", check_holder=False)) == "invalid_state"
+
+
+def test_a_parked_case_left_at_the_end_of_the_day_stays_parked(hall):
+    hall.issue("A")
+    serve(hall)
+    hall.do(Park("1"))
+    hall.do(CloseOutDay())
+    assert hall.engine.tickets["t1"].status == "parked"
+
+
+def test_finish_outcomes(hall):
+    for _ in range(4):
+        hall.issue("A")
+    serve(hall)
+    (ev,) = hall.do(Finish("1"))
+    assert ev.outcome == "done" and ev.note == ""
+    serve(hall)
+    (ev,) = hall.do(Finish("1", outcome="accepted_pending", note="缺件后补"))
+    assert (ev.outcome, ev.note) == ("accepted_pending", "缺件后补")
+    serve(hall)
+    assert hall.code_of(Finish("1", outcome="failed")) == "invalid_request"  # 办不成 needs a note
+    assert hall.code_of(Finish("1", outcome="failed", note="   ")) == "invalid_request"
+    assert hall.code_of(Finish("1", outcome="lost")) == "invalid_request"
+    assert hall.engine.windows["1"].state == "serving"  # nothing changed
+    (ev,) = hall.do(Finish("1", outcome="failed", note="系统故障无法受理"))
+    assert ev.outcome == "failed" and hall.engine.tickets["t3"].outcome == "failed"
+    hall.call("1")
+    hall.do(Start("1"))
+    evs = hall.do(CallNext("1"))
+    assert evs[0].kind == "ticket_finished" and evs[0].outcome == "done"  # call-next finishes as 办结
+
+
+def test_outcomes_are_the_halls_own():
+    from dataclasses import replace
+
+    h = Hall(replace(HALL, outcomes=("consulted",)))
+    h.issue("A")
+    h.issue("A")
+    serve(h)
+    assert h.code_of(Finish("1", outcome="failed", note="x")) == "invalid_request"  # not offered here
+    assert h.do(Finish("1", outcome="consulted"))[0].outcome == "consulted"
+    serve(h)
+    assert h.do(Finish("1", outcome="done"))[0].outcome == "done"  # always an outcome
+
+
+def test_pause_reasons(hall):
+    ev = hall.do(Pause("1", reason="会议"))[-1]
+    assert ev.reason == "会议" and hall.engine.window_view("1")["pause_reason"] == "会议"
+    hall.do(Resume("1"))
+    assert hall.engine.window_view("1")["pause_reason"] is None
+    assert hall.code_of(Pause("1", reason="打游戏")) == "invalid_request"
+    assert hall.engine.windows["1"].state == "idle"
+    assert hall.do(Pause("1"))[0].reason is None  # a pause without a reason is always allowed
+
+
+def test_transfer_placed_at_the_end_of_the_line(hall):
+    hall.issue("A")
+    for _ in range(2):
+        hall.issue("B")
+    hall.call("1")  # A001
+    hall.do(Transfer("1", business="B", place="end"))
+    hall.issue("B")  # B003 arrives after the transfer
+    assert [hall.call("2"), hall.call("4") or hall.call("1")] == ["B001", "B002"]
+    hall.do(Finish("2"))
+    assert hall.call("2") == "A001"  # behind B001, B002, before B003
+    hall.do(Finish("2"))
+    assert hall.call("2") == "B003"
+
+
+def test_transfer_placed_by_issue_time(hall):
+    hall.issue("B")  # B001 before A001
+    hall.clock.advance(10)
+    hall.issue("A")  # A001
+    hall.clock.advance(10)
+    hall.issue("B")  # B002 after A001
+    hall.call("1")  # A001 (window 1 prefers A)
+    hall.do(Transfer("1", business="B", place="issued"))
+    assert hall.call("2") == "B001"
+    hall.do(Finish("2"))
+    assert hall.call("2") == "A001"  # its issue time is before B002's
+    hall.do(Finish("2"))
+    assert hall.call("2") == "B002"
+
+
+def test_transfer_to_a_window_to_wait_its_turn(hall):
+    hall.issue("A")
+    hall.clock.advance(10)
+    hall.issue("D")
+    hall.clock.advance(10)
+    hall.issue("A")
+    hall.call("4")  # D001 (window 4 prefers D)
+    hall.do(Transfer("4", to_window="2", place="issued"))  # window 2 does not serve D
+    assert hall.call("2") == "A001"  # issued before D001
+    hall.do(Finish("2"))
+    assert hall.call("2") == "D001"  # before A002: its issue time is earlier
+    hall.do(Finish("2"))
+    assert hall.call("2") == "A002"
+
+
+def test_transfer_place_must_be_known(hall):
+    hall.issue("A")
+    hall.call("1")
+    assert hall.code_of(Transfer("1", business="B", place="middle")) == "invalid_request"
+
+
+def test_a_transfer_sent_to_the_back_counts_its_wait_again():
+    h = Hall()
+    h.issue("B")
+    h.issue("A")
+    h.call("1")  # A001
+    h.clock.advance(3700)  # past max wait since its issue
+    h.do(Transfer("1", business="B", place="end"))
+    h.issue("B")
+    assert h.call("2") == "B001"  # B001 is overdue (issued 3700 s ago); A001's time in line restarted
+    h.do(Finish("2"))
+    assert h.call("2") == "A001"
+
+
+def test_stop_issuing_then_closes_then_hard_close():
+    from dataclasses import replace
+
+    h = Hall(replace(HALL, stop_issuing_minute=16 * 60 + 30, closes_minute=17 * 60, hard_close_minute=19 * 60))
+    day = h.engine.calendar.day(h.clock())
+    h.issue("A")
+    h.issue("A")
+    h.clock.now = h.engine.calendar.at(day, 16 * 60 + 30)
+    assert h.code_of(IssueTicket("A", "x")) == "closed"  # 取号截止
+    assert h.engine.day_phase(h.clock())["text"] == "取号已截止"
+    booked = h.issue("A", due_at=h.engine.calendar.at(day, 16 * 60 + 30), appointment="bk")
+    assert booked.status == "waiting"  # a booking made earlier still checks in
+    h.clock.now = h.engine.calendar.at(day, 17 * 60 + 5)
+    assert h.engine.day_phase(h.clock())["phase"] == "extended"  # 延时服务中
+    assert h.call("1") == "A001"  # past closing, windows keep calling
+    assert h.code_of(IssueTicket("A", "y", due_at=h.clock(), appointment="bk2")) == "closed"  # check-in ended
+    h.clock.now = h.engine.calendar.at(day, 19 * 60)
+    evs = h.do(CloseOutDay())
+    assert [e.kind for e in evs] == ["ticket_cancelled", "ticket_cancelled", "day_closed"]
+    assert {h.engine.tickets[t].cancel_reason for t in ("t2", "t3")} == {"day_closed"}
+    assert h.engine.tickets["t1"].status == "called"  # the citizen at the window is still served
+    assert h.engine.day_phase(h.clock())["phase"] == "closed"
+    assert h.do(CloseOutDay()) == []  # once a day
+
+
+def test_past_closing_with_nobody_left_the_day_is_over():
+    from dataclasses import replace
+
+    h = Hall(replace(HALL, closes_minute=17 * 60))
+    day = h.engine.calendar.day(h.clock())
+    h.issue("A")
+    h.clock.now = h.engine.calendar.at(day, 17 * 60 + 1)
+    assert h.engine.day_phase(h.clock())["phase"] == "extended"
+    h.call("1")
+    assert h.engine.day_phase(h.clock())["phase"] == "extended"  # still at the window
+    h.do(Finish("1"))
+    assert h.engine.day_phase(h.clock())["phase"] == "closed"
+
+
+def test_service_days_decide_issuing():
+    from dataclasses import replace
+
+    from queued.core.workdays import WorkCalendar
+
+    saturday = Clock(Clock().now)
+    cal = HallCalendar("Asia/Shanghai")
+    while __import__("datetime").date.fromisoformat(cal.day(saturday.now)).weekday() != 5:
+        saturday.advance(86400)
+    h = Hall()
+    h.clock = saturday
+    assert h.code_of(IssueTicket("A", "x")) == "closed"  # weekends off by default
+    assert h.engine.day_phase(h.clock())["text"] == "今日不对外办理"
+    sat = cal.day(saturday.now)
+    h = Hall(replace(HALL, days=WorkCalendar(service_days=[sat])))  # 双休日办理 on this Saturday
+    h.clock = saturday
+    assert h.issue("A").number == "A001"
+    h = Hall(replace(HALL, days=WorkCalendar(holidays=[sat], service_days=["sat"])))  # every Saturday, not holidays
+    h.clock = saturday
+    assert h.code_of(IssueTicket("A", "x")) == "closed"

@@ -38,6 +38,7 @@ http = "127.0.0.1:1"
 id = "month"
 name = "月度测试中心"
 max_wait_minutes = 600
+service_days = ["sat", "sun"]  # the month is served every day
 department = "测试区行政审批局"
 region_code = "510100"
 

@@ -1,9 +1,9 @@
-"""End of the hall day (当日业务不留号) for appointments: bookings never checked in become no-shows.
+"""Bookings never checked in become no-shows once their day is over.
 
-The engine's CloseDay (scheduled by the runtime at `[hall] closes`) closes the waiting tickets;
-when its DayClosed is committed, this records the day's no-shows. Halls without a closing time
-get theirs when the next day starts (the first command of the day, or a timer just after
-midnight), and a daemon that was down over midnight settles the earlier days when it starts.
+The day is over when `hard_close` closed it out (DayClosed), else when the next day starts (the
+day's roll-over just after midnight, or a timer of this module); a daemon that was down over
+midnight settles the earlier days when it starts. (Nothing ends the day at `closes`: windows keep
+serving, 延时服务.)
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from queued.channels.appointments import RecordNoShows
 from queued.channels.appointments_slots import add_days
 from queued.core import events as e
 
-log = logging.getLogger("queued.channels.closing")
+log = logging.getLogger("queued.channels.appointments")
 
 
-class DayEnd:
+class NoShowRecorder:
     def __init__(self, runtime):
         self.runtime = runtime
         self._timer: asyncio.TimerHandle | None = None
