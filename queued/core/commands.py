@@ -127,7 +127,6 @@ class SignOut(WindowCommand):
 
 
 @dataclass(slots=True)
-@dataclass(slots=True)
 class BindCase(WindowCommand):
     """Bind a 办件 to the ticket the window is serving (from the 一窗受理 system or the clerk)."""
 
