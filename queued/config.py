@@ -342,7 +342,7 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
         rating_window_days=h["rating_window_days"], department=h["department"], region_code=h["region_code"],
         pads=tuple(pads), buses=buses,
         sections={"wechat": _wechat(sec["wechat"], lines), "printer": sec["printer"],
-                  "appointments": sec["appointments"]},
+                  "appointments": sec["appointments"], "central": _central(sec["central"], lines)},
         item_codes=item_codes, dept_codes=dept_codes, clerk_pin_hashes=pins, window_leaders=leaders,
         source=source,
         holidays=tuple(h["holidays"]), workdays=tuple(h["workdays"]), default_rating_pf=h["default_rating_pf"],
@@ -371,6 +371,31 @@ def _wechat(w: dict[str, Any], lines: _Lines) -> dict[str, Any]:
     if w["notify_ahead"] < 0:
         raise _fail(lines, "wechat", 0, "notify_ahead", "must be 0 or more", False)
     return w
+
+
+def _central(c: dict[str, Any], lines: _Lines) -> dict[str, Any]:
+    """[central]: the city's central service; the token file is read here. No url: a hall on its own."""
+    c = dict(c)
+    c["token"] = ""
+    if not c["url"]:
+        return c
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", c["url"]):
+        raise _fail(lines, "central", 0, "url", "expected http(s)://HOST[:PORT][/path]", False)
+    c["url"] = c["url"].rstrip("/")
+    if not c["token_file"]:
+        raise _fail(lines, "central", 0, "token_file", "is required with url (queued central token create --hall ID)",
+                    False)
+    try:
+        c["token"] = Path(c["token_file"]).read_text(encoding="utf-8").strip().splitlines()[-1].strip()
+    except (OSError, IndexError) as exc:
+        raise _fail(lines, "central", 0, "token_file", f"cannot read a token: {getattr(exc, 'strerror', None) or exc}",
+                    False) from None
+    if not 1 <= c["batch_size"] <= 5000:
+        raise _fail(lines, "central", 0, "batch_size", "must be 1..5000", False)
+    if not 1 <= c["timeout_s"] <= 300 or not 1 <= c["retry_max_s"] <= 3600:
+        raise _fail(lines, "central", 0, "timeout_s" if not 1 <= c["timeout_s"] <= 300 else "retry_max_s",
+                    "out of range", False)
+    return c
 
 
 def demo_config() -> Config:

@@ -152,6 +152,13 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "url": (str, ""),  # serial:///dev/ttyUSB1, tcp://10.0.0.9:9100, usb://04b8:0202, file:///tmp/x.bin
         "width_chars": (int, 32),
     },
+    "central": {  # config.md 1.1: ship the journal to the city's central service (many halls)
+        "url": (str, ""),
+        "token_file": (str, ""),
+        "batch_size": (int, 500),  # extension: events per request
+        "timeout_s": ((int, float), 15),  # extension: one request's limit
+        "retry_max_s": ((int, float), 60),  # extension: longest pause between retries while it is down
+    },
     "appointments": {  # extension: 分时段预约
         "slot_minutes": (int, 30),
         "capacity": (int, 4),

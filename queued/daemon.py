@@ -31,6 +31,7 @@ ADAPTERS: list[str] = [
     "queued.channels.printing:TicketPrinter",
     "queued.channels.kiosk:Kiosk",
     "queued.channels.mobile:WeChatMobile",
+    "queued.central_link:CentralShipper",  # last: ships what the others journal ([central] url)
 ]
 
 

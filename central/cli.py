@@ -1,0 +1,154 @@
+"""`queued central …`: serve, migrate, token create/revoke/list (the central service's commands)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from central.errors import CentralError
+
+
+def _run(coro):
+    try:
+        import uvloop
+        return uvloop.run(coro)
+    except ImportError:  # pragma: no cover
+        return asyncio.run(coro)
+
+
+async def _with_conn(cfg, fn):
+    import asyncpg
+
+    from central import db
+    try:
+        conn = await asyncpg.connect(cfg.database)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise CentralError(f"cannot connect to {cfg.database}: {exc}") from exc
+    try:
+        await db.migrate(conn)
+        return await fn(conn)
+    finally:
+        await conn.close()
+
+
+def cmd_serve(args) -> int:
+    from central.config import load
+    from central.service import serve
+
+    cfg = load(args.config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _run(serve(cfg))
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    from central import db
+    from central.config import load
+
+    cfg = load(args.config)
+
+    async def go(conn):
+        return await db.migrate(conn)
+
+    applied = _run(_with_conn(cfg, go))
+    print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    return 0
+
+
+def cmd_token_create(args) -> int:
+    from central import tokens
+    from central.config import load
+
+    cfg = load(args.config)
+    role = "hall" if args.hall else (args.role or "")
+    if args.role and args.hall and args.role != "hall":
+        raise CentralError("--hall makes a hall token; --role supervisor takes no --hall")
+
+    async def go(conn):
+        return await tokens.create(conn, role, args.hall, args.label or "", args.name or "")
+
+    token, replaced = _run(_with_conn(cfg, go))
+    if args.hall:
+        print(f"# token for hall {args.hall}: put it in the hall's [central] token_file; shown once, keep it safe"
+              + ("; the hall's previous token is revoked" if replaced else ""))
+    else:
+        print(f"# {role} token for the central service; shown once, keep it safe")
+    print(token)
+    return 0
+
+
+def cmd_token_revoke(args) -> int:
+    from central import tokens
+    from central.config import load
+
+    cfg = load(args.config)
+
+    async def go(conn):
+        return await tokens.revoke(conn, args.token)
+
+    n = _run(_with_conn(cfg, go))
+    if n == 0:
+        print("central: no such active token", file=sys.stderr)
+        return 1
+    print(f"revoked {n} token(s); every instance refuses it within 10 s")
+    return 0
+
+
+def cmd_token_list(args) -> int:
+    from central import tokens
+    from central.config import load
+
+    cfg = load(args.config)
+
+    async def go(conn):
+        return await tokens.listing(conn)
+
+    rows = _run(_with_conn(cfg, go))
+    print(f"{'id':12}  {'role':10}  {'hall':16}  {'created':19}  state    label")
+    for r in rows:
+        print(f"{r['id']:12}  {r['role']:10}  {r['hall']:16}  {r['created_at']:%Y-%m-%d %H:%M:%S}  "
+              f"{'revoked' if r['revoked_at'] else 'active ':8} {r['label']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="queued central", description="the central service of a city's halls")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="run the central service (HTTP over PostgreSQL)")
+    p.add_argument("--config", help="central.toml ([central] database, http)")
+    p.set_defaults(fn=cmd_serve)
+    p = sub.add_parser("migrate", help="apply the schema migrations (serve does it too)")
+    p.add_argument("--config")
+    p.set_defaults(fn=cmd_migrate)
+    p = sub.add_parser("token", help="hall and supervisor tokens")
+    tsub = p.add_subparsers(dest="token_command", required=True)
+    t = tsub.add_parser("create", help="print a new token, alone on the last line")
+    t.add_argument("--hall", help="the hall's [hall] id: a hall token (replaces the hall's previous one)")
+    t.add_argument("--role", choices=("hall", "supervisor"), help="supervisor: city reports and pages")
+    t.add_argument("--name", help="the hall's name (until its shipper sends its own)")
+    t.add_argument("--label", help="who or what holds the token")
+    t.add_argument("--config")
+    t.set_defaults(fn=cmd_token_create)
+    t = tsub.add_parser("revoke", help="revoke a token (the token, or its id from `token list`)")
+    t.add_argument("token")
+    t.add_argument("--config")
+    t.set_defaults(fn=cmd_token_revoke)
+    t = tsub.add_parser("list", help="list tokens (never the tokens themselves)")
+    t.add_argument("--config")
+    t.set_defaults(fn=cmd_token_list)
+    args = parser.parse_args(argv)
+    if args.command == "token" and args.token_command == "create" and not args.hall and args.role != "supervisor":
+        parser.error("token create needs --hall ID or --role supervisor")
+    try:
+        return int(args.fn(args) or 0)
+    except CentralError as exc:
+        print(f"central: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
