@@ -240,8 +240,9 @@ async def _upsert(conn: asyncpg.Connection, table: str, columns: tuple[str, ...]
     params = ", ".join(f"${i + 2}::{types.get(c, 'text')}[]" for i, c in enumerate(columns))
     keys = _KEYS[table]
     sets = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in keys)
+    conflict = ", ".join(f'"{k}"' for k in keys)
     await conn.execute(f"INSERT INTO {table} (hall, {cols}) SELECT $1, * FROM unnest({params})"
-                       f" ON CONFLICT (hall, {', '.join(keys)}) DO UPDATE SET {sets}", hall, *arrays)
+                       f" ON CONFLICT (hall, {conflict}) DO UPDATE SET {sets}", hall, *arrays)
 
 
 _REVIEW_KEY = ("day", "window", "clerk", "business", "dept")

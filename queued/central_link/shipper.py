@@ -31,6 +31,7 @@ import httpx
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 log = logging.getLogger("queued.central")
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per batch is noise; failures are logged here
 
 CURSOR_KEY = "central_cursor"
 LINGER_S = 0.1  # after a wake-up, let a busy hall's commits gather into one batch
