@@ -61,11 +61,29 @@ def cli(*args: str) -> str:
     return out.stdout
 
 
+def stable_port() -> int:
+    """A free port below the ephemeral range: while the service is down, a hall retrying to connect
+    could otherwise be handed that very port for its own socket (a TCP self-connect) and keep it."""
+    import random
+    import socket
+
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        port = random.randrange(max(1025, low - 12000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return free_port()
+
+
 class CentralProcess:
     """A real `queued central serve` on a free port."""
 
     def __init__(self, tmp: Path, database: str, port: int | None = None):
-        self.port = port or free_port()
+        self.port = port or stable_port()
         self.config = write_config(tmp / f"central-{self.port}.toml", database, self.port)
         self.log = tmp / f"central-{self.port}.log"
         self.url = f"http://127.0.0.1:{self.port}"
