@@ -29,82 +29,13 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from central import projector  # noqa: E402
 from central.pgcluster import Cluster, free_port  # noqa: E402
-
-TZ = ZoneInfo("Asia/Shanghai")
-REASONS = ["服务态度差", "办事效率低", "一次告知不清", "多次跑腿", "流程繁琐", "其他"]
-BUSINESSES = "ABCD"
-WINDOWS = [str(i) for i in range(1, 11)]
-LEVELS = (5, 5, 5, 5, 5, 5, 4, 4, 4, 3, 3, 2, 1)
-
-
-def profile(h: int) -> dict:
-    return {"name": f"第{h}政务服务中心", "timezone": "Asia/Shanghai", "reasons": REASONS,
-            "businesses": {b: f"业务{b}" for b in BUSINESSES}, "windows": {w: f"{w}号窗口" for w in WINDOWS},
-            "clerks": {f"{h}{w:0>2}": f"工作人员{h}-{w}" for w in WINDOWS}, "warn_wait_s": [1800.0, 2700.0],
-            "closes": "17:30"}
-
-
-def hall_day(h: int, day: dt.date, tickets: int, rng: random.Random, serial0: int) -> list[tuple[float, str, dict]]:
-    """One hall day as its journal would hold it: (at, kind, data), in time order."""
-    opens = dt.datetime(day.year, day.month, day.day, 8, 30, tzinfo=TZ).timestamp()
-    span = 8.5 * 3600
-    ds = day.isoformat()
-    out: list[tuple[float, str, dict]] = []
-    free_at = dict.fromkeys(WINDOWS, opens)
-    arrivals = sorted(opens + rng.random() * span for _ in range(tickets))
-    for i, issued in enumerate(arrivals):
-        serial = serial0 + i
-        tid = f"h{h}d{ds}n{i}"
-        business = BUSINESSES[i % 4]
-        number = f"{business}{i // 4 + 1:03d}"
-        out.append((issued, "ticket_issued", {"at": issued, "ticket": tid, "serial": serial, "number": number,
-                                              "business": business, "channel": "kiosk", "priority": "normal",
-                                              "openid": None, "due_at": None, "appointment": None}))
-        window = min(WINDOWS, key=free_at.get) if rng.random() < 0.7 else rng.choice(WINDOWS)
-        clerk = f"{h}{window:0>2}"
-        called = max(issued + rng.expovariate(1 / 400), free_at[window])
-        out.append((called, "ticket_called", {"at": called, "ticket": tid, "window": window, "clerk": clerk,
-                                              "special": False}))
-        if rng.random() < 0.08:
-            out.append((called + 90, "ticket_skipped", {"at": called + 90, "ticket": tid, "window": window}))
-            free_at[window] = called + 90
-            continue
-        service = 60 + rng.expovariate(1 / 240)
-        fin = called + 20 + service
-        free_at[window] = fin
-        out.append((fin, "ticket_finished", {"at": fin, "ticket": tid, "window": window, "clerk": clerk, "case": serial,
-                                             "business": business, "number": number, "started_at": called + 20,
-                                             "wait_s": called - issued, "service_s": service}))
-        out.append((fin, "rating_requested", {"at": fin, "case": serial, "ticket": tid, "window": window,
-                                              "clerk": clerk, "timeout_s": 30}))
-        r = rng.random()
-        if r < 0.8:
-            level = rng.choice(LEVELS)
-            reasons = (1 << rng.randrange(6)) if level <= 2 and rng.random() < 0.7 else 0
-            out.append((fin + 8, "rating_recorded", {
-                "at": fin + 8, "case": serial, "ticket": tid, "level": level, "reasons": reasons, "comment": "",
-                "channel": "pad", "window": window, "clerk": clerk, "business": business, "day": ds,
-                "no_reason": level <= 2 and reasons == 0, "replaced": None}))
-            if level <= 2:
-                out.append((fin + 9, "followup_opened", {
-                    "at": fin + 9, "case": serial, "ticket": tid, "day": ds, "business": business, "window": window,
-                    "clerk": clerk, "leader": None, "level": level, "reasons": reasons, "comment": "",
-                    "channel": "pad", "named": False, "deadline": (day + dt.timedelta(days=21)).isoformat(),
-                    "due_at": fin + 21 * 86400}))
-        elif r < 0.9:
-            out.append((fin + 30, "rating_timed_out", {
-                "at": fin + 30, "case": serial, "ticket": tid, "window": window, "clerk": clerk, "business": business,
-                "day": ds, "level": None, "source": "pad"}))
-    out.sort(key=lambda e: e[0])
-    return out
-
+from central.sample import hall_day, ingest_bodies, profile  # noqa: E402
 
 # ---- 1. ingest over HTTP ---------------------------------------------------------------------------
 
@@ -134,20 +65,8 @@ def token(conf: Path, *args: str) -> str:
 
 
 def batches_for(h: int, day: dt.date, tickets: int, size: int = 500) -> tuple[list[bytes], int]:
-    rng = random.Random(h)
-    events = hall_day(h, day, tickets, rng, 1)
-    bodies, seq = [], 0
-    for i in range(0, len(events), size):
-        chunk = events[i:i + size]
-        evs = []
-        for at, kind, data in chunk:
-            seq += 1
-            evs.append({"seq": seq, "day": day.isoformat(), "at": at, "kind": kind, "data": data})
-        body = {"hall": f"h{h}", "after": seq - len(chunk), "head": seq, "events": evs}
-        if i == 0:
-            body["profile"] = profile(h)
-        bodies.append(gzip.compress(json.dumps(body, ensure_ascii=False).encode(), 1))
-    return bodies, len(events)
+    bodies, last = ingest_bodies(f"h{h}", h, [day], tickets, size)
+    return [gzip.compress(json.dumps(b, ensure_ascii=False).encode(), 1) for b in bodies], last
 
 
 async def ingest(cluster: Cluster, folder: Path, halls: int, tickets: int, concurrency: int) -> None:
