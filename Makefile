@@ -8,7 +8,7 @@ MQTT_PORT ?= 11883
 HTTP      ?= 127.0.0.1:8080
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test system-deps broker-dep bench lint clean
+.PHONY: serve test system-deps broker-dep bench lint clean central
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,14 @@ test: $(STAMP) system-deps
 bench: $(STAMP) system-deps
 	@command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# The city's central service on this machine: a throwaway PostgreSQL cluster in $(CENTRAL_DIR)
+# (initdb/pg_ctl, as the postgres user when run as root), `queued central serve` on $(CENTRAL_HTTP),
+# and the demo hall on $(HTTP) shipping to it. Ctrl-C stops all three.
+CENTRAL_DIR  ?= .central
+CENTRAL_HTTP ?= 127.0.0.1:8090
+central: $(STAMP) system-deps
+	$(BIN)/python -m central.demo --dir $(CENTRAL_DIR) --http $(CENTRAL_HTTP) --hall-http $(HTTP) --mqtt-port $(MQTT_PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

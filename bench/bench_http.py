@@ -7,7 +7,9 @@ holds exactly as many tickets as 201s were counted.
 Load generator: wrk (Debian package `wrk`, C, so it leaves the CPU to the daemon); falls back to an
 httpx client in another process when wrk is missing.
 
-Run: .venv/bin/python bench/bench_http.py [--seconds 10] [--connections 32]
+Run: .venv/bin/python bench/bench_http.py [--seconds 10] [--connections 32] [--central]
+`--central`: the hall also ships its journal to a real central service (bench/central_side.py),
+for the side-by-side check that shipping leaves the hot path alone.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -52,12 +55,24 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--central", action="store_true", help="ship to a central service during the run")
     args = ap.parse_args()
+    if args.central:
+        from central_side import ShippingTarget
+        with ShippingTarget() as target:
+            run(args, target.toml)
+            time.sleep(2)  # let the shipper finish its backlog before counting
+            print("  " + target.summary())
+        return
+    run(args, "")
+
+
+def run(args, extra: str) -> None:
     if not shutil.which("wrk"):
         sys.exit("bench_http: needs wrk (apt-get install wrk)")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        proc, base, db = serve_hall(tmp)
+        proc, base, db = serve_hall(tmp, extra=extra)
         try:
             script = tmp / "post.lua"
             script.write_text(LUA % token(db, "kiosk"))
@@ -75,7 +90,8 @@ def main() -> None:
             proc.stop()
     r = parse_wrk(out)
     ok = r["requests"] - r["non2xx"]
-    print(f"http: durable POST /api/v1/tickets, {args.connections} connections, {args.seconds} s (wrk, 2 threads)")
+    print(f"http: durable POST /api/v1/tickets, {args.connections} connections, {args.seconds} s (wrk, 2 threads)"
+          + (", shipping to a central service" if extra else ""))
     print(f"  {r['rps']:,.0f} tickets/s   p50 {r['p50']:.2f} ms   p90 {r['p90']:.2f} ms   p99 {r['p99']:.2f} ms")
     print(f"  201s counted {ok:,}; non-2xx {r['non2xx']}; tickets committed in the database {after - before:,}"
           f"{'; socket errors ' + r['socket_errors'] if r['socket_errors'] else ''}")

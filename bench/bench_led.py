@@ -218,14 +218,25 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rate", type=float, default=100.0, help="calls per second in the paced run")
     ap.add_argument("--embedded", action="store_true", help="through the daemon's own Mosquitto")
+    ap.add_argument("--central", action="store_true", help="ship to a central service during the run")
     a = ap.parse_args()
+    if a.central:
+        from central_side import ShippingTarget
+        with ShippingTarget() as target:
+            run(a, target.toml)
+            print(target.summary())
+        return
+    run(a, "")
+
+
+def run(a, extra: str) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-led-"))
     broker = None if a.embedded else Mosquitto().start()
     mqtt_port = free_port() if broker is None else broker.port
     http_port = free_port()
     db = str(tmp / "hall.sqlite3")
     conf = tmp / "hall.toml"
-    conf.write_text(hall_config(db, http_port, mqtt_port, a.windows, a.embedded), encoding="utf-8")
+    conf.write_text(hall_config(db, http_port, mqtt_port, a.windows, a.embedded) + extra, encoding="utf-8")
     base = f"http://127.0.0.1:{http_port}"
     proc = ServeProcess(conf, tmp).start(base)
     login = {}

@@ -91,10 +91,13 @@ def ingest_bodies(hall: str, h: int, days: list[dt.date], tickets: int, size: in
                   poor_window: str | None = None) -> tuple[list[dict], int]:
     """A hall's sample days as its shipper would send them: ingest bodies of `size` events (the
     first carries the profile), seqs from `seq0 + 1`. Returns (bodies, last seq)."""
+    import time
+
     rng = random.Random(h)
     bodies, seq, serial = [], seq0, 1 + seq0
+    now = time.time()
     for day in days:
-        events = hall_day(h, day, tickets, rng, serial, poor_window)
+        events = [e for e in hall_day(h, day, tickets, rng, serial, poor_window) if e[0] <= now]  # nothing yet to come
         serial += tickets
         for i in range(0, len(events), size):
             chunk = []

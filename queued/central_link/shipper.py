@@ -161,13 +161,14 @@ class CentralShipper:
         head = {"hall": self.daemon.config.hall.id, "after": self.cursor, "head": self.head}
         if not self._profile_sent:
             head["profile"] = hall_profile(self.daemon.config)
-        text = json.dumps(head, ensure_ascii=False)[:-1] + f',"events":[{events}]}}'
-        return gzip.compress(text.encode("utf-8"), compresslevel=1)
+        return (json.dumps(head, ensure_ascii=False)[:-1] + f',"events":[{events}]}}').encode("utf-8")
 
     async def _send(self, rows: list[tuple]) -> str:
         assert self._client is not None
         try:
-            resp = await self._client.post(self.url + "/api/v1/ingest", content=self._body(rows))
+            # Compressed on a worker thread (zlib lets go of the GIL): the loop keeps serving the hall.
+            body = await asyncio.to_thread(gzip.compress, self._body(rows), 1)
+            resp = await self._client.post(self.url + "/api/v1/ingest", content=body)
         except httpx.HTTPError as exc:
             return self._failed("unreachable", f"{type(exc).__name__}: {exc}")
         body = _json(resp)

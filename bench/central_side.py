@@ -1,0 +1,68 @@
+"""For the hot-path benchmarks run side by side with and without `[central]`: a throwaway
+PostgreSQL cluster and a real `queued central serve`, and the `[central]` table a hall needs to
+ship to it (hall id `main`). Not a benchmark itself (make bench runs bench_*.py only).
+
+    with ShippingTarget() as target:
+        hall_toml += target.toml
+        ...
+        print(target.summary())
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from central.pgcluster import Cluster, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+QUEUED = str(ROOT / ".venv" / "bin" / "queued")
+
+
+class ShippingTarget:
+    def __init__(self, hall: str = "main"):
+        self.hall = hall
+        self.dir = Path(tempfile.mkdtemp(prefix="bench-central-side-"))
+
+    def __enter__(self) -> ShippingTarget:
+        self.cluster = Cluster(tempfile.mkdtemp(prefix="bench-central-side-pg-")).start()
+        port = free_port()
+        conf = self.dir / "central.toml"
+        conf.write_text(f'[central]\ndatabase = "{self.cluster.url}"\nhttp = "127.0.0.1:{port}"\n')
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen([QUEUED, "central", "serve", "--config", str(conf)],
+                                     stdout=open(self.dir / "central.log", "ab"), stderr=subprocess.STDOUT)
+        for _ in range(300):
+            try:
+                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+
+        def create(*args):
+            out = subprocess.run([QUEUED, "central", "token", "create", *args, "--config", str(conf)],
+                                 capture_output=True, text=True, check=True)
+            return out.stdout.strip().splitlines()[-1]
+
+        token_file = self.dir / "hall.token"
+        token_file.write_text(create("--hall", self.hall) + "\n")
+        self.supervisor = create("--role", "supervisor")
+        self.toml = f'\n[central]\nurl = "{self.url}"\ntoken_file = "{token_file}"\n'
+        return self
+
+    def summary(self) -> str:
+        halls = httpx.get(self.url + "/api/v1/halls", headers={"Authorization": f"Bearer {self.supervisor}"}).json()
+        h = next((x for x in halls["halls"] if x["id"] == self.hall), None)
+        return "central: nothing shipped" if h is None else (
+            f"central: {h['events']:,} events shipped during the run (last seq {h['last_seq']:,})")
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.cluster.destroy()
+        shutil.rmtree(self.dir, ignore_errors=True)
