@@ -191,8 +191,7 @@ async def _store_fresh(conn: asyncpg.Connection, hall: str, raw: str, last: int,
     decoded = [{"kind": e.kind, "data": e.data} for e in fresh]
     ticket_ids, case_ids, windows = projector.needs(decoded)
     tickets = await load_tickets(conn, hall, ticket_ids)
-    cases = {r["case_id"]: r for r in await _load(conn, "cases", projector.CASE_COLUMNS, "case_id", hall,
-                                                   sorted(case_ids), "bigint")}
+    cases = {r["case_id"]: r for r in await _load_cases(conn, hall, sorted(case_ids), sorted(ticket_ids))}
     followups = {r["case_id"]: r for r in await _load(conn, "followups", projector.FOLLOWUP_COLUMNS, "case_id", hall,
                                                        sorted(case_ids), "bigint")}
     states = {r["window"]: r for r in await _load(conn, "window_state", projector.WINDOW_COLUMNS, "window", hall,
@@ -204,6 +203,16 @@ async def _store_fresh(conn: asyncpg.Connection, hall: str, raw: str, last: int,
     # ids the events name, and a finish names its case, so every case touched is in `cases`.
     await write(conn, hall, proj)
     return proj.skipped
+
+
+async def _load_cases(conn: asyncpg.Connection, hall: str, case_ids: list[int], tickets: list[str]) -> list[dict]:
+    """The cases the batch names, and those of its tickets (the 办件 bound to a ticket finished now)."""
+    if not case_ids and not tickets:
+        return []
+    cols = ", ".join(f'"{c}"::text AS "{c}"' if c in _DATE_COLUMNS else f'"{c}"' for c in projector.CASE_COLUMNS)
+    rows = await conn.fetch(f"SELECT {cols} FROM cases WHERE hall = $1 AND (case_id = ANY($2::bigint[])"
+                            " OR ticket = ANY($3::text[]))", hall, case_ids, tickets)
+    return [dict(r) for r in rows]
 
 
 async def load_tickets(conn: asyncpg.Connection, hall: str, ids) -> dict[str, dict]:

@@ -38,6 +38,7 @@ class BadEvent(Exception):
 
 
 def needs(events: list[dict]) -> tuple[set[str], set[int], set[str]]:
+    # Cases are also loaded by ticket (central/ingest.py): the 办件 bound to a ticket finished now.
     """The ticket ids, case ids and windows a batch touches (to load before applying)."""
     tickets, cases, windows = set(), set(), set()
     for ev in events:
@@ -66,6 +67,9 @@ class Profile:
         except Exception:
             self.tz = ZoneInfo("Asia/Shanghai")
         self._closes_at: dict[str, float | None] = {}
+
+        depts = p.get("dept_codes")
+        self.dept_codes: dict[str, str] = {str(k): str(v) for k, v in depts.items()} if isinstance(depts, dict) else {}
 
     def reason_names(self, mask: int) -> list[str]:
         if mask == 0:
@@ -105,7 +109,7 @@ class BatchProjection:
         fn = APPLY.get(kind)
         try:
             dept = data.get("dept_code")
-            if isinstance(dept, str) and dept and isinstance(data.get("ticket"), str):
+            if isinstance(dept, str) and dept and kind != "case_bound" and isinstance(data.get("ticket"), str):
                 t = self.tickets.get(data["ticket"])
                 if t is not None and t["dept"] != dept:
                     t["dept"] = dept[:64]
@@ -132,6 +136,8 @@ class BatchProjection:
         self.dirty_cases.add(case_id)
 
     def _contribute(self, c: dict, sign: int) -> None:
+        if c["state"] == "bound":
+            return  # a 办件 not yet served is in no figure
         key = (c["day"], c["window"], c["clerk"] or "", c["business"], c["dept"] or "")
         row = self.review[key]
         row[0] += sign  # served
@@ -224,17 +230,40 @@ def _finished(p: BatchProjection, day: str, d: dict) -> None:
     t.update(status="done", started_at=started, finished_at=at, window=window, clerk=clerk,
              wait_s=_num(d["wait_s"]), service_s=_num(d["service_s"]))
     case_id = _int(d["case"])
-    if case_id not in p.cases:  # INSERT OR IGNORE, as the hall
+    business = _text(d.get("business", t["business"]), 16)
+    bound = [c for c in p.cases.values() if c["ticket"] == t["ticket"] and c["state"] == "bound"]
+    if bound:  # 一事一评: every 办件 bound to the ticket is served with it
+        for c in sorted(bound, key=lambda c: c["case_id"]):
+            c.update(day=day, business=business, window=window, clerk=clerk, state="open",
+                     dept=c["dept"] or t["dept"] or p.profile.dept_codes.get(business) or None)
+            p._contribute(c, +1)
+            p.dirty_cases.add(c["case_id"])
+    elif case_id not in p.cases and not any(c["ticket"] == t["ticket"] for c in p.cases.values()):
+        # The ticket's implicit case (INSERT OR IGNORE, as the hall)
         dept = d.get("dept_code") if isinstance(d.get("dept_code"), str) and d.get("dept_code") else t["dept"]
-        c = {"case_id": case_id, "ticket": t["ticket"], "day": day, "business": _text(d.get("business", t["business"]), 16),
-             "window": window, "clerk": clerk, "dept": dept, "state": "open", "level": None, "defaulted": False,
-             "reasons": 0, "excluded": False}
+        c = {"case_id": case_id, "ticket": t["ticket"], "day": day, "business": business, "window": window,
+             "clerk": clerk, "dept": dept or p.profile.dept_codes.get(business) or None, "state": "open",
+             "level": None, "defaulted": False, "reasons": 0, "excluded": False}
         p.cases[case_id] = c
         p._contribute(c, +1)
         p.dirty_cases.add(case_id)
     closes = p.profile.closes_at(day)
     if closes is not None and at > closes:  # 延时服务: the part of the case served past closing time
         p.window_time[(day, window, "extended")] += at - max(started, closes)
+
+
+def _case_bound(p: BatchProjection, day: str, d: dict) -> None:
+    case_id = _int(d["case"])
+    if case_id in p.cases:
+        return  # as the hall's primary key: bound once
+    t = p.tickets.get(_text(d["ticket"]))
+    dept = d.get("dept_code")
+    p.cases[case_id] = {
+        "case_id": case_id, "ticket": _text(d["ticket"]), "day": day, "business": t["business"] if t else "",
+        "window": _text(d.get("window", ""), 16), "clerk": None,
+        "dept": dept[:64] if isinstance(dept, str) and dept else None, "state": "bound", "level": None,
+        "defaulted": False, "reasons": 0, "excluded": False}
+    p.dirty_cases.add(case_id)
 
 
 def _transferred(p: BatchProjection, day: str, d: dict) -> None:
@@ -353,6 +382,7 @@ APPLY: dict[str, Callable[[BatchProjection, str, dict], None]] = {
     "service_started": _started,
     "ticket_finished": _finished,
     "ticket_transferred": _transferred,
+    "case_bound": _case_bound,
     "ticket_cancelled": _cancelled,
     "rating_recorded": _rated,
     "rating_timed_out": _timed_out,

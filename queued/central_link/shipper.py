@@ -240,6 +240,7 @@ def hall_profile(config) -> dict[str, Any]:
         "clerks": {k.id: k.name for k in hall.clerks},
         "warn_wait_s": list(hall.warn_wait_s),
         "closes": None if closes is None else f"{closes // 60:02d}:{closes % 60:02d}",
+        "dept_codes": {k: v for k, v in (getattr(config, "dept_codes", None) or {}).items() if v},
     }
 
 

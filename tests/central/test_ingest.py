@@ -127,3 +127,37 @@ async def test_tokens_are_per_hall_and_per_role(central_client, central_app):
     halls = (await central_client.get("/api/v1/halls", headers=sup)).json()["halls"]
     assert [(h["id"], h["last_seq"], h["events"]) for h in halls] == [("h1", 1, 1)]
     assert halls[0]["last_event_at"].startswith("2025-11-02T") or halls[0]["last_event_at"]
+
+
+async def test_bound_cases_are_rated_one_by_one_and_counted_by_department(central_client, central_app):
+    """一事一评: two 办件 bound to one ticket are two cases (with their departments); a ticket without
+    bindings has its implicit case (its serial); a late rating replacing a time-out moves its count."""
+    _, pool = central_app
+    h = {**await make_token(pool, "hall", "h1"), **JSON, }
+    sup = await make_token(pool, "supervisor")
+    t = 1_762_050_000.0
+    fin = {"window": "3", "clerk": "1001", "business": "A", "number": "A001", "started_at": t + 60,
+           "wait_s": 50.0, "service_s": 100.0}
+    events = [
+        ev(1), ev(2, "ticket_called", ticket="t1", window="3", clerk="1001"),
+        ev(3, "case_bound", case=101, ticket="t1", window="3", project_no="P1", dept_code="D-tax"),
+        ev(4, "case_bound", case=102, ticket="t1", window="3", project_no="P2", dept_code="D-land"),
+        ev(5, "ticket_finished", ticket="t1", case=1, **fin),
+        ev(6, "rating_recorded", case=101, ticket="t1", level=5, reasons=0, comment="", channel="qr", window="3",
+           clerk="1001", business="A", day="2026-11-02"),
+        ev(7, "rating_timed_out", case=102, ticket="t1", window="3", clerk="1001", business="A", day="2026-11-02"),
+        ev(8), ev(9, "ticket_finished", ticket="t8", case=8, **fin),
+        ev(10, "rating_recorded", case=102, ticket="t1", level=1, reasons=3, comment="", channel="qr", window="3",
+           clerk="1001", business="A", day="2026-11-02", replaced="unrated"),
+    ]
+    # Sent in pieces, as a shipper with a small batch would: bindings and finishes in different batches.
+    for lo, hi in ((0, 3), (3, 6), (6, 10)):
+        r = await central_client.post("/api/v1/ingest", content=body(events[lo:hi], after=lo), headers=h)
+        assert r.status_code == 200, r.text
+    q = "from=2026-11-02&to=2026-11-02"
+    rows = (await central_client.get(f"/api/v1/reports/reviews?{q}&group_by=dept", headers=sup)).json()["rows"]
+    by = {r["key"]: (r["served"], r["rated"], r["very_satisfied"], r["very_dissatisfied"]) for r in rows}
+    assert by == {"D-tax": (1, 1, 1, 0), "D-land": (1, 1, 0, 1), None: (1, 0, 0, 0)}
+    only = (await central_client.get(f"/api/v1/reports/reviews?{q}&group_by=window&dept=D-land",
+                                     headers=sup)).json()["rows"]
+    assert [(r["hall"], r["key"], r["bad"], r["no_reason"]) for r in only] == [("h1", "3", 1, 0)]

@@ -41,6 +41,7 @@ class Hall:
         self.proc = ServeProcess(self.config, self.dir)
         self.rng = random.Random(hall_id)
         self.headers: dict[str, dict] = {}
+        self.keys: dict[str, str] = {}
 
     def start(self) -> Hall:
         self.proc.start(self.base)
@@ -57,6 +58,8 @@ class Hall:
                 r = c.post("/api/v1/tickets", json={"business": self.rng.choice("AB"), "channel": "kiosk"},
                            headers=self.headers["kiosk"])
                 assert r.status_code == 201, r.text
+                if "rating_key" in r.json():
+                    self.keys[r.json()["id"]] = r.json()["rating_key"]
                 w = self.rng.choice(("w1", "w2"))
                 r = c.post(f"/api/v1/windows/{w[1]}/call-next", headers=self.headers[w])
                 assert r.status_code == 200, r.text
@@ -72,14 +75,11 @@ class Hall:
                     c.post(f"/api/v1/windows/{w[1]}/resume", headers=self.headers[w])
                 if self.rng.random() < 0.75:
                     level = self.rng.choice((5, 5, 5, 4, 4, 3, 2, 1))
-                    rating = {"ticket": called["id"], "level": level, "channel": "qr",
+                    rating = {"ticket": called["id"], "level": level,
                               "reasons": [self.rng.randint(1, 6)] if level <= 2 and self.rng.random() < 0.7 else []}
-                    if "rating_key" in called:
-                        rating["key"] = called["rating_key"]
+                    if called["id"] in self.keys:  # 1.1: the holder's key proves the holder
+                        rating["key"] = self.keys[called["id"]]
                     r = c.post("/api/v1/ratings", json=rating)
-                    if r.status_code == 422 and "channel" in r.text:  # 1.1: the server decides the channel
-                        rating.pop("channel")
-                        r = c.post("/api/v1/ratings", json=rating)
                     assert r.status_code == 201, r.text
 
     def central_status(self) -> dict:
