@@ -96,8 +96,8 @@ async def test_city_page_shows_every_hall_and_its_freshness(city, artifacts):
         cookie = next(c for c in await page.context.cookies() if c["name"] == "qc_city")
         await page.click("text=退出")
         await page.wait_for_url(base + "/city/login")
-        async with httpx.AsyncClient() as c:
-            r = await c.get(base + "/city", cookies={"qc_city": cookie["value"]}, follow_redirects=False)
+        async with httpx.AsyncClient(cookies={"qc_city": cookie["value"]}) as c:
+            r = await c.get(base + "/city", follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == "/city/login"
         await browser.close()
 
