@@ -111,14 +111,14 @@ def concurrently(*jobs) -> None:
         raise errors[0]
 
 
-def wait_for(predicate, timeout: float, what: str):
+def wait_for(predicate, timeout: float, what: str, show=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}" + (f"; last seen {show()}" if show else ""))
 
 
 async def central_events(database: str, hall: str) -> list[tuple]:
@@ -143,15 +143,16 @@ def test_two_halls_ship_through_outages_exactly_once_and_city_reports_add_up(tmp
         concurrently(*[(h.drive, 40) for h in halls])
         # 2. The central service goes away; the halls keep working and fall behind.
         central.stop()
-        concurrently(*[(h.drive, 40) for h in halls])
+        concurrently(*[(h.drive, 60) for h in halls])
         for h in halls:
-            st = wait_for(lambda h=h: (s := h.central_status())["state"] == "unreachable" and s, 10, "unreachable")
+            st = wait_for(lambda h=h: (s := h.central_status())["state"] in ("unreachable", "unavailable") and s, 30,
+                          "the shipper to notice", h.central_status)
             assert st["events_behind"] > 0 and st["seconds_behind"] > 0
         before = halls[0].central_status()["cursor"]
         # 3. Back again; the first hall is killed -9 while it works through its backlog, then restarted.
         central.start()
         st = wait_for(lambda: (s := halls[0].central_status())["cursor"] > before and s["events_behind"] > 0 and s,
-                      30, "the backlog to be half shipped")
+                      60, "the backlog to be half shipped", halls[0].central_status)
         halls[0].proc.kill(signal.SIGKILL)
         assert st["events_behind"] > 0
         halls[0].proc.start(halls[0].base)
@@ -159,7 +160,7 @@ def test_two_halls_ship_through_outages_exactly_once_and_city_reports_add_up(tmp
         # 4. Everything arrives: each hall caught up.
         for h in halls:
             wait_for(lambda h=h: h.central_status()["events_behind"] == 0 and h.central_status()["state"] == "ok",
-                     60, f"{h.id} to catch up")
+                     120, f"{h.id} to catch up", h.central_status)
         listed = {x["id"]: x for x in httpx.get(central.url + "/api/v1/halls", headers=sup).json()["halls"]}
         import asyncio
         for h in halls:
