@@ -1,9 +1,8 @@
 """Signed values: a small JSON payload plus an expiry, signed with HMAC-SHA256.
 
-Sessions no longer use these (queued.sessions keeps them on the server, so that sign-out ends
-them); this stays for values that must travel and come back unchanged. The key comes from the
-daemon's secret file beside the database (queued.sessions.secret), one key per name, never from
-the database itself: a copy of the database cannot sign anything.
+The hall's own sessions no longer use these (queued.sessions keeps them on the server, so that
+sign-out ends them); the central service's city pages sign their session cookie with it. The caller
+brings the key; it must not live where the signed values' readers can take it.
 """
 
 from __future__ import annotations
@@ -22,13 +21,6 @@ def b64(raw: bytes) -> str:
 
 def unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-async def daemon_secret(journal, name: str) -> bytes:
-    """The key `name`, derived from the secret file beside the journal's database."""
-    from queued.sessions.secret import derive, load_or_create
-
-    return derive(load_or_create(journal.path), f"signed:{name}")
 
 
 class SignedValues:

@@ -221,11 +221,13 @@ async def test_revoking_a_token_ends_its_admin_clerk_and_kiosk_sessions_within_t
 def _old_style_cookies(db_copy: str) -> list[tuple[str, str]]:
     """Every cookie the old scheme would accept, minted from what the database holds: each value of
     `meta` as an HMAC secret, over each token hash, window, clerk and openid."""
+    import base64
     import hashlib
     import hmac
     import json
 
-    from queued.web.signed import b64
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
     conn = sqlite3.connect(db_copy)
     try:
