@@ -342,7 +342,8 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
         rating_window_days=h["rating_window_days"], department=h["department"], region_code=h["region_code"],
         pads=tuple(pads), buses=buses,
         sections={"wechat": _wechat(sec["wechat"], lines), "printer": sec["printer"],
-                  "appointments": sec["appointments"], "central": _central(sec["central"], lines)},
+                  "appointments": sec["appointments"], "central": _central(sec["central"], lines),
+                  "province": _lined(sec["province"], lines, "province") if "province" in raw else None},
         item_codes=item_codes, dept_codes=dept_codes, clerk_pin_hashes=pins, window_leaders=leaders,
         source=source,
         holidays=tuple(h["holidays"]), workdays=tuple(h["workdays"]), default_rating_pf=h["default_rating_pf"],
@@ -396,6 +397,15 @@ def _central(c: dict[str, Any], lines: _Lines) -> dict[str, Any]:
         raise _fail(lines, "central", 0, "timeout_s" if not 1 <= c["timeout_s"] <= 300 else "retry_max_s",
                     "out of range", False)
     return c
+
+
+def _lined(values: dict[str, Any], lines: _Lines, table: str) -> dict[str, Any]:
+    """A checked table with the line of each key (`_lines`), for the package that validates it further
+    (evaluator/province/settings.py) to name the line in its errors."""
+    out = dict(values)
+    out["_lines"] = {k: lines.of(table, 0, k) for k in values}
+    out["_lines"][""] = lines.of(table, 0, None)
+    return out
 
 
 def demo_config() -> Config:

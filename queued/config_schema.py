@@ -159,6 +159,33 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "timeout_s": ((int, float), 15),  # extension: one request's limit
         "retry_max_s": ((int, float), 60),  # extension: longest pause between retries while it is down
     },
+    "province": {  # the provincial 好差评 push (config.md 1.1, province.md; checked by evaluator/province/settings.py)
+        "profile": (str, ""),  # zhejiang | shandong; required when [province] is present
+        "url": (str, ""),
+        "app_key": (str, ""),
+        "secret_file": (str, ""),
+        "area_code": (str, ""),
+        "timeout_s": ((int, float), 10),
+        "retry_base_s": ((int, float), 30),
+        "retry_max_s": ((int, float), 3600),
+        "dept_code": (str, ""),
+        "service_url": (str, ""),  # shandong
+        "rating_url": (str, ""),  # shandong
+        "tenant_id": (str, "370000000000"),  # shandong
+        "platform_public_key": (str, ""),  # shandong
+        "sm2_mode": (str, "c1c3c2"),  # shandong
+        "data_source": (str, ""),  # default per profile: zhejiang 133, shandong 165
+        "accepted_results": (list, ["0"]),  # zhejiang
+        "duplicate_text": (str, "重复"),  # zhejiang
+        "eval_detail": (dict, {}),  # [hall] reason → the platform's 测评内容 code
+        "area_name": (str, ""),  # extension: zhejiang areaName
+        "depart_code": (str, ""),  # extension: 受理部门编码 (zj proDepartCode; sd orgcode)
+        "depart_name": (str, ""),  # extension: 受理部门名称 (zj proDepart; sd orgName)
+        "task_type": (str, "01"),  # extension: 事项类型 when the case does not say
+        "promise": (str, "immediate"),  # extension: immediate (即办件) | promised (承诺件)
+        "project_prefix": (str, ""),  # extension: before projectNo; default shandong "37"
+        "send_mobile": (bool, True),  # extension: false omits the applicant's phone (shandong service)
+    },
     "appointments": {  # extension: 分时段预约
         "slot_minutes": (int, 30),
         "capacity": (int, 4),

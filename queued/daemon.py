@@ -25,6 +25,7 @@ ADAPTERS: list[str] = [
     "display.service:DisplayService",
     "evaluator.service:EvaluatorAdapter",
     "evaluator.admin:AdminAdapter",
+    "evaluator.province.service:ProvinceAdapter",
     "queued.pads:PadAdapter",
     "queued.clerk.clerk:ClerkConsole",
     "queued.channels.appointments_api:Appointments",

@@ -1,0 +1,61 @@
+"""One HTTP request to a platform, bounded by `timeout_s`, and what its failure means.
+
+A request that may have reached the platform (a timeout, a connection cut after the request was
+written) is "maybe delivered" (D6): the retry sends the same key and payload and the platform
+answers duplicate (D1). A refused connection never reached it. Messages name what happened, never
+the request's content (it holds personal data, D12).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import httpx
+
+
+@dataclass(slots=True)
+class Outcome:
+    outcome: str  # accepted | duplicate | rejected | failed
+    http_status: int | None = None
+    code: str = ""
+    message: str = ""
+    body: str = ""
+    maybe: bool = False  # failed, but the platform may have stored it
+    digest: str = ""
+
+
+@dataclass(slots=True)
+class Answer:
+    status: int
+    text: str  # decoded as UTF-8 whatever the header says (province.md §2.1)
+
+
+class TransportFailed(Exception):
+    def __init__(self, outcome: Outcome):
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+def make_client(timeout_s: float) -> httpx.AsyncClient:
+    # trust_env=False: no proxy or netrc from the environment decides where hall data goes.
+    return httpx.AsyncClient(timeout=httpx.Timeout(timeout_s), trust_env=False, follow_redirects=False,
+                             limits=httpx.Limits(max_connections=4, max_keepalive_connections=2))
+
+
+async def post(client: httpx.AsyncClient, url: str, timeout_s: float, *, content: bytes,
+               headers: dict[str, str]) -> Answer:
+    """POST and read the whole answer within `timeout_s`; TransportFailed otherwise."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            r = await client.post(url, content=content, headers=headers)
+            raw = await r.aread()
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise TransportFailed(Outcome("failed", code="connect", message=f"无法连接省平台（{type(exc).__name__}）")) from None
+    except (TimeoutError, httpx.TimeoutException):
+        raise TransportFailed(Outcome("failed", code="timeout", maybe=True,
+                                      message=f"省平台 {timeout_s:g} 秒内未应答，可能已收到（timeout）")) from None
+    except httpx.HTTPError as exc:  # reset, closed mid-answer, protocol error
+        raise TransportFailed(Outcome("failed", code="transport", maybe=True,
+                                      message=f"连接中断，可能已收到（{type(exc).__name__}）")) from None
+    return Answer(r.status_code, raw.decode("utf-8", errors="replace"))
