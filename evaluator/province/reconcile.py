@@ -22,8 +22,8 @@ CASE WHEN x.case_id IS NOT NULL OR o.excluded_at IS NOT NULL OR o.state = 'exclu
      WHEN o.state = 'rejected' THEN 'rejected'
      ELSE 'unpushable' END
 """
-# First ratings (and 系统默认评价 where the profile pushes them) from `ratings`; 二次评价 from the
-# outbox (their rows are written with them).
+# First ratings (and 系统默认评价 where the profile pushes them) from `ratings`, 二次评价 from
+# `second_ratings`: what the hall stored, each joined to its outbox row.
 _FIRST = f"""
 SELECT r.window AS window, {_CATEGORY} AS category, r.at AS at
 FROM ratings r
@@ -33,8 +33,11 @@ LEFT JOIN rating_exclusions x ON x.case_id = r.case_id
 WHERE r.day = :day AND r.level IS NOT NULL AND (r.defaulted = 0 OR :defaults)
 """
 _SECOND = f"""
-SELECT o.window AS window, {_CATEGORY.replace('x.case_id IS NOT NULL OR ', '')} AS category, o.rated_at AS at
-FROM province_outbox o WHERE o.day = :day AND o.profile = :profile AND o.step = 'rating' AND o.kind = 'second'
+SELECT r.window AS window, {_CATEGORY.replace('x.case_id IS NOT NULL OR ', '')} AS category, r.at AS at
+FROM second_ratings r
+LEFT JOIN province_outbox o ON o.case_id = r.case_id AND o.profile = :profile AND o.step = 'rating'
+     AND o.kind = 'second'
+WHERE r.day = :day
 """
 
 

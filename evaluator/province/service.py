@@ -72,6 +72,7 @@ class ProvinceAdapter:
         await j.execute_write("DELETE FROM province_profiles WHERE profile != ?", (s.profile,))
         self.client = make_client(s.timeout_s)
         self.profile = self._make_profile()
+        self.profile.dept_codes = dict(getattr(self.daemon.config, "dept_codes", {}) or {})
         from evaluator.province.sender import Sender
 
         self.sender = Sender(self.runtime, self.profile, s)

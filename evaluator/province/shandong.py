@@ -20,10 +20,13 @@ class Shandong:
 
     def __init__(self, settings, hall, tz, client, clock, crypto: Sm2Worker | None = None):
         self.s, self.hall, self.tz, self.client, self.clock = settings, hall, tz, client, clock
+        self.dept_codes: dict[str, str] = {}
         self.crypto = crypto or Sm2Worker(settings.public_key, settings.sm2_mode)
         self._sign: tuple[str, str] | None = None  # (time, sign): one encryption per second at most
 
     def record(self, row: dict) -> dict:
+        # deptCode: the case's, else its business's ([[business]] dept_code), else [province] dept_code
+        row = dict(row, dept_code=row["dept_code"] or self.dept_codes.get(row["business"]) or "")
         if row["step"] == "service":
             clerk = self.hall.clerk_index.get(row["clerk"]) if row["clerk"] else None
             return records.shandong_service(row, self.s, self.tz, clerk.name if clerk else (row["clerk"] or ""))

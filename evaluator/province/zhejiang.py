@@ -17,10 +17,13 @@ class Zhejiang:
 
     def __init__(self, settings, hall, tz, client, clock):
         self.s, self.hall, self.tz, self.client, self.clock = settings, hall, tz, client, clock
+        self.dept_codes: dict[str, str] = {}
         cred = f"{settings.app_key}:{settings.secret}".encode()
         self._auth = "Basic " + base64.b64encode(cred).decode()
 
     def record(self, row: dict) -> dict:
+        # deptCode: the case's, else its business's ([[business]] dept_code), else [province] dept_code
+        row = dict(row, dept_code=row["dept_code"] or self.dept_codes.get(row["business"]) or "")
         clerk = self.hall.clerk_index.get(row["clerk"]) if row["clerk"] else None
         return records.zhejiang_form(row, self.s, self.tz, clerk.name if clerk else (row["clerk"] or ""),
                                      self.hall.reasons)
