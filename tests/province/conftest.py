@@ -1,8 +1,36 @@
+import time
+
 import pytest
 
 from tests.province.fake_platform import FakePlatform
 from tests.province.support import ADAPTERS, Hall
 from tests.support import token
+
+
+class RunningClock:
+    """The hall's clock for push tests: it runs in real time (retries come due by themselves) from
+    10:00 hall time today, and `advance` jumps it forward (a day-long outage in a second)."""
+
+    def __init__(self):
+        t = time.time()
+        self.start = t - ((t + 8 * 3600) % 86400) + 10 * 3600
+        self.t0 = time.monotonic()
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return self.start + (time.monotonic() - self.t0) + self.offset
+
+    @property
+    def now(self) -> float:
+        return self()
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture
+def clock():
+    return RunningClock()
 
 
 @pytest.fixture

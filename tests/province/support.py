@@ -59,9 +59,10 @@ class Hall:
     async def close(self) -> None:
         await self.api.aclose()
 
-    async def serve(self, window: str = "1", bind: bool = True, n: int = 0, business: str = "A",
+    async def serve(self, window: str = "1", bind: bool = True, n: int = 0, business: str | None = None,
                     item_code: str = "330201001000123456789012345678901") -> dict:
         """Issue, call, (bind a 办件), finish: the case as the `cases` table holds it."""
+        business = business or {"1": "A", "2": "B", "3": "C"}.get(window, "A")
         r = await self.api.post("/api/v1/tickets", json={"business": business}, headers=self.h["kiosk"])
         assert r.status_code == 201, r.text
         ticket = r.json()["id"]
