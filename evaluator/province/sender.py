@@ -133,7 +133,7 @@ class Sender:
                 self.on_receipt(receipt)
             tried += 1
             self.sent += 1
-            if out.outcome == "failed" or out.outcome == "rejected":
+            if out.outcome == "rejected" or (out.outcome == "failed" and row["fails"] == 0):
                 log.warning("province %s: record %s (%s %s #%s) %s: %s", self.s.profile, row["id"], row["step"],
                             row["project_no"], row["seq"], out.outcome, out.message)
         if commits:
