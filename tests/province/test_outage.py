@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from tests.province.support import wait_until
 from tests.pads.support import metric
+from tests.province.support import wait_until
 
 STEP_S, DAY_S = 1800, 86400
 
