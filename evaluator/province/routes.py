@@ -232,7 +232,9 @@ class ProvinceRoutes:
 
 
 def _age(seconds: float) -> str:
-    seconds = max(0, int(seconds))
+    if seconds < 1:
+        return f"{max(0.0, seconds):.1f} 秒"
+    seconds = int(seconds)
     if seconds < 60:
         return f"{seconds} 秒"
     if seconds < 3600:
