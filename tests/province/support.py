@@ -65,7 +65,7 @@ class Hall:
         business = business or {"1": "A", "2": "B", "3": "C"}.get(window, "A")
         r = await self.api.post("/api/v1/tickets", json={"business": business}, headers=self.h["kiosk"])
         assert r.status_code == 201, r.text
-        ticket = r.json()["id"]
+        ticket, key = r.json()["id"], r.json().get("rating_key")
         clerk = self.h[f"clerk{window}"]
         r = await self.api.post(f"/api/v1/windows/{window}/call-next", headers=clerk)
         assert r.status_code == 200, r.text
@@ -87,12 +87,17 @@ class Hall:
         await self.journal.append([])
         row = await self.journal.fetchone("SELECT case_id FROM cases WHERE ticket = ? AND project_no IS ?",
                                           (ticket, pno))
-        return {"case": row["case_id"], "ticket": ticket, "project_no": pno, "window": window}
+        return {"case": row["case_id"], "ticket": ticket, "project_no": pno, "window": window, "key": key}
 
     async def rate(self, case: dict, level: int = 5, reasons: int = 0, comment: str = "", channel: str = "pad"):
+        """On the window's pad, or ("qr") as the holder with the ticket's rating key."""
         ev = self.d.adapter("EvaluatorAdapter")
-        return await ev.rate(Rate(level, case=case["case"], reasons=reasons, comment=comment, channel=channel,
-                                  window=case["window"] if channel == "pad" else None))
+        if channel == "pad":
+            cmd = Rate(level, case=case["case"], reasons=reasons, comment=comment, channel="pad", window=case["window"])
+        else:
+            assert channel == "qr", channel
+            cmd = Rate(level, case=case["case"], reasons=reasons, comment=comment, key=case["key"])
+        return await ev.rate(cmd)
 
     async def outbox(self, **where) -> list[dict]:
         await self.journal.append([])
