@@ -1,0 +1,234 @@
+"""Provincial push benchmark: push throughput against the fake platform, and the hot path with the
+push on vs off, side by side in one run.
+
+    .venv/bin/python bench/bench_province.py [--records 600] [--profiles zhejiang,shandong]
+                                             [--backlog 3000] [--seconds 5] [--windows 20] [--rounds 3]
+
+1. Throughput: a real `queued serve` per profile; `--records` ratings are made (办件 bound) while
+   the fake platform (tests/province/fake_platform.py, a loopback HTTP server in this process)
+   holds the sender's first request at the door; then it lets everything in and we time until
+   every record is accepted. shandong sends two SM2
+   requests per rating (service, then rating); the fake decrypts them in this process (with
+   snowland here: gmssl's decryption, used by the tests, is slower than our encryption).
+2. Hot path: the same hall (20 windows, real Mosquitto) twice: without [province], and with the
+   zhejiang push draining a backlog of `--backlog` ratings while we measure durable ticket issue
+   (wrk, 32 connections) and clerk call-next → `led` message (bench_led's clients, one window at a
+   time). Target: both within 10% of push off. The figures say how many records were pushed during
+   the measurement, so a run where the backlog ran out early shows it.
+
+The machine is shared with other work while developing: run it on a quiet machine for figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx  # noqa: E402
+
+from bench.bench_http import LUA, parse_wrk  # noqa: E402
+from bench.bench_led import Clerk, LedWatcher, one_call, pct  # noqa: E402
+from tests.province.fake_platform import FakePlatform  # noqa: E402
+from tests.support import Mosquitto, ServeProcess, free_port, token  # noqa: E402
+
+
+def hall_config(db: str, http_port: int, mqtt_port: int, windows: int, province: str) -> str:
+    parts = [f'[daemon]\nhttp = "127.0.0.1:{http_port}"\ndatabase = "{db}"\nlog_level = "warning"\n',
+             f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\n',
+             '[hall]\nid = "main"\nname = "压测大厅"\n',
+             '[[business]]\ncode = "A"\nname = "综合受理"\n']
+    parts += [f'[[window]]\nid = "{i}"\nbusinesses = ["A"]\n' for i in range(1, windows + 1)]
+    return "\n".join(parts) + province
+
+
+class BenchHall:
+    def __init__(self, tmp: Path, broker: Mosquitto, windows: int, province: str):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.db = str(tmp / "hall.sqlite3")
+        (tmp / "hall.toml").write_text(hall_config(self.db, self.port, broker.port, windows, province), "utf-8")
+        self.proc = ServeProcess(tmp / "hall.toml", tmp).start(self.base, 30)
+        self.admin = {"Authorization": f"Bearer {token(self.db, 'admin')}"}
+        self.windows = windows
+
+    async def ratings(self, n: int) -> None:
+        """n tickets issued, served across the windows, each bound to a 办件 and rated by its holder."""
+        async with httpx.AsyncClient(base_url=self.base, timeout=60) as http:
+            sem = asyncio.Semaphore(16)
+
+            async def post(path, body=None):
+                async with sem:
+                    r = await http.post(path, json=body or {}, headers=self.admin)
+                    r.raise_for_status()
+                    return r.json()
+
+            tickets = await asyncio.gather(*(post("/api/v1/tickets", {"business": "A"}) for _ in range(n)))
+
+            async def window(w: int, count: int):
+                for _ in range(count):
+                    await post(f"/api/v1/windows/{w}/call-next")
+                    await post(f"/api/v1/windows/{w}/finish")
+
+            per = [n // self.windows + (1 if i < n % self.windows else 0) for i in range(self.windows)]
+            await asyncio.gather(*(window(w + 1, c) for w, c in enumerate(per)))
+            conn = sqlite3.connect(self.db, timeout=30)
+            with conn:  # bind every case (what the 一窗受理 system's POST …/cases stores)
+                conn.execute("UPDATE cases SET project_no = 'B-' || window || '-' || case_id,"
+                             " item_code='330201001000123456789012345678901', item_name='企业设立登记',"
+                             " applicant_name='王小明', applicant_id='330201199001011234',"
+                             " applicant_phone='13800138000', bound_at=finished_at WHERE project_no IS NULL")
+            conn.close()
+
+            async def rate(t):
+                async with sem:
+                    body = {"ticket": t["id"], "level": 5}
+                    if t.get("rating_key"):
+                        body["key"] = t["rating_key"]
+                    (await http.post("/api/v1/ratings", json=body)).raise_for_status()
+
+            await asyncio.gather(*(rate(t) for t in tickets))
+
+    def delivered(self) -> tuple[int, int]:
+        conn = sqlite3.connect(self.db, timeout=30)
+        try:
+            done, total = conn.execute("SELECT SUM(state IN ('accepted','duplicate')), COUNT(*) FROM province_outbox"
+                                       " WHERE step='rating'").fetchone()
+        finally:
+            conn.close()
+        return done or 0, total or 0
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def throughput(profile: str, records: int, broker: Mosquitto) -> None:
+    fake = FakePlatform(decrypt_with="snowland").start()
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-province-{profile}-"))
+    hall = None
+    try:
+        fake.pause()  # the sender's first request waits at the door; the backlog builds, no retries
+        hall = BenchHall(tmp, broker, 8, fake.province_toml(profile, tmp, timeout_s=120, retry_base_s=0.05,
+                                                             retry_max_s=0.2))
+        asyncio.run(hall.ratings(records))
+        fake.resume()
+        t0 = time.perf_counter()
+        while hall.delivered()[0] < records:
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - t0
+        kind = "zhejiang" if profile == "zhejiang" else "rating"
+        assert len(fake.stored(kind)) == records, (len(fake.stored(kind)), records)
+        requests = records * (2 if profile == "shandong" else 1)
+        print(f"push {profile:<9} {records} ratings in {elapsed:6.2f} s: {records / elapsed:7.1f} records/s"
+              f" ({requests / elapsed:.1f} requests/s; each on the platform once: {len(fake.stored(kind))})")
+    finally:
+        if hall is not None:
+            hall.stop()
+        fake.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def led_sequential(hall: BenchHall, mqtt_port: int, rounds: int) -> list[float]:
+    bearer = hall.admin["Authorization"].split()[1]
+    watcher = LedWatcher(mqtt_port)
+    ready = asyncio.Event()
+    task = asyncio.create_task(watcher.run(ready))
+    await ready.wait()
+    clerks = [Clerk(hall.port, str(w), bearer) for w in range(1, hall.windows + 1)]
+    ms = []
+    async with httpx.AsyncClient(base_url=hall.base, timeout=30) as http:
+        for _ in range(hall.windows * (rounds + 1)):
+            (await http.post("/api/v1/tickets", json={"business": "A"}, headers=hall.admin)).raise_for_status()
+        for c in clerks[:3]:  # warm-up
+            await c.open()
+            await one_call(c, watcher)
+            (await http.post(f"/api/v1/windows/{c.window}/finish", headers=hall.admin)).raise_for_status()
+        for _ in range(rounds):
+            for c in clerks:
+                await c.open()
+                ms.append(await one_call(c, watcher))
+            for c in clerks:
+                (await http.post(f"/api/v1/windows/{c.window}/finish", headers=hall.admin)).raise_for_status()
+    for c in clerks:
+        c.close()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return ms
+
+
+def hot_path(push: bool, backlog: int, seconds: int, windows: int, rounds: int, broker: Mosquitto) -> dict:
+    fake = FakePlatform().start() if push else None
+    tmp = Path(tempfile.mkdtemp(prefix="bench-province-hot-"))
+    hall = None
+    try:
+        province = ""
+        if push:
+            fake.pause()
+            province = fake.province_toml("zhejiang", tmp, timeout_s=120, retry_base_s=0.05, retry_max_s=0.2)
+        hall = BenchHall(tmp, broker, windows, province)
+        if push:
+            asyncio.run(hall.ratings(backlog))
+            fake.resume()  # the sender drains the backlog while we measure
+        before = hall.delivered()[0] if push else 0
+        script = tmp / "post.lua"
+        script.write_text(LUA % token(hall.db, "kiosk"))
+        out = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "--timeout", "5s", "-s",
+                              str(script), hall.base + "/api/v1/tickets"], capture_output=True, text=True,
+                             check=True).stdout
+        led = asyncio.run(led_sequential(hall, broker.port, rounds))
+        pushed = (hall.delivered()[0] - before) if push else 0
+        return {"issue": parse_wrk(out), "led": led, "pushed": pushed,
+                "left": (backlog - hall.delivered()[0]) if push else 0}
+    finally:
+        if hall is not None:
+            hall.stop()
+        if fake is not None:
+            fake.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=600)
+    ap.add_argument("--profiles", default="zhejiang,shandong")
+    ap.add_argument("--backlog", type=int, default=3000)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--windows", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--skip-hot-path", action="store_true")
+    a = ap.parse_args()
+    broker = Mosquitto().start()
+    try:
+        for profile in [p for p in a.profiles.split(",") if p]:
+            throughput(profile, a.records, broker)
+        if a.skip_hot_path:
+            return
+        if not shutil.which("wrk"):
+            sys.exit("bench_province: the hot-path part needs wrk (apt-get install wrk)")
+        off = hot_path(False, 0, a.seconds, a.windows, a.rounds, broker)
+        on = hot_path(True, a.backlog, a.seconds, a.windows, a.rounds, broker)
+    finally:
+        broker.cleanup()
+    print(f"hot path, push off vs on (zhejiang draining a backlog of {a.backlog}):")
+    for name, r in (("off", off), ("on", on)):
+        i, led = r["issue"], r["led"]
+        extra = f"   pushed during it {r['pushed']:,} (left {r['left']:,})" if name == "on" else ""
+        print(f"  push {name:<3}  issue {i['rps']:7,.0f} tickets/s p99 {i['p99']:6.2f} ms   call→LED median "
+              f"{statistics.median(led):5.2f} ms p99 {pct(led, 99):5.2f} ms{extra}")
+    ratio_issue = on["issue"]["rps"] / off["issue"]["rps"]
+    ratio_led = pct(on["led"], 99) / pct(off["led"], 99)
+    verdict = "met" if ratio_issue >= 0.9 and ratio_led <= 1.1 else "NOT met"
+    print(f"  on/off: issue rate {ratio_issue:.0%}, call→LED p99 {ratio_led:.0%}; target within 10%: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
