@@ -217,16 +217,19 @@ class ProvinceRoutes:
             records = await self.outbox()
             now = self.a.runtime.clock()
             oldest = self.a.oldest_pending_at
+            recon = await self.reconciliation(day_from, day_to)
+            live = [w for w in recon if w["alert"]]  # the page's days now; the adapter's covers 31 days
+            older = [w for w in self.a.alerts if w["day"] < day_from]
             ctx.update(
                 profile=s.profile, profile_text=PROFILE_TEXT[s.profile], figures=self.a.figures,
-                alert=self.a.alert, alerts=self.a.alerts,
+                alert=bool(live or older), alerts=live + older,
                 problems=[r for r in records if r["state"] in REPUSHABLE],
                 pending=[r for r in records if r["state"] not in REPUSHABLE][:100],
                 oldest_age=None if oldest is None else _age(now - oldest),
                 delivered=(await self.a.runtime.journal.fetchone(
                     "SELECT COUNT(*) AS n FROM province_outbox WHERE profile = ? AND state IN ('accepted','duplicate')"
                     " AND rated_at >= ?", (s.profile, now - 86400)))["n"],
-                recon=await self.reconciliation(day_from, day_to), day_from=day_from, day_to=day_to,
+                recon=recon, day_from=day_from, day_to=day_to,
                 retry_max=_age(s.retry_max_s), mask=mask)
         return self.templates.TemplateResponse(request, "admin_province.html", ctx)
 

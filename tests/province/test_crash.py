@@ -128,7 +128,7 @@ async def test_faults_and_kill_9_mid_request_lose_and_double_nothing(tmp_path, p
     eps = (fake.ZJ,) if profile == "zhejiang" else (fake.SD_SERVICE, fake.SD_RATING)
     try:
         await hall.start()
-        r = await hall.post("/api/v1/windows/4/sign-in", {"clerk": "1001"})
+        r = await hall.post("/api/v1/windows/4/sign-in", {"clerk": "1001", "pin": "1001"})
         assert r.status_code == 200, r.text
 
         async def pad_rating(level: int = 4) -> float:
