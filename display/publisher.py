@@ -4,7 +4,9 @@ its retained will `offline`, publishes what the outbox holds, and hears screens'
 aiomqtt does not reconnect by itself, hence the loop. Publishing never touches the hot path: the
 runtime's listener only marks the outbox; this task builds and sends when the broker is there.
 After every (re)connect every window's screen and the board are republished (retained), so
-screens are right at once even if the broker lost its retained messages in a restart.
+screens are right at once even if the broker lost its retained messages in a restart. With a
+`RetainedWatch` the link also hears its own retained topics and reports another client's
+overwrite (`on_overwrite`), so the display service can say its state again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import aiomqtt
 from display.errors import DisplayError
 from display.messages import Changes, Message
 from display.outbox import Outbox
+from display.retained_watch import RetainedWatch
 
 log = logging.getLogger("queued.display")
 
@@ -50,7 +53,8 @@ class MqttLink:
     def __init__(self, url: str, *, status_topic: str, subscriptions: list[str], outbox: Outbox,
                  build: Callable[[Changes], list[Message]], on_connect: Callable[[], None],
                  on_message: Callable[[str, bytes], None], username: str = "", password: str = "",
-                 client_id: str = ""):
+                 client_id: str = "", watch: RetainedWatch | None = None,
+                 on_overwrite: Callable[[str, str, bytes], None] | None = None):
         self.url = url
         self.host, self.port, self.tls = parse_url(url)
         self.status_topic = status_topic
@@ -59,6 +63,8 @@ class MqttLink:
         self.build = build
         self.on_connect = on_connect
         self.on_message = on_message
+        self.watch = watch
+        self.on_overwrite = on_overwrite
         self.username = username or None
         self.password = password or None
         self.client_id = client_id or f"queued-{os.getpid()}-{os.urandom(3).hex()}"
@@ -116,9 +122,17 @@ class MqttLink:
                 async with self._client() as client:
                     client.pending_calls_threshold = 100_000  # we bound our own batches
                     self.client = client
+                    if self.watch is not None:
+                        self.watch.reset()
+                        self.watch.sent(self.status_topic, b"online")
                     await client.publish(self.status_topic, b"online", qos=1, retain=True)
                     for topic in self.subscriptions:
                         await client.subscribe(topic, qos=0)
+                    if self.watch is not None:
+                        # Straight from paho's reader: no queue, no task per message (most are our echoes).
+                        for topic in self.watch.filters:
+                            client._client.message_callback_add(topic, self._watched)
+                            await client.subscribe(topic, qos=0)
                     self.connected = True
                     self.connects += 1
                     backoff = BACKOFF_MIN_S
@@ -162,13 +176,35 @@ class MqttLink:
         while True:
             await self.outbox.ready.wait()
             changes = self.outbox.take()
+            watch = self.watch
             for m in self.build(changes):
+                if watch is not None and m.retain:
+                    watch.sent(m.topic, m.payload)
                 info = paho.publish(m.topic, m.payload, m.qos, m.retain)
                 if info.rc != 0:
                     raise aiomqtt.MqttCodeError(info.rc, f"could not publish to {m.topic}")
                 self.published += 1
             if paho.want_write():
                 await asyncio.sleep(0)  # let the loop flush before the next batch is built
+
+    def publish_now(self, topic: str, payload: bytes, retain: bool = True) -> None:
+        """One message out of turn (a correction); dropped when not connected (the next connect
+        republishes everything anyway)."""
+        client = self.client
+        if client is None or not self.connected:
+            return
+        if self.watch is not None and retain:
+            self.watch.sent(topic, payload)
+        if client._client.publish(topic, payload, 1, retain).rc == 0:
+            self.published += 1
+
+    def _watched(self, _client, _userdata, msg) -> None:
+        try:
+            kind = self.watch.heard(msg.topic, bytes(msg.payload), bool(msg.retain))
+            if kind is not None and self.on_overwrite is not None:
+                self.on_overwrite(kind, msg.topic, bytes(msg.payload))
+        except Exception:  # a stranger's message must never end the link
+            log.exception("ignoring MQTT message on %s", msg.topic)
 
     async def _read(self, client: aiomqtt.Client) -> None:
         async for msg in client.messages:

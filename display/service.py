@@ -1,5 +1,6 @@
 """The display adapter: the runtime's events → screens (MQTT and the /screen page), screens'
-heartbeats → the supervisor's view and metrics.
+heartbeats → the supervisor's view and metrics. It owns the screens' retained state: another
+client's overwrite (display.retained_watch) is counted and put right within a second.
 
 The runtime listener only notes what changed (`ScreenModel.observe`) and marks the outboxes;
 payloads are built when a consumer is ready to send, from the state at that moment.
@@ -7,7 +8,10 @@ payloads are built when a consumer is ready to send, from the state at that mome
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import time
 from collections.abc import Sequence
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -19,11 +23,14 @@ from display import screen_page
 from display.messages import Changes, Message, ScreenModel
 from display.outbox import Outbox
 from display.publisher import MqttLink
+from display.retained_watch import KINDS, RetainedWatch
 from display.screens import ScreenRegistry, parse_alive
 from queued.broker import daemon_login, embedded_url
 from queued.web.inputs import require
 
 log = logging.getLogger("queued.display")
+
+CORRECT_EVERY_S = 1.0  # at most one correction per topic per second (two daemons on one hall id would fight)
 
 
 def broker_url(config) -> str:
@@ -59,6 +66,11 @@ class DisplayCollector:
                                       "broker was away (the outbox keeps the latest 200)")
         dropped.add_metric([], s.outbox.dropped_calls)
         yield dropped
+        over = CounterMetricFamily("queued_screen_overwrites", "Retained screen messages another client published "
+                                   "over the daemon's (each one republished)", labels=["topic"])
+        for kind in KINDS:
+            over.add_metric([kind], s.watch.overwrites[kind])
+        yield over
 
 
 class DisplayService:
@@ -74,10 +86,15 @@ class DisplayService:
         self._last_led: dict[str, dict] = {}  # what each window's screen last showed (skip repeats)
         self._last_board: dict | None = None
         self._flashed: dict[str, tuple | None] = {}  # window → the call already flashed
+        self.watch = RetainedWatch(self.model.base)
+        self._corrected: dict[str, float] = {}  # topic → when it was last put right
+        self._due: set[str] = set()  # topics whose correction waits for CORRECT_EVERY_S
+        self._last_overwrite_at: float | None = None
         self.link = MqttLink(
             broker_url(cfg), status_topic=self.model.status_topic(), subscriptions=[self.model.alive_filter()],
             outbox=self.outbox, build=self.build, on_connect=self._connected, on_message=self._heard,
             username=cfg.mqtt_username, password=cfg.mqtt_password, client_id=cfg.mqtt_client_id,
+            watch=self.watch, on_overwrite=self._overwritten,
         )
         rt.subscribe(self._on_events)
         rt.health_checks["mqtt"] = lambda: self.link.connected
@@ -134,6 +151,48 @@ class DisplayService:
                 self._last_board = same
                 out.append(model.board_message(board))
         return out
+
+    # ---- the screens' state is ours -------------------------------------------------------------
+
+    def _overwritten(self, kind: str, topic: str, payload: bytes) -> None:
+        """Another client published over one of our retained topics: say our state again."""
+        self._last_overwrite_at = self.runtime.clock()
+        log.warning("another MQTT client overwrote the retained %s; republishing the daemon's state", topic)
+        if kind == "led":
+            try:
+                seq = json.loads(payload).get("seq")
+            except (ValueError, AttributeError):
+                seq = None
+            window = topic.split("/")[-2]
+            if isinstance(seq, int) and not isinstance(seq, bool) and window in self.model.seq and 0 < seq < 2**53:
+                # Displays drop messages whose seq is not above the last they showed: go past the forgery.
+                self.model.seq[window] = max(self.model.seq[window], seq)
+        wait = self._corrected.get(topic, -CORRECT_EVERY_S) + CORRECT_EVERY_S - time.monotonic()
+        if wait <= 0:
+            self._correct(topic, kind)
+        elif topic not in self._due:
+            self._due.add(topic)
+            asyncio.get_running_loop().call_later(wait, self._correct, topic, kind)
+
+    def _correct(self, topic: str, kind: str) -> None:
+        self._due.discard(topic)
+        self._corrected[topic] = time.monotonic()
+        if kind == "status":
+            self.link.publish_now(topic, b"online")
+        elif kind == "board":
+            self._last_board = None
+            self.outbox.put(Changes(board=True))
+        else:  # led or led/gbk: both are rebuilt, with a new seq
+            window = topic.split("/")[-3 if kind == "led_gbk" else -2]
+            if window in self.runtime.engine.windows:
+                self._last_led.pop(window, None)
+                self.outbox.put(Changes(windows={window: False}))
+
+    def overwrites(self) -> dict:
+        """For the supervisor's view: how often another client overwrote a screen, and the last one."""
+        at = self._last_overwrite_at
+        return {"count": self.watch.total, "last_topic": self.watch.last_topic,
+                "last_at": self.runtime.calendar.iso(at) if at is not None else None}
 
     # ---- heartbeats ------------------------------------------------------------------------------
 

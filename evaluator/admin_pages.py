@@ -62,6 +62,7 @@ def live_hall(adapter) -> dict:
                         "pad": devices["pads"].get(w.id)})
     return {"at": rt.iso(now), "day": eng.day, "warn_wait_s": [yellow, red], "windows": windows,
             "screens": devices["screens"], "broker": devices["broker"],
+            "screen_overwrites": devices["screen_overwrites"],  # another client overwrote a screen
             "businesses": list(businesses.values()), "late": late[:30],
             "queue_alert": alert_at,
             "totals": {"waiting": sum(b["waiting"] for b in businesses.values()), "late": len(late),
@@ -73,12 +74,14 @@ def _devices(adapter, now: float) -> dict:
     Read from the pads and display adapters when the daemon runs them (duck-typed: no import)."""
     daemon = adapter.daemon
     pads, display = daemon.adapter("PadAdapter"), daemon.adapter("DisplayService")
-    out: dict = {"pads": {}, "screens": [], "broker": None}
+    out: dict = {"pads": {}, "screens": [], "broker": None,
+                 "screen_overwrites": {"count": 0, "last_topic": None, "last_at": None}}
     if pads is not None:
         out["pads"] = {w: "online" if pads.is_online(w) else "offline" for w in pads.bindings}
     if display is not None:
         out["screens"] = display.screens.listing(now, adapter.runtime.calendar.iso)
         out["broker"] = "online" if display.link.connected else "offline"
+        out["screen_overwrites"] = display.overwrites()
     return out
 
 
