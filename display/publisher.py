@@ -89,6 +89,9 @@ class MqttLink:
 
     async def stop(self) -> None:
         client = self.client
+        self.on_overwrite = None  # our own "offline" below is not a stranger's
+        if self.watch is not None:
+            self.watch.sent(self.status_topic, b"offline")
         if client is not None and self.connected:
             try:  # a clean disconnect does not fire the will: say it ourselves
                 await asyncio.wait_for(client.publish(self.status_topic, b"offline", qos=1, retain=True), 1.0)

@@ -4,12 +4,18 @@ call spoken aloud), fed by Server-Sent Events at /events/screen.
 Public on purpose: it shows what the hall's board shows anyway (ticket numbers and counts, no
 names), and a screen PC in the waiting area should need no token. The page fetches /screen/state
 whenever its stream (re)opens, so a daemon restart heals itself without a reload.
+
+Streams are open connections, so they are rationed: without a token a client address gets at most
+MAX_PER_ADDRESS of them (429 beyond) and all anonymous ones together MAX_ANONYMOUS (503 beyond);
+a stream with a valid token (`/screen?token=…`, any role: it proves the hall issued it) comes from
+its own allowance, MAX_WITH_TOKEN, that strangers cannot use up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,12 +27,15 @@ from display.messages import Changes
 from display.outbox import Outbox
 from queued.web.app import make_templates
 from queued.web.errors import ApiError
+from queued.web.inputs import principal
 
 if TYPE_CHECKING:
     from display.service import DisplayService
 
 KEEPALIVE_S = 15.0  # a comment line keeps proxies and the browser from calling the stream dead
-MAX_STREAMS = 200
+MAX_PER_ADDRESS = 8
+MAX_ANONYMOUS = 200
+MAX_WITH_TOKEN = 1000
 templates = make_templates(Path(__file__).parent / "templates")
 
 
@@ -36,6 +45,8 @@ class ScreenHub:
     def __init__(self, service: DisplayService):
         self.service = service
         self.streams: set[Outbox] = set()
+        self.anonymous: Counter[str] = Counter()  # client address → open streams without a token
+        self.with_token = 0
         self.closed = False
 
     def put(self, changes: Changes) -> None:
@@ -63,7 +74,30 @@ class ScreenHub:
             "board": s.model.board(rt.engine, now), "now_ms": int(now * 1000),
         }
 
-    async def stream(self, request: Request):
+    def admit(self, address: str | None) -> None:
+        """Reserve a stream for `address` (None: it came with a token) or refuse it."""
+        if address is None:
+            if self.with_token >= MAX_WITH_TOKEN:
+                raise ApiError("unavailable", f"屏幕连接过多（more than {MAX_WITH_TOKEN} screen streams）", 503)
+            self.with_token += 1
+            return
+        if self.anonymous[address] >= MAX_PER_ADDRESS:
+            raise ApiError("too_many_streams", f"本机打开的屏幕连接过多，请关闭多余页面（more than {MAX_PER_ADDRESS} "
+                           "screen streams from this address; a screen with a token is not limited so）", 429)
+        if sum(self.anonymous.values()) >= MAX_ANONYMOUS:
+            raise ApiError("unavailable", f"屏幕连接过多（more than {MAX_ANONYMOUS} screen streams without a "
+                           "token）", 503)
+        self.anonymous[address] += 1
+
+    def release(self, address: str | None) -> None:
+        if address is None:
+            self.with_token -= 1
+            return
+        self.anonymous[address] -= 1
+        if self.anonymous[address] <= 0:
+            del self.anonymous[address]
+
+    async def stream(self, request: Request, address: str | None):
         box = Outbox(call_limit=20)
         self.streams.add(box)
         s = self.service
@@ -87,6 +121,7 @@ class ScreenHub:
                         yield f"event: board\ndata: {json.dumps(board, ensure_ascii=False)}\n\n"
             finally:
                 self.streams.discard(box)
+                self.release(address)
 
         return events()
 
@@ -103,9 +138,21 @@ def routes(service: DisplayService) -> list[Route]:
         return JSONResponse(hub.state())
 
     async def screen_events(request: Request) -> StreamingResponse:
-        if len(hub.streams) >= MAX_STREAMS:
-            raise ApiError("unavailable", f"屏幕连接过多（more than {MAX_STREAMS} screen streams）", 503)
-        return StreamingResponse(await hub.stream(request), media_type="text/event-stream",
+        token = request.query_params.get("token")
+        if token is not None or request.headers.get("authorization"):
+            p = await principal(request) if token is None else await request.app.state.tokens.principal(token)
+            if p is None:
+                raise ApiError("unauthorized", "令牌无效或已吊销（unknown or revoked token）")
+            address = None
+        else:
+            address = request.client.host if request.client else "?"
+        hub.admit(address)
+        try:
+            body = await hub.stream(request, address)
+        except BaseException:
+            hub.release(address)
+            raise
+        return StreamingResponse(body, media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     return [

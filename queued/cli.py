@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 
@@ -35,17 +34,22 @@ def _run(coro) -> None:
 
 
 def cmd_serve(args) -> int:
+    from queued import logs
     from queued.config import load_config
     from queued.daemon import Daemon
+    from queued.process_limits import raise_fd_limit
 
     cfg = load_config(args.config)
-    logging.basicConfig(level=getattr(logging, cfg.log_level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(cfg.log_level)
+    raise_fd_limit()
     if cfg.demo:
         print("queued: no --config given: serving the built-in demo hall "
               f"(database {cfg.database} in the working directory, embedded MQTT broker on "
               f"{cfg.embedded_mqtt[0]}:{cfg.embedded_mqtt[1]})", flush=True)
-    _run(Daemon(cfg).serve())
+    try:
+        _run(Daemon(cfg).serve())
+    finally:
+        logs.flush_repeats(force=True)
     return 0
 
 

@@ -80,8 +80,17 @@ class Daemon:
     async def serve(self, ready: Callable[[], None] | None = None) -> None:
         import uvicorn
 
+        from queued.web import server as http
+
         cfg = self.config
-        await self.start()
+        # Bound before anything starts: a taken port ends the start here, naming the address.
+        sock = http.bind(cfg.http_host, cfg.http_port)
+        try:
+            await self.start()
+        except BaseException:
+            sock.close()
+            raise
+        self.metrics.registry.register(http.ServerCollector())
         # The hall's state is long-lived and acyclic; a full collection over it stalls the loop for
         # tens of ms under load. Freeze what start-up built and collect young objects less often.
         import gc
@@ -89,21 +98,20 @@ class Daemon:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
-        server = uvicorn.Server(uvicorn.Config(
-            self.app, host=cfg.http_host, port=cfg.http_port, log_level="warning", access_log=False,
-            lifespan="off", http="httptools", timeout_graceful_shutdown=3, server_header=False,
-            proxy_headers=False,  # no reverse proxy is assumed; X-Forwarded-* are not trusted
-        ))
+        server = uvicorn.Server(http.uvicorn_config(self.app, cfg.http_host, cfg.http_port))
         server.install_signal_handlers = lambda: None  # we own the signals
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
         try:
-            task = asyncio.create_task(server.serve())
+            task = asyncio.create_task(server.serve(sockets=[sock]))
             while not server.started and not task.done():
                 await asyncio.sleep(0.02)
             if task.done() and not server.started:
-                await task
+                try:
+                    await task
+                except SystemExit:  # uvicorn exits from inside its task when it cannot start
+                    pass
                 raise StartupError(f"cannot listen on {cfg.http_host}:{cfg.http_port}: the port is taken "
                                    f"or not allowed; set [daemon] http or QUEUED_HTTP to another HOST:PORT")
             log.info("queued serving %s (%s) on http://%s:%d", cfg.hall.name, cfg.source, cfg.http_host, cfg.http_port)
@@ -112,13 +120,23 @@ class Daemon:
             if ready:
                 ready()
             watchdog = asyncio.create_task(self._fail_stop(server))
+            repeats = asyncio.create_task(self._report_repeats())
             await task
             watchdog.cancel()
+            repeats.cancel()
         finally:
             await self.stop()
         if self.runtime.journal.failed is not None:
             raise JournalError(f"the journal failed and the daemon stopped: {self.runtime.journal.failed}; "
                                f"restart it (systemd/Docker do) and it replays the journal")
+
+    async def _report_repeats(self) -> None:
+        """Errors that repeat are logged once; say every so often how often (queued/logs.py)."""
+        from queued import logs
+
+        while True:
+            await asyncio.sleep(10)
+            logs.flush_repeats()
 
     async def _fail_stop(self, server) -> None:
         """When the journal cannot be written, memory is ahead of disk: stop (non-zero exit) so the

@@ -19,6 +19,7 @@ from queued.sessions import SessionStore
 from queued.web import api_tickets, api_windows, ops, static_files
 from queued.web.edge import EdgeTextMiddleware
 from queued.web.errors import HANDLERS
+from queued.web.limits import BodyLimit
 from queued.web.same_origin import SameOriginMiddleware
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -83,4 +84,5 @@ def create_app(runtime, metrics: Metrics, routes: Sequence[BaseRoute] = (), life
     app.add_middleware(EdgeTextMiddleware)
     app.add_middleware(SameOriginMiddleware, public_url=cfg.public_url)  # cross-site refusal, every route
     app.add_middleware(TimingMiddleware, metrics=metrics)
+    app.add_middleware(BodyLimit)  # outermost: counts the body as it is read, whoever reads it
     return app

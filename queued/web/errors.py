@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 
 from queued.core.errors import CoreError
 from queued.errors import JournalError
@@ -38,6 +38,8 @@ STATUS = {
     "invalid_request": 422,
     "bad_request": 422,  # text that cannot be stored (http-api.md 1.1, Auth)
     "rate_limited": 429,
+    "too_many_streams": 429,
+    "too_large": 413,
     "unavailable": 503,
 }
 
@@ -75,8 +77,14 @@ async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
     return error_response(code, exc.detail or "", exc.status_code)
 
 
+async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+    """The client went (or was dropped for being too slow) while its body was read: nobody to answer."""
+    return Response(status_code=400)
+
+
 async def server_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # Not logged here: Starlette re-raises it after this reply, and the server's outermost layer
+    # (queued/web/server.py, LoggedErrors) logs it once.
     return error_response("internal_error", "内部错误，已记录（internal error, logged）", 500)
 
 
@@ -85,5 +93,6 @@ HANDLERS = {
     CoreError: core_error,
     JournalError: journal_error,
     HTTPException: http_error,
+    ClientDisconnect: client_gone,
     Exception: server_error,
 }

@@ -36,7 +36,7 @@ def hall(tmp_path):
         assert r.status_code == 201
         r = http.post("/api/v1/windows/1/call-next", headers=clerk)
         assert r.status_code == 200
-        yield SimpleNamespace(http=http, port=broker.port, kiosk=kiosk, clerk=clerk, supervisor=supervisor)
+        yield SimpleNamespace(http=http, port=broker.port, kiosk=kiosk, clerk=clerk, supervisor=supervisor, proc=proc)
     proc.stop()
     broker.cleanup()
 
@@ -104,3 +104,11 @@ def test_its_own_bursts_are_never_counted_as_overwrites(hall):
     assert metric(m, "queued_mqtt_published_total") > 40
     assert sum(metric(m, "queued_screen_overwrites_total", topic=t) for t in ("led", "led_gbk", "status", "board")) == 0
     assert http.get("/api/v1/hall/live", headers=hall.supervisor).json()["screen_overwrites"]["count"] == 0
+
+
+def test_its_own_offline_at_stop_is_not_taken_back(hall):
+    assert retained(hall.port, "queued/main/status") == b"online"
+    hall.proc.stop()
+    assert hall.proc.proc.returncode == 0
+    time.sleep(0.3)
+    assert retained(hall.port, "queued/main/status") == b"offline"

@@ -1,0 +1,132 @@
+"""The HTTP server around the app: the listening socket, bound before anything else starts, and
+uvicorn with what it lacks against slow or hostile clients.
+
+- The socket is bound first, so a taken port ends the start at once with the address named
+  (uvicorn's own failure exits from inside a task and left the daemon hanging, deaf to SIGTERM).
+- uvicorn's httptools protocol has no header or body timeout: a client that opens connections and
+  sends a byte now and then holds them forever (slowloris). `DeadlineProtocol` gives every request
+  REQUEST_READ_TIMEOUT_S from its first byte (or from the connection, for a silent one) to arrive
+  whole; then it is answered 408 and the connection closed. Between requests uvicorn's keep-alive
+  timeout applies.
+- Errors: Starlette answers an unhandled error with our 500 and then re-raises it for the server
+  to log; `LoggedErrors` logs it once here instead of a traceback from each of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+
+from prometheus_client.core import CounterMetricFamily
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from queued.errors import StartupError
+
+log = logging.getLogger("queued.web")
+
+REQUEST_READ_TIMEOUT_S = 10.0
+KEEP_ALIVE_S = 5.0
+BACKLOG = 2048
+_408 = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 16\r\n"
+        b"connection: close\r\n\r\nrequest too slow")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The HTTP listening socket, or a StartupError naming the address."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        why = "the port is already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        raise StartupError(f"cannot listen on {host}:{port}: {why}; set [daemon] http or QUEUED_HTTP to another "
+                           f"HOST:PORT") from None
+    sock.setblocking(False)
+    return sock
+
+
+class DeadlineProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline for reading each request whole."""
+
+    dropped = 0  # requests dropped for being too slow, in this process
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def _arm(self) -> None:
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(REQUEST_READ_TIMEOUT_S, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._arm()  # a connection that never sends a byte is a request that never comes
+
+    def connection_lost(self, exc) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        DeadlineProtocol.dropped += 1
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete or not cycle.response_started:
+            self.transport.write(_408)
+        log.warning("dropped a request from %s that was not whole after %.0f s", (self.client or ("?",))[0],
+                    REQUEST_READ_TIMEOUT_S)
+        self.transport.close()  # the app, if it was reading the body, sees the client gone
+
+
+class LoggedErrors:
+    """Outermost ASGI layer: an error the app let out is logged once, here, and not re-raised into
+    the server (which would log it again with the same traceback)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await self.app(scope, receive, send)
+        except Exception:
+            if scope["type"] == "http":
+                log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            else:
+                raise
+
+
+class ServerCollector:
+    def collect(self):
+        dropped = CounterMetricFamily("queued_http_slow_requests_dropped", "Requests not whole within "
+                                      f"{REQUEST_READ_TIMEOUT_S:.0f} s of their first byte (408, connection closed)")
+        dropped.add_metric([], DeadlineProtocol.dropped)
+        yield dropped
+
+
+def uvicorn_config(app, host: str, port: int):
+    import uvicorn
+
+    return uvicorn.Config(
+        LoggedErrors(app), host=host, port=port, log_level="warning", access_log=False, log_config=None,
+        lifespan="off", http=DeadlineProtocol, timeout_graceful_shutdown=3, server_header=False,
+        timeout_keep_alive=KEEP_ALIVE_S, backlog=BACKLOG,
+        proxy_headers=False,  # no reverse proxy is assumed; X-Forwarded-* are not trusted
+    )
