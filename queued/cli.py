@@ -1,4 +1,4 @@
-"""The `queued` command: serve, token, clerk set-pin, backup, pad-emu, led-sim, central."""
+"""The `queued` command: serve, token, clerk set-pin, backup, pad-emu, led-sim, central, simulate."""
 
 from __future__ import annotations
 
@@ -182,9 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(fn=lambda a: _delegate("central.cli", "main", a.rest))
 
+    p = sub.add_parser("simulate", help="simulated days through the real engine: waits, what-ifs, a staffing plan")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+
     argv = sys.argv[1:] if argv is None else argv
     tools = {"pad-emu": ("firmware_bridge.emulator_cli", "run_pad_emulator"), "led-sim": ("display.led_sim", "run_led_sim"),
-             "central": ("central.cli", "main")}
+             "central": ("central.cli", "main"), "simulate": ("queued.simulate.cli", "main")}
     if argv and argv[0] in tools:
         # argparse's REMAINDER drops options that come first (`led-sim --url ...`): hand them over whole.
         return _delegate(*tools[argv[0]], argv[1:])

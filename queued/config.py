@@ -123,12 +123,18 @@ def _apply_env(cfg: Config, env: dict[str, str]) -> Config:
     return replace(cfg, **changes) if changes else cfg
 
 
-def parse_config(text: str, source: str = "<config>") -> Config:
+def parse_config(text: str, source: str = "<config>", overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+    """`overrides`: tables whose keys replace the file's before checking (the simulator's what-ifs)."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config: {source} is not valid TOML: {exc}") from exc
     lines = _Lines(text)
+    for table, values in (overrides or {}).items():
+        if isinstance(raw.get(table, {}), dict):
+            raw.setdefault(table, {}).update(values)
+            for key in values:  # an overridden key's line is not the file's
+                lines.where.pop((table, 0, key), None)
     for table, value in raw.items():
         if table not in SCHEMA:
             raise _fail(lines, table, 0, None, f"unknown section (known: {', '.join(SCHEMA)})", False)

@@ -1,0 +1,165 @@
+"""`queued simulate`: simulated days of a hall through the real engine.
+
+  queued simulate --config hall.toml --demand demand.toml [--days N] [--seed S] [--format text|json|csv]
+                  [--chart waits.svg] [--journal out.sqlite3]
+  queued simulate ... --what-if b.toml [a.toml]     compare two scenarios on the same days
+  queued simulate ... --planner --target-p90 15      the fewest windows per half hour
+  queued simulate --config hall.toml --from-db [--weeks 4]   demand from the hall's own database
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from queued.errors import ConfigError, QueuedError
+from queued.simulate import report
+from queued.simulate.demand import Demand, WhatIf, load_demand, load_what_if
+from queued.simulate.errors import SimulateError
+from queued.simulate.scenario import Scenario
+
+MAX_DAYS = 1000
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="queued simulate", description="模拟大厅的工作日：真实的叫号引擎、模拟的时钟")
+    p.add_argument("--config", help="hall configuration (TOML); none: the built-in demo hall")
+    p.add_argument("--demand", help="demand file (TOML): arrivals, case times, clerks, [[plan]]")
+    p.add_argument("--from-db", action="store_true", help="take arrivals and case times from the hall's database")
+    p.add_argument("--weeks", type=int, default=4, help="with --from-db: the last N weeks (default 4)")
+    p.add_argument("--today", help="with --from-db: the day the history ends before (default: today)")
+    p.add_argument("--days", type=int, default=10, help="simulated working days (default 10)")
+    p.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same days")
+    p.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    p.add_argument("--chart", help="write a chart of waits through the day (SVG) to this file")
+    p.add_argument("--journal", help="also write the simulated events into this SQLite journal (a new file)")
+    p.add_argument("--what-if", nargs="+", metavar="FILE",
+                   help="compare: B (against the base), or B A; files of [hall] keys, [[plan]], [clerks]")
+    p.add_argument("--planner", action="store_true", help="plan the fewest windows per half hour")
+    p.add_argument("--target-p90", type=float, default=15.0, help="planner: p90 wait target in minutes (default 15)")
+    return p
+
+
+def _config(path: str | None, overrides: dict | None = None):
+    from queued.config import DEMO_HALL, load_config, parse_config
+
+    if not overrides:
+        return load_config(path)
+    text = Path(path).read_text(encoding="utf-8") if path else DEMO_HALL.read_text(encoding="utf-8")
+    return parse_config(text, source=path or "built-in demo hall", overrides={"hall": overrides})
+
+
+def _demand(args, cfg) -> Demand:
+    hall = cfg.hall
+    closes = hall.closes_minute
+    base = load_demand(args.demand, hall, closes) if args.demand else None
+    if not args.from_db:
+        if base is None:
+            raise SimulateError("give --demand FILE or --from-db (see docs/simulate.md)")
+        return base
+    from queued.simulate.history import load_history
+
+    today = args.today or cfg_today(cfg)
+    hist = load_history(cfg.database, hall, cfg.timezone, args.weeks, today)
+    if base is not None:  # history's citizens, the file's clerks and plan
+        return replace(hist, clerks=base.clerks, plan=base.plan, opens=base.opens)
+    return hist
+
+
+def cfg_today(cfg) -> str:
+    from queued.core.calendar import HallCalendar
+
+    return HallCalendar(cfg.timezone).day(time.time())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return run(args)
+    except (SimulateError, ConfigError, QueuedError) as exc:
+        print(f"queued simulate: {exc}", file=sys.stderr)
+        return 2
+
+
+def run(args, out=None) -> int:
+    out = out or sys.stdout
+    if not 1 <= args.days <= MAX_DAYS:
+        raise SimulateError(f"--days must be 1..{MAX_DAYS}")
+    if args.planner and args.what_if:
+        raise SimulateError("--planner and --what-if do not go together")
+    if not 1 <= args.target_p90 <= 600:
+        raise SimulateError("--target-p90 must be 1..600 minutes")
+    cfg = _config(args.config)
+    demand = _demand(args, cfg)
+    base = Scenario(cfg.hall, demand, cfg.timezone, "A")
+    if args.planner:
+        from queued.simulate.planner import plan_windows
+
+        result = plan_windows(base, args.target_p90 * 60, args.days, args.seed)
+        _emit(out, args.format, result, report.plan_text, report.plan_rows(result), report.plan_fields(result))
+        return 0
+    if args.what_if:
+        return _what_if(args, cfg, demand, base, out)
+    from queued.simulate.run import run_days
+    from queued.simulate.summary import summarize
+
+    results = run_days(base, args.days, args.seed, record_events=bool(args.journal))
+    summary = summarize(base, results, args.seed)
+    if args.chart:
+        from queued.simulate.chart import waits_svg
+
+        Path(args.chart).write_text(waits_svg(base, results), encoding="utf-8")
+    if args.journal:
+        from queued.simulate.journaled import write_journal
+
+        asyncio.run(write_journal(args.journal, base, results))
+    title = f"{cfg.hall.name} · {demand.source}"
+    _emit(out, args.format, summary, lambda s: report.summary_text(s, title), report.summary_rows(summary),
+          report.SUMMARY_FIELDS)
+    return 0
+
+
+def _side(args, cfg, demand: Demand, path: str | None) -> tuple[Scenario, str]:
+    if path is None:
+        return Scenario(cfg.hall, demand, cfg.timezone, "A"), "现行方案"
+    span = (demand.opens if demand.opens is not None else demand.first_minute(),
+            cfg.hall.closes_minute if cfg.hall.closes_minute is not None else demand.last_minute())
+    wi: WhatIf = load_what_if(path, cfg.hall, span)
+    side_cfg = cfg
+    if wi.hall:
+        try:
+            side_cfg = _config(args.config, wi.hall)
+        except ConfigError as exc:
+            raise SimulateError(f"what-if {path}: {exc}") from None
+    return Scenario(side_cfg.hall, wi.apply(demand), side_cfg.timezone, wi.name), Path(path).name
+
+
+def _what_if(args, cfg, demand: Demand, base: Scenario, out) -> int:
+    from queued.simulate.whatif import compare
+
+    files = args.what_if
+    if len(files) > 2:
+        raise SimulateError("--what-if takes one file (compared with the base) or two (B, then A)")
+    b, name_b = _side(args, cfg, demand, files[0])
+    a, name_a = _side(args, cfg, demand, files[1] if len(files) == 2 else None)
+    result = compare(a, b, args.days, args.seed)
+    _emit(out, args.format, result, lambda c: report.compare_text(c, name_a, name_b), report.compare_rows(result),
+          report.COMPARE_FIELDS)
+    return 0
+
+
+def _emit(out, fmt: str, result, text_fn, rows, fields) -> None:
+    if fmt == "json":
+        out.write(report.dumps(result) + "\n")
+    elif fmt == "csv":
+        out.write(report.to_csv(rows, fields))
+    else:
+        out.write(text_fn(result) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
