@@ -1,0 +1,114 @@
+"""Simulator benchmark: the real engine on a simulated clock (queued.simulate).
+
+- day: a 20,000-ticket day at 40 windows (8 businesses, windows serving 1–3 of them, no-shows,
+  green channel, ETAs read at every issue), target ≤ 2 s on one core;
+- planner: a 30-day planner run on the example hall (docs/examples/sim_hall.toml and
+  sim_demand.toml, p90 target 15 minutes), target ≤ 60 s;
+- eta: the live engine's ETA error on simulated days (mean and p90 of |ETA shown at issue − the
+  wait that followed|), on the example hall and the 40-window hall: the figure the hall-day issue's
+  position/ETA work is measured by.
+
+Wall and CPU (process) time are both printed: on a shared machine CPU time is the steadier figure.
+
+Run: .venv/bin/python bench/bench_simulate.py [--runs 3] [--skip-planner]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from queued.config import parse_config  # noqa: E402
+from queued.core.hall import Business, HallConfig, Window  # noqa: E402
+from queued.simulate.demand import Arrivals, ClerkPolicy, Demand, ServiceTime, parse_demand  # noqa: E402
+from queued.simulate.planner import plan_windows  # noqa: E402
+from queued.simulate.run import run_days  # noqa: E402
+from queued.simulate.scenario import Scenario  # noqa: E402
+from queued.simulate.summary import summarize  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
+CODES = "ABCDEFGH"
+
+
+def big_hall() -> Scenario:
+    """40 windows, 8 businesses: window i serves 1–3 businesses starting at its own; ~20,000 a day."""
+    hall = HallConfig(
+        id="bench", name="bench", businesses=tuple(Business(c, f"业务{c}") for c in CODES),
+        windows=tuple(Window(str(i + 1), tuple(CODES[(i + k) % 8] for k in range(1 + i % 3))) for i in range(40)),
+        closes_minute=17 * 60 + 30)
+    per_hour = 20_000 / 9 / len(CODES)
+    demand = Demand(tuple(Arrivals(c, ((8 * 60 + 30, 17 * 60 + 30, per_hour),), 0.03, 0.02) for c in CODES),
+                    service={c: ServiceTime(57.0, "lognormal", 0.6) for c in CODES},
+                    clerks=ClerkPolicy(walk_s=10.0, recall_every_s=20.0, recalls=2), opens=8 * 60 + 30)
+    return Scenario(hall, demand, name="bench-40")
+
+
+def example_hall() -> Scenario:
+    cfg = parse_config((EXAMPLES / "sim_hall.toml").read_text(encoding="utf-8"), source="sim_hall.toml")
+    demand = parse_demand((EXAMPLES / "sim_demand.toml").read_text(encoding="utf-8"), cfg.hall, "sim_demand.toml",
+                          cfg.hall.closes_minute)
+    return Scenario(cfg.hall, demand, cfg.timezone, "example")
+
+
+def timed(fn):
+    w0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - w0, time.process_time() - c0
+
+
+def bench_day(runs: int) -> None:
+    sc = big_hall()
+    run_days(sc, 1, 0)  # warm up imports and caches
+    walls, cpus, tickets = [], [], 0
+    for seed in range(1, runs + 1):
+        (res,), wall, cpu = timed(lambda seed=seed: run_days(sc, 1, seed))
+        tickets = sum(b.issued for b in res.businesses.values())
+        walls.append(wall)
+        cpus.append(cpu)
+    best = min(cpus)
+    print(f"simulate: one day at 40 windows, {tickets:,} tickets (ETA read at every issue), {runs} runs")
+    print(f"  wall {', '.join(f'{w:.2f}' for w in walls)} s; CPU {', '.join(f'{c:.2f}' for c in cpus)} s;"
+          f" best {best:.2f} s = {best / tickets * 1e6:.1f} µs a ticket (target ≤ 2 s)")
+
+
+def bench_planner() -> None:
+    sc = example_hall()
+    result, wall, cpu = timed(lambda: plan_windows(sc, 15 * 60, 30, 1))
+    per_day = result["summary"]["total"]["tickets"] / result["days"]
+    print(f"planner: 30 simulated days of the example hall (~{per_day:,.0f} tickets a day, 4 businesses),"
+          f" p90 ≤ 15 min per half hour")
+    print(f"  {result['simulations']} plans simulated ({result['simulations'] * 30:,} days) in wall {wall:.1f} s,"
+          f" CPU {cpu:.1f} s (target ≤ 60 s); plan: {result['total_window_hours']:g} window-hours,"
+          f" peak {result['peak_windows']} windows")
+
+
+def bench_eta(days: int) -> None:
+    print(f"eta: the live engine's ETA at issue against the wait that followed, {days} simulated days each")
+    for sc in (example_hall(), big_hall()):
+        results = run_days(sc, days, 1)
+        s = summarize(sc, results, 1)
+        errors = [x for r in results for b in r.businesses.values() for x in b.eta_errors]
+        waits = [x for r in results for b in r.businesses.values() for x in b.waits]
+        print(f"  {sc.name}: {len(errors):,} tickets, mean wait {statistics.mean(waits) / 60:.1f} min;"
+              f" |ETA − wait| mean {s['eta_error']['mean_s'] / 60:.2f} min, p90 {s['eta_error']['p90_s'] / 60:.2f} min")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--eta-days", type=int, default=20)
+    ap.add_argument("--skip-planner", action="store_true")
+    args = ap.parse_args()
+    bench_day(args.runs)
+    if not args.skip_planner:
+        bench_planner()
+    bench_eta(args.eta_days)
+
+
+if __name__ == "__main__":
+    main()
