@@ -26,6 +26,7 @@ ADAPTERS: list[str] = [
     "evaluator.service:EvaluatorAdapter",
     "evaluator.admin:AdminAdapter",
     "evaluator.province.service:ProvinceAdapter",
+    "queued.simulate.admin:PlannerPage",
     "queued.pads:PadAdapter",
     "queued.clerk.clerk:ClerkConsole",
     "queued.channels.appointments_api:Appointments",

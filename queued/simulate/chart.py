@@ -111,7 +111,7 @@ def plan_svg(plan: dict[str, Any], width: int = 960, height: int = 360, standalo
     if not rows:
         return _svg_open(width, height, label, standalone) + "</svg>"
     most = max(1, max(r["total"] for r in rows))
-    left, right, top, bottom = 44, 150, 30, 40
+    left, right, top, bottom = 44, 150, 44, 40
     w, h = width - left - right, height - top - bottom
     step = w / len(rows)
     parts = [_svg_open(width, height, label, standalone),

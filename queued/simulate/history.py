@@ -1,14 +1,16 @@
 """Demand from the hall's own history: the `tickets` table of its SQLite database.
 
 Over the last N weeks (to yesterday): walk-in arrivals per business per half hour (the average over
-the days the hall issued tickets), booked check-ins per slot (from `appointments`), the green
+the days the hall issued tickets), booked check-ins per slot (the slot the engine was given: the
+`due_at` of their `ticket_issued` events), the green
 channel's share, the no-show share (tickets left skipped ÷ tickets called) and a lognormal fit of
 each business's case times (mean and variance of their logarithms; plain moments where SQLite has
 no `ln`). Mis-keys are left out as the engine's own average leaves them out (under 10 s, over 3 h).
 A ticket's time of day uses the hall's UTC offset (halls in China keep one all year).
 
-The aggregation runs in SQL, so a year of tickets is a few grouped scans, not rows in Python; the
-same statements serve the command line (sqlite3, read-only) and /admin (the journal's reader).
+The aggregation runs in SQL, so a year of tickets is a few grouped scans, not rows in Python, on a
+read-only connection of its own (the command line, and /admin's worker process), never the
+daemon's.
 """
 
 from __future__ import annotations
@@ -52,9 +54,11 @@ def statements(start: str, end: str, offset_s: float, with_ln: bool = True) -> d
                    (start, end)),
         "cases": (f"SELECT business, COUNT(*), {logs} FROM tickets WHERE day BETWEEN ? AND ? AND status = 'done'"
                   " AND service_s BETWEEN 10 AND 10800 GROUP BY business", (start, end)),
-        "bookings": (f"SELECT t.business, a.start_minute, COUNT(*), AVG(a.start_minute * 60 - "
-                     f"((t.issued_at + {offset_s:.0f}) % 86400)) FROM tickets t JOIN appointments a"
-                     " ON a.id = t.appointment WHERE t.day BETWEEN ? AND ? GROUP BY t.business, a.start_minute",
+        # booked check-ins by the slot the engine was given (the ticket_issued event's due_at)
+        "bookings": (f"SELECT json_extract(data, '$.business') AS b, CAST(((json_extract(data, '$.due_at') +"
+                     f" {offset_s:.0f}) % 86400) / 60 AS INTEGER) AS minute, COUNT(*),"
+                     " AVG(json_extract(data, '$.due_at') - at) FROM events WHERE day BETWEEN ? AND ?"
+                     " AND kind = 'ticket_issued' AND json_extract(data, '$.due_at') IS NOT NULL GROUP BY b, minute",
                      (start, end)),
     }
 
@@ -120,32 +124,9 @@ def load_history(database: str, hall, timezone: str, weeks: int, today: str) -> 
             try:
                 results[name] = conn.execute(sql, params).fetchall()
             except sqlite3.OperationalError as exc:
-                if name == "bookings":  # a hall that never took bookings has no appointments table
-                    results[name] = []
-                    continue
                 raise HistoryError(f"{database} is not a queued database ({exc})") from None
     finally:
         conn.close()
-    return build_demand(hall, results, with_ln, start, end)
-
-
-async def load_history_async(journal, hall, timezone: str, weeks: int, today: str) -> Demand:
-    """The daemon's reader: the journal's read connection (a few grouped queries)."""
-    start, end = date_range(today, weeks)
-    offset = utc_offset_s(timezone, end)
-    try:
-        await journal.fetchone("SELECT ln(2.0)")
-        with_ln = True
-    except sqlite3.OperationalError:
-        with_ln = False
-    results = {}
-    for name, (sql, params) in statements(start, end, offset, with_ln).items():
-        try:
-            results[name] = [tuple(r) for r in await journal.fetchall(sql, params)]
-        except sqlite3.OperationalError:
-            if name != "bookings":
-                raise
-            results[name] = []
     return build_demand(hall, results, with_ln, start, end)
 
 
