@@ -104,7 +104,7 @@ def build_demand(hall, results: dict[str, list], with_ln: bool, start: str, end:
     if not arrivals and not bookings:
         raise HistoryError(f"没有可用的历史取号：{start} 至 {end}（no tickets of the hall's businesses）")
     return Demand(tuple(arrivals), bookings, service, ClerkPolicy(walk_s=0.0), None, None,
-                  f"history {start}..{end} ({days} days)")
+                  f"历史记录 {start} 至 {end}（{days} 天）")
 
 
 def load_history(database: str, hall, timezone: str, weeks: int, today: str) -> Demand:

@@ -28,7 +28,7 @@ def history(tmp_path_factory):
 def test_the_fit_finds_the_demand(history):
     sc, db = history
     d = load_history(db, sc.hall, sc.timezone, 2, "2026-03-16")
-    assert "2026-03-02..2026-03-15 (10 days)" in d.source
+    assert d.source == "历史记录 2026-03-02 至 2026-03-15（10 天）"
     fitted = {a.business: a for a in d.arrivals}
     given = {a.business: a for a in sc.demand.arrivals}
     assert set(fitted) == set(given)
@@ -66,3 +66,25 @@ def test_history_runs_through_the_simulator(history):
 
     s = summarize(Scenario(sc.hall, d, sc.timezone), run_days(Scenario(sc.hall, d, sc.timezone), 2, 1), 1)
     assert s["total"]["tickets"] == pytest.approx(2 * 742, rel=0.15)
+
+
+def test_from_db_on_the_command_line(history, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.simulate.helpers import HALL
+
+    sc, db = history
+    conf = tmp_path / "hall.toml"
+    conf.write_text(HALL.read_text(encoding="utf-8").replace('database = "sim_hall.sqlite3"', f'database = "{db}"'),
+                    encoding="utf-8")
+    p = subprocess.run([sys.executable, "-m", "queued.cli", "simulate", "--config", str(conf), "--from-db", "--weeks",
+                        "2", "--today", "2026-03-16", "--days", "2", "--format", "json"],
+                       capture_output=True, text=True, timeout=120, encoding="utf-8")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert set(out["businesses"]) == {"A", "B", "C", "D"} and out["total"]["tickets"] > 1000
+    p = subprocess.run([sys.executable, "-m", "queued.cli", "simulate", "--config", str(conf), "--from-db",
+                        "--today", "2027-01-01"], capture_output=True, text=True, timeout=120, encoding="utf-8")
+    assert p.returncode == 2 and "没有历史数据" in p.stderr

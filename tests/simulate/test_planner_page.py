@@ -76,7 +76,7 @@ async def test_inputs_rights_and_one_run_at_a_time(hall):
         assert page.last["ok"], page.last
         r = await c.get("/admin/planner", headers=sup)
         assert r.status_code == 200 and "建议开窗数" in r.text and "09:00–09:30" in r.text
-        assert "2026-03-02 至 2026-03-15 (10 天)" in r.text
+        assert "历史记录 2026-03-02 至 2026-03-15（10 天）" in r.text
 
 
 async def test_history_too_thin_is_said_on_the_page(hall):
