@@ -35,6 +35,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=int, default=10, help="simulated working days (default 10)")
     p.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same days")
     p.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    p.add_argument("--eta-every", type=int, default=1, metavar="N",
+                   help="read the engine's ETA of every N-th ticket (default 1: all; a busy hall's estimate costs)")
     p.add_argument("--chart", help="write a chart of waits through the day (SVG) to this file")
     p.add_argument("--journal", help="also write the simulated events into this SQLite journal (a new file)")
     p.add_argument("--what-if", nargs="+", metavar="FILE",
@@ -91,6 +93,8 @@ def run(args, out=None) -> int:
         raise SimulateError(f"--days must be 1..{MAX_DAYS}")
     if args.planner and args.what_if:
         raise SimulateError("--planner and --what-if do not go together")
+    if not 0 <= args.eta_every <= 100_000:
+        raise SimulateError("--eta-every must be 0..100000 (0: no ETA)")
     if not 1 <= args.target_p90 <= 600:
         raise SimulateError("--target-p90 must be 1..600 minutes")
     cfg = _config(args.config)
@@ -107,7 +111,7 @@ def run(args, out=None) -> int:
     from queued.simulate.run import run_days
     from queued.simulate.summary import summarize
 
-    results = run_days(base, args.days, args.seed, record_events=bool(args.journal))
+    results = run_days(base, args.days, args.seed, eta_every=args.eta_every, record_events=bool(args.journal))
     summary = summarize(base, results, args.seed)
     if args.chart:
         from queued.simulate.chart import waits_svg
@@ -146,7 +150,7 @@ def _what_if(args, cfg, demand: Demand, base: Scenario, out) -> int:
         raise SimulateError("--what-if takes one file (compared with the base) or two (B, then A)")
     b, name_b = _side(args, cfg, demand, files[0])
     a, name_a = _side(args, cfg, demand, files[1] if len(files) == 2 else None)
-    result = compare(a, b, args.days, args.seed)
+    result = compare(a, b, args.days, args.seed, args.eta_every)
     _emit(out, args.format, result, lambda c: report.compare_text(c, name_a, name_b), report.compare_rows(result),
           report.COMPARE_FIELDS)
     return 0

@@ -88,13 +88,13 @@ class _Window:
 
 
 class DaySim:
-    def __init__(self, scenario, engine: Engine, day: str, arrivals: list[Arrival], *, measure_eta: bool = True,
+    def __init__(self, scenario, engine: Engine, day: str, arrivals: list[Arrival], *, eta_every: int = 1,
                  record_events: bool = False, day_index: int = 0):
         self.sc = scenario
         self.eng = engine
         self.day = day
         self.arrivals = arrivals
-        self.measure_eta = measure_eta
+        self.eta_every = eta_every  # read the ETA of every n-th ticket issued (0: none)
         self.events: list[e.Event] | None = [] if record_events else None
         self.prefix = f"d{day_index}-"
         cal = engine.calendar
@@ -186,9 +186,9 @@ class DaySim:
         if self.events is not None:
             self.events.extend(evs)
         self.cases[tid] = (no_show, case)
-        if self.measure_eta:
+        if self.eta_every and i % self.eta_every == 0:
             eng = self.eng
-            self.eta[tid] = eng.eta_seconds(eng.tickets[tid])
+            self.eta[tid] = eng.eta_seconds(eng.tickets[tid], at)
         idle = self.idle[code]
         if idle:
             self._call(next(iter(idle)))
@@ -362,7 +362,7 @@ class DaySim:
             return
         self.closed_out = True
         left = {code: q.waiting for code, q in self.eng.queues.items()}
-        self.ex(c.CloseDay())
+        self.ex(c.CloseOutDay())
         for code, n in left.items():
             self.tallies[code].left_over += n
         for w in self.windows:

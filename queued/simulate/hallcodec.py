@@ -7,6 +7,7 @@ from dataclasses import fields
 from typing import Any
 
 from queued.core.hall import Business, Clerk, HallConfig, Window
+from queued.core.workdays import WEEKDAYS, WorkCalendar
 from queued.simulate.errors import SimulateError
 
 _NESTED = {"businesses": Business, "windows": Window, "clerks": Clerk}
@@ -24,8 +25,18 @@ def _tuples(value: Any) -> Any:
     return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
+def _calendar_to_dict(days: WorkCalendar) -> dict[str, list[str]]:
+    return {"holidays": sorted(d.isoformat() for d in days.holidays),
+            "workdays": sorted(d.isoformat() for d in days.workdays),
+            "service_days": [WEEKDAYS[i] for i in sorted(days.service_weekdays)]
+            + sorted(d.isoformat() for d in days.service_dates)}
+
+
 def hall_to_dict(hall: HallConfig) -> dict[str, Any]:
-    return {f.name: _plain(getattr(hall, f.name)) for f in fields(hall) if not f.name.endswith("_index")}
+    out = {f.name: _plain(getattr(hall, f.name)) for f in fields(hall)
+           if not f.name.endswith("_index") and f.name != "days"}
+    out["days"] = _calendar_to_dict(hall.days)
+    return out
 
 
 def hall_from_dict(data: dict[str, Any]) -> HallConfig:
@@ -35,7 +46,10 @@ def hall_from_dict(data: dict[str, Any]) -> HallConfig:
         for key, value in data.items():
             if key not in names or key.endswith("_index"):
                 continue
-            if key in _NESTED:
+            if key == "days":
+                kwargs[key] = WorkCalendar(value.get("holidays", ()), value.get("workdays", ()),
+                                           value.get("service_days", ()))
+            elif key in _NESTED:
                 cls = _NESTED[key]
                 kwargs[key] = tuple(cls(**{k: _tuples(v) for k, v in item.items()}) for item in value)
             else:

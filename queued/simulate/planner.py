@@ -26,7 +26,7 @@ from typing import Any
 from queued.core.hall import Window
 from queued.simulate.arrivals import erlang_c_quantile_windows
 from queued.simulate.demand import Shift
-from queued.simulate.run import run_days
+from queued.simulate.run import run_days, sampled_eta
 from queued.simulate.scenario import Scenario
 from queued.simulate.summary import p90, summarize
 
@@ -111,7 +111,7 @@ class BusinessPlanner:
         if hit is not None:
             return hit
         self.runs += 1
-        results = run_days(self.scenario(counts), self.days, self.seed, measure_eta=False)
+        results = run_days(self.scenario(counts), self.days, self.seed, eta_every=0)
         per_slot: list[list[float]] = [[] for _ in self.slots]
         first, n = self.slots[0] * 60, len(self.slots)
         for r in results:
@@ -194,7 +194,7 @@ def plan_windows(scenario: Scenario, target_p90_s: float, days: int, seed: int) 
     # the whole hall on the planned windows, with ETAs, for the summary beside the table
     hall = replace(scenario.hall, windows=tuple(windows), business_index={}, window_index={}, clerk_index={})
     whole = Scenario(hall, replace(scenario.demand, plan=tuple(shifts)), scenario.timezone, "planned")
-    summary = summarize(whole, run_days(whole, days, seed), seed)
+    summary = summarize(whole, run_days(whole, days, seed, eta_every=sampled_eta(whole)), seed)
     return {
         "target_p90_s": target_p90_s, "days": days, "seed": seed, "slot_minutes": SLOT_MIN,
         "businesses": {code: scenario.hall.business_index[code].name for code in codes},

@@ -29,10 +29,7 @@ class Closing:
 
 
 def closing_of(hall: HallConfig) -> Closing:
-    closes = hall.closes_minute
-    stop = getattr(hall, "stop_issuing_minute", None)
-    hard = getattr(hall, "hard_close_minute", None)
-    return Closing(stop if stop is not None else closes, closes, hard)
+    return Closing(hall.issuing_ends_minute, hall.closes_minute, hall.hard_close_minute)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +100,14 @@ class Scenario:
         return [a.business for a in self.demand.arrivals if a.business not in self.demand.service]
 
 
-def day_dates(n: int, first: date = FIRST_DAY) -> list[str]:
-    """`n` working days (Monday to Friday) from `first`."""
+def day_dates(n: int, hall: HallConfig | None = None, first: date = FIRST_DAY) -> list[str]:
+    """`n` service days of the hall (its calendar: weekdays, holidays, 调休, weekend service) from
+    `first`; Monday to Friday without a hall."""
+    if hall is not None:
+        start = first.isoformat()
+        if hall.days.is_service_day(start):
+            return [start] + hall.days.next_service_days(start, n - 1)
+        return hall.days.next_service_days(start, n)
     out, d = [], first
     while len(out) < n:
         if d.weekday() < 5:

@@ -1,7 +1,8 @@
 """What simulated days came to, with the queues report's definitions (evaluator/reports.py):
 a wait runs from issue to the first call, over tickets that were called; p90 is nearest-rank;
 over_yellow/over_red count waits at or past the hall's lines; skip_rate (弃号率) = tickets left
-skipped ÷ tickets issued. Counts and minutes are totals over the simulated days; saturation is busy
+skipped ÷ tickets issued. Counts and minutes are totals over the simulated days (the ETA error over the tickets whose ETA was read: all,
+or every n-th with `eta_every`); saturation is busy
 time ÷ open time (calling and serving ÷ idle, calling and serving; pauses are not open time).
 
 JSON (the issue's keys, and more beside them):

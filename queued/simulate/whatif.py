@@ -39,8 +39,8 @@ def spread(diffs: list[float]) -> dict[str, float | int | None]:
     return {"mean": mean, "sd": sd, "ci95": t975(n - 1) * sd / math.sqrt(n), "n": n}
 
 
-def compare(a: Scenario, b: Scenario, days: int, seed: int) -> dict[str, Any]:
-    ra, rb = run_days(a, days, seed), run_days(b, days, seed)
+def compare(a: Scenario, b: Scenario, days: int, seed: int, eta_every: int = 1) -> dict[str, Any]:
+    ra, rb = run_days(a, days, seed, eta_every=eta_every), run_days(b, days, seed, eta_every=eta_every)
     ma = [day_metrics(a, r) for r in ra]
     mb = [day_metrics(b, r) for r in rb]
     keys = list(METRICS) + sorted({k for m in ma + mb for k in m if "." in k})

@@ -87,10 +87,21 @@ def test_closing_stops_issuing_and_windows_serve_on():
     assert all(b.served + b.skipped == b.issued for r in days for b in r.businesses.values())
 
 
+def test_stop_issuing_before_closing():
+    """取号截止 at 10:30, closing at 11:00: nobody gets a number after 10:30; those who have one are
+    served, the windows working on past 11:00 if need be."""
+    sc = small(hall_extra='stop_issuing = "10:30"\ncloses = "11:00"')
+    days = run_days(sc, 2, 8, record_events=True)
+    issued = [ev for r in days for ev in r.events if isinstance(ev, e.TicketIssued) and ev.due_at is None]
+    assert issued and max(minute(sc, ev) for ev in issued) < 10 * 60 + 30
+    s = summarize(sc, days, 8)
+    assert s["total"]["refused"] > 0 and s["total"]["left_over"] == 0
+
+
 def test_hard_close_closes_out_what_still_waits():
     """留号: what waits at the hard close is closed out and counted; cases in hand are finished."""
-    sc = small(hall_extra='closes = "11:00"')
-    sc.__dict__["closing"] = Closing(stop_issuing=11 * 60, closes=11 * 60, hard_close=11 * 60 + 10)
+    sc = small(hall_extra='closes = "11:00"\nhard_close = "11:10"')
+    assert sc.closing == Closing(stop_issuing=11 * 60, closes=11 * 60, hard_close=11 * 60 + 10)
     days = run_days(sc, 2, 8, record_events=True)
     s = summarize(sc, days, 8)
     assert s["total"]["left_over"] > 0
@@ -124,3 +135,17 @@ def test_figures_come_from_the_engine():
     # saturation = busy ÷ open, never above 1; the ETA error was measured on every called ticket
     assert all(0 < w["saturation"] <= 1 for w in s["windows"].values())
     assert s["eta_error"]["tickets"] == sum(len(b.waits) for b in day.businesses.values())
+
+
+def test_reading_the_eta_changes_nothing():
+    """The engine's estimate is a read: a day with every ETA read, one with every third, and one
+    with none are the same day; the error is measured on the tickets read."""
+    sc = small()
+    every, third, none = (run_days(sc, 2, 14, eta_every=k) for k in (1, 3, 0))
+    for a, b, c in zip(every, third, none, strict=True):
+        for code in ("A", "B"):
+            assert a.businesses[code].waits == b.businesses[code].waits == c.businesses[code].waits
+    n = sum(len(t.eta_errors) for r in every for t in r.businesses.values())
+    k = sum(len(t.eta_errors) for r in third for t in r.businesses.values())
+    assert n == sum(len(t.waits) for r in every for t in r.businesses.values()) and n / 4 < k < n / 2
+    assert all(not t.eta_errors for r in none for t in r.businesses.values())

@@ -40,7 +40,7 @@ def test_erlang_c_formula():
 @pytest.mark.slow
 def test_mean_wait_matches_erlang_c():
     sc, rate = mmc(WINDOWS, CASE_S, RHO)
-    results = run_days(sc, DAYS, SEED, measure_eta=False)
+    results = run_days(sc, DAYS, SEED, eta_every=0)
     waits = [w for r in results for w in r.businesses["A"].waits]
     assert len(waits) > 380_000
     theory = erlang_c_wait(WINDOWS, rate, CASE_S)
