@@ -89,13 +89,16 @@ class _Window:
 
 class DaySim:
     def __init__(self, scenario, engine: Engine, day: str, arrivals: list[Arrival], *, eta_every: int = 1,
-                 record_events: bool = False, day_index: int = 0):
+                 record_events: bool = False, day_index: int = 0, observer=None, sample_every_s: float = 0.0):
         self.sc = scenario
         self.eng = engine
         self.day = day
         self.arrivals = arrivals
         self.eta_every = eta_every  # read the ETA of every n-th ticket issued (0: none)
         self.events: list[e.Event] | None = [] if record_events else None
+        # An observer (benchmarks of what the engine tells citizens) hears `issued_ticket(sim, t)`,
+        # `called_ticket(sim, t)` and, every `sample_every_s` while anyone waits, `sample(sim)`.
+        self.observer = observer
         self.prefix = f"d{day_index}-"
         cal = engine.calendar
         self.midnight = cal.at(day, 0)
@@ -135,6 +138,10 @@ class DaySim:
         if closing.hard_close is not None:
             self.at(self.midnight + closing.hard_close * 60, self._hard_close, None)
         self.at(self.midnight + LAST_MINUTE * 60, self._give_up, None)
+        self.sample_every_s = sample_every_s
+        self.last_arrival = arrivals[-1][0] if arrivals else self.midnight
+        if observer is not None and sample_every_s > 0:
+            self.at(self.midnight + scenario.opens * 60, self._sample, None)
         self.closed_out = False
         self.overran = False
         self.finished = False
@@ -189,6 +196,8 @@ class DaySim:
         if self.eta_every and i % self.eta_every == 0:
             eng = self.eng
             self.eta[tid] = eng.eta_seconds(eng.tickets[tid], at)
+        if self.observer is not None:
+            self.observer.issued_ticket(self, self.eng.tickets[tid])
         idle = self.idle[code]
         if idle:
             self._call(next(iter(idle)))
@@ -221,7 +230,10 @@ class DaySim:
                 self._leave_idle(w)
             w.state = "busy"
             w.busy_since = now
-            w.serving = self.eng.tickets[ev.ticket].business
+            t = self.eng.tickets[ev.ticket]
+            w.serving = t.business
+            if self.observer is not None:
+                self.observer.called_ticket(self, t)
             no_show, case = self.cases[ev.ticket]
             if no_show:
                 w.tries = 0
@@ -343,6 +355,11 @@ class DaySim:
         w.since = self.now
         w.state = "free"
         self._call(w)
+
+    def _sample(self, _) -> None:
+        self.observer.sample(self)
+        if self.now < self.last_arrival or self._anyone_left():
+            self.at(self.now + self.sample_every_s, self._sample, None)
 
     # ---- the end of the day ------------------------------------------------------------------
 

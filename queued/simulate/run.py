@@ -11,15 +11,16 @@ from queued.simulate.day import DayResult, DaySim
 from queued.simulate.scenario import Scenario, day_dates
 
 
-def run_days(scenario: Scenario, days: int, seed: int, *, eta_every: int = 1,
-             record_events: bool = False) -> list[DayResult]:
+def run_days(scenario: Scenario, days: int, seed: int, *, eta_every: int = 1, record_events: bool = False,
+             observer=None, sample_every_s: float = 0.0) -> list[DayResult]:
     calendar = HallCalendar(scenario.timezone)
     engine = Engine(scenario.engine_hall, calendar)
     out = []
     for index, day in enumerate(day_dates(days, scenario.hall)):
         arrivals = day_arrivals(scenario, calendar, day, index, seed)
         out.append(DaySim(scenario, engine, day, arrivals, eta_every=eta_every,
-                          record_events=record_events, day_index=index).run())
+                          record_events=record_events, day_index=index, observer=observer,
+                          sample_every_s=sample_every_s).run())
     return out
 
 

@@ -149,3 +149,33 @@ def test_reading_the_eta_changes_nothing():
     k = sum(len(t.eta_errors) for r in third for t in r.businesses.values())
     assert n == sum(len(t.waits) for r in every for t in r.businesses.values()) and n / 4 < k < n / 2
     assert all(not t.eta_errors for r in none for t in r.businesses.values())
+
+
+def test_an_observer_hears_every_issue_call_and_sample():
+    """What benchmarks of the engine's estimates listen to (bench/bench_eta.py)."""
+
+    class Ear:
+        def __init__(self):
+            self.issued, self.called, self.samples = [], [], []
+
+        def issued_ticket(self, sim, t):
+            self.issued.append((sim.now, t.id, sim.eng.estimate(t, sim.now).position))
+
+        def called_ticket(self, sim, t):
+            self.called.append((sim.now, t.id))
+
+        def sample(self, sim):
+            self.samples.append((sim.now, sum(1 for t in sim.eng.tickets.values() if t.status == "waiting")))
+
+    sc = small()
+    ear = Ear()
+    (day,) = run_days(sc, 1, 15, observer=ear, sample_every_s=300, record_events=True)
+    issued = [ev for ev in day.events if isinstance(ev, e.TicketIssued)]
+    called = [ev for ev in day.events if isinstance(ev, e.TicketCalled)]
+    assert [(x.at, x.ticket) for x in issued] == [(at, tid) for at, tid, _ in ear.issued]
+    assert [(x.at, x.ticket) for x in called] == ear.called
+    assert all(pos >= 1 for _, _, pos in ear.issued)
+    times = [at for at, _ in ear.samples]
+    assert all(b - a == 300 for a, b in zip(times, times[1:], strict=False))
+    assert times[0] == HallCalendar(sc.timezone).at(day.day, 8 * 60 + 30)
+    assert times[-1] >= max(x.at for x in issued) and ear.samples[-1][1] == 0
