@@ -110,24 +110,56 @@ async def ingest(cluster: Cluster, folder: Path, halls: int, tickets: int, concu
 # ---- 2. a year in bulk ------------------------------------------------------------------------------
 
 
-async def bulk_year(cluster: Cluster, halls: int, days: int, tickets: int) -> None:
+def year_span(days: int) -> tuple[dt.date, dt.date]:
+    end = dt.date.today().replace(day=1) - dt.timedelta(days=1)  # the last full month
+    return end - dt.timedelta(days=days - 1), end
+
+
+async def bulk_year(cluster: Cluster, halls: int, days: int, tickets: int, jobs: int) -> None:
+    """Migrate, make the months' partitions, then load the halls in `jobs` processes at once."""
     import asyncpg
 
     from central import db
     conn = await asyncpg.connect(cluster.url)
     await db.migrate(conn)
-    end = dt.date.today().replace(day=1) - dt.timedelta(days=1)
-    start = end - dt.timedelta(days=days - 1)
-    parts = db.Partitions()
-    d = start.replace(day=1)
-    months = set()
+    start, end = year_span(days)
+    d, months = start.replace(day=1), set()
     while d <= end:
         months.add(d)
         d = db.next_month(d)
-    await parts.ensure(conn, months)
+    await db.Partitions().ensure(conn, months)
+    await conn.close()
+    import concurrent.futures
+    import multiprocessing
+    t0 = time.perf_counter()
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+        futures = [pool.submit(_load_halls, cluster.url, list(range(1 + j, halls + 1, jobs)), days, tickets)
+                   for j in range(jobs)]
+        total = 0
+        for f in concurrent.futures.as_completed(futures):
+            total += f.result()
+    el = time.perf_counter() - t0
+    print(f"year: {halls} halls × {days} days: {total:,} events loaded in {el:.0f} s ({total / el:,.0f} events/s,"
+          f" {jobs} processes)", flush=True)
+    conn = await asyncpg.connect(cluster.url)
+    for table in ("review_daily", "review_reasons", "tickets", "cases", "halls"):
+        await conn.execute(f"VACUUM ANALYZE {table}")
+    await conn.close()
+
+
+def _load_halls(url: str, halls: list[int], days: int, tickets: int) -> int:
+    import uvloop
+    return uvloop.run(_load(url, halls, days, tickets))
+
+
+async def _load(url: str, halls: list[int], days: int, tickets: int) -> int:
+    import asyncpg
+    conn = await asyncpg.connect(url)
+    start, _ = year_span(days)
     t0 = time.perf_counter()
     n_events = 0
-    for h in range(1, halls + 1):
+    for h in halls:
         hall = f"h{h}"
         await conn.execute("INSERT INTO halls (id, name, profile) VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING",
                            hall, profile(h)["name"], json.dumps(profile(h), ensure_ascii=False))
@@ -173,14 +205,10 @@ async def bulk_year(cluster: Cluster, halls: int, days: int, tickets: int) -> No
         await conn.copy_records_to_table("review_reasons", records=[(*k, v) for k, v in reasons.items()],
                                          columns=("hall", "day", "window", "clerk", "business", "dept", "reason", "n"))
         await conn.execute("UPDATE halls SET last_seq = $2, events = $2 WHERE id = $1", hall, seq)
-        if h == 1 or h % 10 == 0 or h == halls:
-            el = time.perf_counter() - t0
-            print(f"year: {h}/{halls} halls, {n_events:,} events in {el:.0f} s ({n_events / el:,.0f} events/s)",
-                  flush=True)
-    await conn.execute("VACUUM ANALYZE review_daily")
-    await conn.execute("VACUUM ANALYZE review_reasons")
-    await conn.execute("ANALYZE tickets")
+        el = time.perf_counter() - t0
+        print(f"year: hall {h} loaded; this process {n_events:,} events in {el:.0f} s", flush=True)
     await conn.close()
+    return n_events
 
 
 async def report(cluster: Cluster) -> None:
@@ -226,6 +254,7 @@ async def main() -> None:
     ap.add_argument("--year-halls", type=int, help="halls of the bulk year (default 10, full 100)")
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--year-tickets", type=int, default=275, help="tickets a hall day in the year (~5 events each)")
+    ap.add_argument("--jobs", type=int, default=2, help="processes generating the year")
     ap.add_argument("--keep", help="make the year's cluster in this folder and keep it")
     ap.add_argument("--reuse", help="only query the year kept in this folder")
     ap.add_argument("--skip-ingest", action="store_true")
@@ -252,7 +281,7 @@ async def main() -> None:
     (folder / "port").write_text(str(cluster.port))
     try:
         t0 = time.perf_counter()
-        await bulk_year(cluster, year_halls, args.days, args.year_tickets)
+        await bulk_year(cluster, year_halls, args.days, args.year_tickets, args.jobs)
         print(f"year: generated and loaded in {time.perf_counter() - t0:.0f} s")
         await report(cluster)
     finally:

@@ -247,22 +247,19 @@ _KEYS = {"tickets": ("ticket",), "cases": ("case_id",), "followups": ("case_id",
 
 
 async def _upsert(conn: asyncpg.Connection, table: str, columns: tuple[str, ...], hall: str, rows: list[dict]) -> None:
+    """Whole rows, sent as one JSON array that PostgreSQL takes apart (jsonb_to_recordset): one
+    parameter to encode instead of an array per column (asyncpg checks every element of those)."""
     if not rows:
         return
     types = _TYPES[table]
-    arrays = []
-    for c in columns:
-        values = [r[c] for r in rows]
-        if types.get(c) == "date":
-            values = [_day(v) for v in values]
-        arrays.append(values)
     cols = ", ".join(f'"{c}"' for c in columns)
-    params = ", ".join(f"${i + 2}::{types.get(c, 'text')}[]" for i, c in enumerate(columns))
+    record = ", ".join(f'"{c}" {types.get(c, "text")}' for c in columns)
     keys = _KEYS[table]
     sets = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in keys)
     conflict = ", ".join(f'"{k}"' for k in keys)
-    await conn.execute(f"INSERT INTO {table} (hall, {cols}) SELECT $1, * FROM unnest({params})"
-                       f" ON CONFLICT (hall, {conflict}) DO UPDATE SET {sets}", hall, *arrays)
+    payload = json.dumps([{c: r[c] for c in columns} for r in rows], separators=(",", ":"))
+    await conn.execute(f"INSERT INTO {table} (hall, {cols}) SELECT $1, {cols} FROM jsonb_to_recordset($2::jsonb)"
+                       f" AS r({record}) ON CONFLICT (hall, {conflict}) DO UPDATE SET {sets}", hall, payload)
 
 
 _REVIEW_KEY = ("day", "window", "clerk", "business", "dept")

@@ -94,6 +94,9 @@ class BatchProjection:
                  followups: dict[int, dict], windows: dict[str, dict]):
         self.profile = profile
         self.tickets, self.cases, self.followups, self.windows = tickets, cases, followups, windows
+        self.cases_of: dict[str, list[int]] = defaultdict(list)  # ticket → its case ids
+        for c in cases.values():
+            self.cases_of[c["ticket"]].append(c["case_id"])
         self.dirty_tickets: set[str] = set()
         self.dirty_cases: set[int] = set()
         self.dirty_followups: set[int] = set()
@@ -231,20 +234,22 @@ def _finished(p: BatchProjection, day: str, d: dict) -> None:
              wait_s=_num(d["wait_s"]), service_s=_num(d["service_s"]))
     case_id = _int(d["case"])
     business = _text(d.get("business", t["business"]), 16)
-    bound = [c for c in p.cases.values() if c["ticket"] == t["ticket"] and c["state"] == "bound"]
+    mine = [p.cases[i] for i in p.cases_of.get(t["ticket"], ())]
+    bound = [c for c in mine if c["state"] == "bound"]
     if bound:  # 一事一评: every 办件 bound to the ticket is served with it
         for c in sorted(bound, key=lambda c: c["case_id"]):
             c.update(day=day, business=business, window=window, clerk=clerk, state="open",
                      dept=c["dept"] or t["dept"] or p.profile.dept_codes.get(business) or None)
             p._contribute(c, +1)
             p.dirty_cases.add(c["case_id"])
-    elif case_id not in p.cases and not any(c["ticket"] == t["ticket"] for c in p.cases.values()):
+    elif case_id not in p.cases and not mine:
         # The ticket's implicit case (INSERT OR IGNORE, as the hall)
         dept = d.get("dept_code") if isinstance(d.get("dept_code"), str) and d.get("dept_code") else t["dept"]
         c = {"case_id": case_id, "ticket": t["ticket"], "day": day, "business": business, "window": window,
              "clerk": clerk, "dept": dept or p.profile.dept_codes.get(business) or None, "state": "open",
              "level": None, "defaulted": False, "reasons": 0, "excluded": False}
         p.cases[case_id] = c
+        p.cases_of[t["ticket"]].append(case_id)
         p._contribute(c, +1)
         p.dirty_cases.add(case_id)
     closes = p.profile.closes_at(day)
@@ -263,6 +268,7 @@ def _case_bound(p: BatchProjection, day: str, d: dict) -> None:
         "window": _text(d.get("window", ""), 16), "clerk": None,
         "dept": dept[:64] if isinstance(dept, str) and dept else None, "state": "bound", "level": None,
         "defaulted": False, "reasons": 0, "excluded": False}
+    p.cases_of[p.cases[case_id]["ticket"]].append(case_id)
     p.dirty_cases.add(case_id)
 
 
