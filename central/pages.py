@@ -127,10 +127,7 @@ async def city_page(request: Request) -> Response:
     reviews, _, _ = await reports.reviews(st.pool, month_start, today, "hall")
     reviews = {r["hall"]: r for r in reviews}
     followups = await ranking.followups(st.pool, time.time(), limit=20)
-    open_items = await ranking.followups(st.pool, time.time(), overdue=True, limit=5000)
-    overdue_by_hall: dict[str, int] = {}
-    for f in open_items:
-        overdue_by_hall[f["hall"]] = overdue_by_hall.get(f["hall"], 0) + 1
+    overdue_by_hall = await ranking.overdue_by_hall(st.pool, time.time())
     windows = (await ranking.monthly(st.pool, month, "window", 2))[0]
     return render("city.html", city=st.config.name, today=today, month=month, halls=halls, queues=queues,
                   reviews=reviews, followups=followups, overdue_by_hall=overdue_by_hall, windows=windows,

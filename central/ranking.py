@@ -115,3 +115,8 @@ async def followups(pool: asyncpg.Pool, now: float, hall: str | None = None, sta
         d["window_name"] = (info["profile"].get("windows") or {}).get(d["window"], f"{d['window']}号窗口")
         out.append(d)
     return out
+
+
+async def overdue_by_hall(pool: asyncpg.Pool, now: float) -> dict[str, int]:
+    rows = await pool.fetch(f"SELECT f.hall, count(*)::int AS n FROM followups f WHERE {OVERDUE} GROUP BY f.hall", now)
+    return {r["hall"]: r["n"] for r in rows}

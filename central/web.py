@@ -109,11 +109,16 @@ async def halls_json(pool) -> list[dict[str, Any]]:
     return out
 
 
+_TZ: list = []  # the city's time zone, set by create_app
+
+
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     import datetime as dt
-    return dt.datetime.fromtimestamp(ts, dt.timezone(dt.timedelta(hours=8))).isoformat(timespec="seconds")
+    from zoneinfo import ZoneInfo
+    tz = _TZ[0] if _TZ else ZoneInfo("Asia/Shanghai")
+    return dt.datetime.fromtimestamp(ts, tz).isoformat(timespec="seconds")
 
 
 def _params(request: Request, allowed: set[str], today: str, group: bool = True) -> dict[str, Any]:
@@ -333,6 +338,8 @@ def create_app(state: dict[str, Any], extra_routes=()) -> Starlette:
         CentralError: _central_error, HTTPException: _http_error, Exception: _server_error})
     for k, v in state.items():
         setattr(app.state, k, v)
+    from zoneinfo import ZoneInfo
+    _TZ[:] = [ZoneInfo(state["config"].timezone)]
     app.state.stats = ingest.Stats()
     app.state.registry = CollectorRegistry(auto_describe=True)
     app.state.registry.register(_IngestCollector(app.state.stats))

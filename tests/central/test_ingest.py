@@ -161,3 +161,28 @@ async def test_bound_cases_are_rated_one_by_one_and_counted_by_department(centra
     only = (await central_client.get(f"/api/v1/reports/reviews?{q}&group_by=window&dept=D-land",
                                      headers=sup)).json()["rows"]
     assert [(r["hall"], r["key"], r["bad"], r["no_reason"]) for r in only] == [("h1", "3", 1, 0)]
+
+
+async def test_two_instances_racing_on_one_resent_batch_store_it_once(central_client, central_app, central_url):
+    """Stateless behind a load balancer: the same batch reaching two instances at once is stored once."""
+    import httpx
+
+    from central.config import CentralConfig
+    from central.service import build
+
+    _, pool = central_app
+    h = {**await make_token(pool, "hall", "h1"), **JSON}
+    other_app, other_pool = await build(CentralConfig(database=central_url))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=other_app), base_url="http://b") as other:
+            import asyncio
+            for start in range(1, 400, 50):
+                batch = body([ev(i) for i in range(start, start + 50)], after=start - 1)
+                a, b = await asyncio.gather(central_client.post("/api/v1/ingest", content=batch, headers=h),
+                                            other.post("/api/v1/ingest", content=batch, headers=h))
+                assert a.status_code == b.status_code == 200, (a.text, b.text)
+                assert sorted([a.json()["stored"], b.json()["stored"]]) == [0, 50]
+    finally:
+        await other_pool.close()
+    assert [s for s, _, _ in await stored(pool)] == list(range(1, 401))
+    assert await pool.fetchval("SELECT count(*) FROM tickets WHERE hall = 'h1'") == 400

@@ -173,6 +173,9 @@ def test_two_halls_ship_through_outages_exactly_once_and_city_reports_add_up(tmp
             assert listed[h.id]["name"] == "高新区政务服务中心"
         metrics = httpx.get(central.url + "/metrics").text
         assert "queued_central_events_stored_total" in metrics
+        for h in halls:  # the hall's own figures say it is caught up
+            text = httpx.get(h.base + "/metrics").text
+            assert "queued_central_events_behind 0.0" in text and "queued_central_up 1.0" in text
 
         # 5. City reports: per hall equal to the hall's own; across halls the sum.
         hall_day = sqlite3.connect(halls[0].db).execute("SELECT max(day) FROM events").fetchone()[0]
