@@ -186,3 +186,31 @@ async def test_two_instances_racing_on_one_resent_batch_store_it_once(central_cl
         await other_pool.close()
     assert [s for s, _, _ in await stored(pool)] == list(range(1, 401))
     assert await pool.fetchval("SELECT count(*) FROM tickets WHERE hall = 'h1'") == 400
+
+
+async def test_garbage_on_every_route_is_a_clear_4xx(central_client, central_app):
+    _, pool = central_app
+    sup = await make_token(pool, "supervisor")
+    hall = await make_token(pool, "hall", "h1")
+    garbage = ["from=2026-02-30", "to=yesterday", "from=2026-12-01&to=2026-01-01", "group_by=planet",
+               "format=pdf", "hall=" + "x" * 100, "dept=%00", "month=2026-13", "by=clerk", "months=99",
+               "state=lost", "overdue=maybe", "limit=-1", "surprise=1", "from=%ED%A0%80", "hall=%ud800"]
+    routes = ["/api/v1/reports/reviews", "/api/v1/reports/queues", "/api/v1/reports/ranking", "/api/v1/followups",
+              "/api/v1/halls"]
+    for route in routes:
+        for q in garbage:
+            r = await central_client.get(f"{route}?{q}", headers=sup)
+            assert r.status_code < 500, (route, q, r.text)
+            if r.status_code >= 400:
+                assert set(r.json()["error"]) >= {"code", "message"}
+        r = await central_client.get(route, headers=hall)
+        assert r.status_code == 403
+    for method, path in (("GET", "/api/v1/ingest"), ("DELETE", "/api/v1/halls"), ("GET", "/nowhere")):
+        r = await central_client.request(method, path, headers=sup)
+        assert r.status_code in (404, 405) and "error" in r.json()
+    r = await central_client.post("/api/v1/ingest", content=b"{}", headers={**hall})
+    assert r.status_code == 422  # no JSON content type
+    r = await central_client.get("/results?month=9999-99")
+    assert r.status_code == 200
+    r = await central_client.post("/city/login", data={"token": "x" * 5000}, headers={"Origin": "http://central"})
+    assert r.status_code == 401
