@@ -51,3 +51,10 @@ class CursorAhead(CentralError):
 class TooLarge(CentralError):
     code = "too_large"
     status = 413
+
+
+class JournalBehind(CentralError):
+    """The hall's journal holds less than the store already has from it (a restored hall)."""
+
+    code = "journal_behind"
+    status = 409

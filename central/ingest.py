@@ -22,7 +22,7 @@ import asyncpg
 
 from central import projector
 from central.db import Partitions
-from central.errors import BadRequest, CursorAhead, Forbidden
+from central.errors import BadRequest, CursorAhead, Forbidden, JournalBehind
 
 MAX_EVENTS = 5000
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -129,6 +129,12 @@ async def store(pool: asyncpg.Pool, partitions: Partitions, principal_hall: str,
             if row is None:
                 raise Forbidden(f"hall {batch.hall!r} is not registered (queued central token create --hall ID)")
             last = row["last_seq"]
+            if 0 < batch.head < last:
+                # The hall's journal ends before what the store already holds from it: restored from an
+                # older backup, its new events would reuse seqs already stored and be taken for resends.
+                raise JournalBehind(f"hall {batch.hall}'s journal ends at seq {batch.head} but the central store "
+                                    f"holds it up to seq {last}: was the hall restored from an older backup? "
+                                    "See docs/central.md (a hall restored from backup)", last_seq=last)
             if batch.after > last:
                 raise CursorAhead(f"the central store holds hall {batch.hall} only up to seq {last}; resend from there",
                                   last_seq=last)

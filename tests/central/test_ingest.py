@@ -74,6 +74,9 @@ async def test_a_hall_cursor_beyond_the_store_is_told_to_resend(central_client, 
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "cursor_ahead" and r.json()["error"]["last_seq"] == 2
     assert [s for s, _, _ in await stored(pool)] == [1, 2]
+    # A hall whose journal now ends before what the store holds (restored from an older backup).
+    r = await central_client.post("/api/v1/ingest", content=body([], after=0, head=1), headers=h)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "journal_behind"
 
 
 async def test_hostile_batches_are_refused_and_change_nothing(central_client, central_app):
