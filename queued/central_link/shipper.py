@@ -119,6 +119,16 @@ class CentralShipper:
     # ---- the loop ------------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                await self._ship()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a journal read or cursor write failed: never stop shipping for good
+                self._failed("error", f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(self.retry_max_s)
+
+    async def _ship(self) -> None:
         pause = 1.0
         while not self._stopping:
             self._wake.clear()  # before reading: a commit after this point wakes the wait below
