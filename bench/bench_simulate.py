@@ -6,13 +6,15 @@
   call, so its cost per read is printed apart);
 - planner: a 30-day planner run on the example hall (docs/examples/sim_hall.toml and
   sim_demand.toml, p90 target 15 minutes), target ≤ 60 s;
+- planner page: the hall while /admin/planner plans in its worker process: a durable ticket issue
+  through the app and the event loop's lag, idle and during the run (the hall must not wait);
 - eta: the live engine's ETA error on simulated days (mean and p90 of |ETA shown at issue − the
   wait that followed|), on the example hall and the 40-window hall: the figure the hall-day issue's
   position/ETA work is measured by.
 
 Wall and CPU (process) time are both printed: on a shared machine CPU time is the steadier figure.
 
-Run: .venv/bin/python bench/bench_simulate.py [--runs 3] [--skip-planner]
+Run: .venv/bin/python bench/bench_simulate.py [--runs 3] [--skip-planner] [--skip-page]
 """
 
 from __future__ import annotations
@@ -106,16 +108,90 @@ def bench_eta(days: int) -> None:
               f" |ETA − wait| mean {s['eta_error']['mean_s'] / 60:.2f} min, p90 {s['eta_error']['p90_s'] / 60:.2f} min")
 
 
+def bench_page(planner_days: int) -> None:
+    """The hall while /admin/planner runs: ticket issue over the app and the loop's own lag."""
+    import asyncio
+    import tempfile
+
+    asyncio.run(_bench_page(Path(tempfile.mkdtemp(prefix="bench-sim-")), planner_days))
+
+
+async def _bench_page(tmp: Path, planner_days: int) -> None:
+    import asyncio
+
+    import httpx
+
+    from queued.auth import create_token
+    from queued.core.calendar import HallCalendar
+    from queued.daemon import Daemon
+    from queued.simulate.journaled import write_journal
+
+    sc = example_hall()
+    db = tmp / "hall.sqlite3"
+    await write_journal(str(db), sc, run_days(sc, 10, 5, record_events=True))
+    text = (EXAMPLES / "sim_hall.toml").read_text(encoding="utf-8").replace(
+        'database = "sim_hall.sqlite3"', f'database = "{db}"\nhttp = "127.0.0.1:1"')
+    cfg = parse_config(text, source="sim_hall")
+    now = HallCalendar(cfg.timezone).at("2026-03-16", 10 * 60)
+    d = Daemon(cfg, clock=lambda: now, adapters=["evaluator.service:EvaluatorAdapter", "evaluator.admin:AdminAdapter",
+                                                 "queued.simulate.admin:PlannerPage"])
+    await d.start()
+    kiosk = {"Authorization": f"Bearer {create_token(str(db), 'kiosk', None, None)}"}
+    sup = {"Authorization": f"Bearer {create_token(str(db), 'supervisor', None, None)}"}
+    page = d.adapter("PlannerPage")
+
+    async def sample(client, n: int, while_running: bool) -> tuple[list[float], list[float]]:
+        issue, lag = [], []
+        for i in range(n):
+            if while_running and page.running is None:
+                break
+            t0 = time.perf_counter()
+            r = await client.post("/api/v1/tickets", json={"business": "ABCD"[i % 4]}, headers=kiosk)
+            issue.append(time.perf_counter() - t0)
+            assert r.status_code == 201, r.text
+            t0 = time.perf_counter()
+            await asyncio.sleep(0.005)
+            lag.append(time.perf_counter() - t0 - 0.005)
+        return issue, lag
+
+    def fmt(xs: list[float]) -> str:
+        s = sorted(xs)
+        return f"median {statistics.median(s) * 1000:.2f} ms, p99 {s[int(0.99 * (len(s) - 1))] * 1000:.2f} ms"
+
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall") as c:
+            quiet = await sample(c, 400, False)
+            r = await c.post("/admin/planner", headers=sup, data={"weeks": "2", "target": "15",
+                                                                  "days": str(planner_days)})
+            assert r.status_code == 303
+            t0 = time.perf_counter()
+            busy = await sample(c, 100_000, True)
+            while page.running is not None:
+                await asyncio.sleep(0.1)
+            took = time.perf_counter() - t0
+    finally:
+        await d.stop()
+    print(f"planner page: the hall while /admin/planner plans {planner_days} days of its history in the worker"
+          f" ({took:.1f} s, {'ok' if page.last.get('ok') else page.last.get('error')})")
+    print(f"  ticket issue (POST /api/v1/tickets, durable): idle {fmt(quiet[0])}; during the run {fmt(busy[0])}"
+          f" ({len(busy[0])} tickets)")
+    print(f"  event loop lag (sleep 5 ms overshoot): idle {fmt(quiet[1])}; during the run {fmt(busy[1])}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--eta-days", type=int, default=20)
     ap.add_argument("--skip-planner", action="store_true")
+    ap.add_argument("--skip-page", action="store_true")
+    ap.add_argument("--page-days", type=int, default=20, help="days the /admin/planner run simulates")
     args = ap.parse_args()
     bench_day(args.runs)
     if not args.skip_planner:
         bench_planner()
     bench_eta(args.eta_days)
+    if not args.skip_page:
+        bench_page(args.page_days)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """/admin/planner: the staffing planner on the hall's own last N weeks, for its supervisors.
 
-The run happens in a worker process (`python -m queued.simulate.worker`, at nice 10, with its own
-read-only connection to the database), so the daemon's loop never computes a plan and its journal
+The run happens in a worker process (`python -m queued.simulate.worker`, at the lowest CPU priority
+(SCHED_IDLE), with its own read-only connection to the database), so the daemon's loop never computes a plan and its journal
 never reads history for it: the hall does not wait. One run at a time; the last result stays on
 the page until the next. Signed in as /admin is (supervisor or admin, the "reports" right).
 """

@@ -48,6 +48,7 @@ class BusinessPlanner:
         self.days = days
         self.seed = seed
         self.cache: dict[tuple[int, ...], list[float | None]] = {}
+        self.arrivals: dict = {}  # the same citizens for every plan: drawn once
         self.runs = 0
         arrivals = [a for a in scenario.demand.arrivals if a.business == code]
         bookings = [b for b in scenario.demand.bookings if b.business == code]
@@ -111,7 +112,7 @@ class BusinessPlanner:
         if hit is not None:
             return hit
         self.runs += 1
-        results = run_days(self.scenario(counts), self.days, self.seed, eta_every=0)
+        results = run_days(self.scenario(counts), self.days, self.seed, eta_every=0, arrivals_cache=self.arrivals)
         per_slot: list[list[float]] = [[] for _ in self.slots]
         first, n = self.slots[0] * 60, len(self.slots)
         for r in results:

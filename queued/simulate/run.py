@@ -12,12 +12,18 @@ from queued.simulate.scenario import Scenario, day_dates
 
 
 def run_days(scenario: Scenario, days: int, seed: int, *, eta_every: int = 1, record_events: bool = False,
-             observer=None, sample_every_s: float = 0.0) -> list[DayResult]:
+             observer=None, sample_every_s: float = 0.0, arrivals_cache: dict | None = None) -> list[DayResult]:
+    """`arrivals_cache`: a dict the caller keeps between runs of scenarios with the same demand (the
+    planner's plans): the days' citizens do not depend on the plan, so they are drawn once."""
     calendar = HallCalendar(scenario.timezone)
     engine = Engine(scenario.engine_hall, calendar)
     out = []
     for index, day in enumerate(day_dates(days, scenario.hall)):
-        arrivals = day_arrivals(scenario, calendar, day, index, seed)
+        arrivals = arrivals_cache.get((day, seed)) if arrivals_cache is not None else None
+        if arrivals is None:
+            arrivals = day_arrivals(scenario, calendar, day, index, seed)
+            if arrivals_cache is not None:
+                arrivals_cache[(day, seed)] = arrivals
         out.append(DaySim(scenario, engine, day, arrivals, eta_every=eta_every,
                           record_events=record_events, day_index=index, observer=observer,
                           sample_every_s=sample_every_s).run())

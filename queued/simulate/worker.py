@@ -4,8 +4,9 @@ Reads one job as JSON on stdin, writes one answer as JSON on stdout, and exits:
   job:    {"database", "timezone", "hall": hall_to_dict(...), "weeks", "today", "target_p90_s", "days", "seed"}
   answer: {"ok": true, "plan": plan_windows(...), "history": {...}} | {"ok": false, "error": "..."}
 
-It runs at a lower CPU priority (nice 10) and reads the database on its own read-only connection,
-so the daemon's loop, its journal and its reader never wait for a planner run.
+It runs at the lowest CPU priority (SCHED_IDLE on Linux: only on CPU time nothing else wants; else
+nice 19) and reads the database on its own read-only connection, so the daemon's loop, its
+journal and its reader never wait for a planner run.
 """
 
 from __future__ import annotations
@@ -62,11 +63,21 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "plan": plan, "history": history_summary(demand)}
 
 
-def main() -> int:
+def lowest_priority() -> None:
+    """Run only on CPU time the daemon (and anything else) leaves: SCHED_IDLE on Linux, else nice 19."""
     try:
-        os.nice(10)
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.nice(19)
     except OSError:  # not allowed here: run at the same priority
         pass
+
+
+def main() -> int:
+    lowest_priority()
     try:
         answer = run(json.loads(sys.stdin.read() or "null"))
     except json.JSONDecodeError as exc:
