@@ -60,10 +60,13 @@ def dumps(obj: dict[str, Any]) -> bytes:
 
 
 class ScreenModel:
-    def __init__(self, hall: HallConfig, prefix: str, iso: Callable[[float], str]):
+    def __init__(self, hall: HallConfig, prefix: str, iso: Callable[[float], str], repeat: int = 2,
+                 audio_for: Callable[[str, str], str | None] | None = None):
         self.hall = hall
         self.prefix = prefix
         self.iso = iso
+        self.repeat = repeat  # extension of `calls`: how often announcers say it ([hall] announce_repeat)
+        self.audio_for = audio_for  # (ticket, window label) → the call's audio path (display.voice)
         self.base = f"{prefix}/{hall.id}"
         self.seq: dict[str, int] = {w.id: 0 for w in hall.windows}
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_CALLS)  # newest first
@@ -137,8 +140,15 @@ class ScreenModel:
     # ---- payloads ------------------------------------------------------------------------------
 
     def call(self, number: str, window: str, kind: str, at: float) -> dict[str, Any]:
-        return {"v": 1, "hall": self.hall.id, "window": window, "ticket": number, "kind": kind,
-                "speech": speech(number, self.label(window)), "at": self.iso(at)}
+        label = self.label(window)
+        out = {"v": 1, "hall": self.hall.id, "window": window, "ticket": number, "kind": kind,
+               "speech": speech(number, label)}
+        audio = self.audio_for(number, label) if self.audio_for is not None else None
+        if audio is not None:
+            out["audio"] = audio
+        out["repeat"] = self.repeat
+        out["at"] = self.iso(at)
+        return out
 
     def led_content(self, engine, window: str) -> dict[str, Any]:
         """The window's screen without seq/flash/at: what decides whether it changed."""

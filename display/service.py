@@ -25,6 +25,8 @@ from display.outbox import Outbox
 from display.publisher import MqttLink
 from display.retained_watch import KINDS, RetainedWatch
 from display.screens import ScreenRegistry, parse_alive
+from display.voice.routes import routes as voice_routes
+from display.voice.service import Voice
 from queued.broker import daemon_login, embedded_url
 from queued.web.inputs import require
 
@@ -79,7 +81,9 @@ class DisplayService:
         self.config = cfg
         self.daemon = daemon
         self.runtime = rt = daemon.runtime
-        self.model = ScreenModel(cfg.hall, cfg.mqtt_prefix, rt.calendar.iso)
+        self.voice = Voice(cfg, rt.clock)  # refuses to start with a clips folder that does not fit
+        self.model = ScreenModel(cfg.hall, cfg.mqtt_prefix, rt.calendar.iso, repeat=cfg.announce_repeat,
+                                 audio_for=self.voice.announce)
         self.outbox = Outbox()
         self.screens = ScreenRegistry()
         self.hub = screen_page.ScreenHub(self)
@@ -99,16 +103,20 @@ class DisplayService:
         rt.subscribe(self._on_events)
         rt.health_checks["mqtt"] = lambda: self.link.connected
         daemon.metrics.registry.register(DisplayCollector(self))
-        self.routes = [*screen_page.routes(self), Route("/api/v1/screens", self.list_screens, methods=["GET"])]
+        daemon.metrics.registry.register(self.voice)
+        self.routes = [*screen_page.routes(self), *voice_routes(self.voice),
+                       Route("/api/v1/screens", self.list_screens, methods=["GET"])]
 
     async def start(self) -> None:
         self.model.rebuild_recent(self.runtime.engine)
+        await self.voice.start()
         self.link.username, self.link.password = (x or None for x in daemon_login(self.daemon))
         await self.link.start()
 
     async def stop(self) -> None:
         self.hub.close()
         await self.link.stop()
+        await self.voice.stop()
 
     # ---- runtime → outboxes (hot path: no I/O, no waiting) ---------------------------------------
 

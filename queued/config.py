@@ -349,6 +349,7 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
         pads=tuple(pads), buses=buses,
         sections={"wechat": _wechat(sec["wechat"], lines), "printer": sec["printer"],
                   "appointments": sec["appointments"], "central": _central(sec["central"], lines),
+                  "voice": _voice(sec["voice"], lines), "screen": _screen(sec["screen"], lines),
                   "province": _lined(sec["province"], lines, "province") if "province" in raw else None},
         item_codes=item_codes, dept_codes=dept_codes, clerk_pin_hashes=pins, window_leaders=leaders,
         source=source,
@@ -403,6 +404,32 @@ def _central(c: dict[str, Any], lines: _Lines) -> dict[str, Any]:
         raise _fail(lines, "central", 0, "timeout_s" if not 1 <= c["timeout_s"] <= 300 else "retry_max_s",
                     "out of range", False)
     return c
+
+
+def _voice(v: dict[str, Any], lines: _Lines) -> dict[str, Any]:
+    """[voice]: how calls are spoken (display/voice reads the clips folder when it starts)."""
+    def bad(key: str, msg: str) -> ConfigError:
+        return _fail(lines, "voice", 0, key, msg, False)
+
+    if v["engine"] not in ("auto", "clips", "espeak", "off"):
+        raise bad("engine", 'expected "auto", "clips", "espeak" or "off"')
+    if v["engine"] == "clips" and not v["clips"]:
+        raise bad("clips", 'is required with engine = "clips" (the folder of recorded clips)')
+    if not re.fullmatch(r"[A-Za-z0-9_+-]{1,40}", v["espeak_voice"]):
+        raise bad("espeak_voice", "expected a voice name such as cmn-latn-pinyin (espeak-ng --voices)")
+    if not v["espeak"] or v["espeak"].startswith("-"):
+        raise bad("espeak", "expected the espeak-ng binary (a name on PATH or a path)")
+    for key, low, high in (("espeak_speed", 80, 400), ("clip_gap_ms", 0, 2000), ("keep_minutes", 10, 1440),
+                           ("cache_mb", 8, 4096)):
+        if not low <= v[key] <= high:
+            raise bad(key, f"must be {low}..{high}")
+    return dict(v)
+
+
+def _screen(s: dict[str, Any], lines: _Lines) -> dict[str, Any]:
+    if len(s["notice"]) > 200:
+        raise _fail(lines, "screen", 0, "notice", "at most 200 characters (one line along the screen)", False)
+    return dict(s)
 
 
 def _lined(values: dict[str, Any], lines: _Lines, table: str) -> dict[str, Any]:

@@ -93,7 +93,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "review_deadline_working_days": (int, 15),
         "max_recalls": (int, 5),  # extension: 重呼 cap
         "default_service_minutes": ((int, float), 5),  # extension: before any case is measured
-        "announce_repeat": (int, 2),  # extension: how often the screen speaks a call
+        "announce_repeat": (int, 2),  # extension: how often screens and announcers say a call (0..5)
         "queue_alert": (int, 0),  # extension: waiting per business at which /admin asks for another window; 0 = off
         "appointment_early_minutes": ((int, float), 10),  # extension
         "rating_window_days": (int, 7),  # extension: how long after 办结 a QR/web rating is taken
@@ -151,6 +151,19 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
     "printer": {  # extension: the kiosk's thermal printer
         "url": (str, ""),  # serial:///dev/ttyUSB1, tcp://10.0.0.9:9100, usb://04b8:0202, file:///tmp/x.bin
         "width_chars": (int, 32),
+    },
+    "voice": {  # extension: the spoken call, rendered on the server (mqtt.md 1.1 calls.audio; docs/voice.md)
+        "engine": (str, "auto"),  # auto (clips when `clips` is set, else espeak-ng) | clips | espeak | off
+        "clips": (str, ""),  # folder of the hall's recorded clips (请.wav, 号.wav, 0.wav … A.wav …)
+        "clip_gap_ms": (int, 40),  # silence between two clips
+        "espeak": (str, "espeak-ng"),  # the binary
+        "espeak_voice": (str, "cmn-latn-pinyin"),  # Mandarin; plain `cmn` reads many characters' pinyin in English
+        "espeak_speed": (int, 150),  # words per minute (espeak-ng -s)
+        "keep_minutes": (int, 15),  # a call's WAV is served this long (at least 10, mqtt.md)
+        "cache_mb": (int, 256),  # rendered audio kept in memory
+    },
+    "screen": {  # extension: /screen and /screen/window/{w} (docs/screens.md)
+        "notice": (str, ""),  # the notice line along the bottom of /screen
     },
     "central": {  # config.md 1.1: ship the journal to the city's central service (many halls)
         "url": (str, ""),

@@ -224,3 +224,17 @@ def token(database: str, role: str, window: str | None = None, clerk: str | None
     from queued.auth import create_token
 
     return create_token(database, role, window, clerk)
+
+
+def sox_stat(path: str | Path) -> dict[str, float]:
+    """`sox FILE -n stat` as numbers: {"Length (seconds)": 4.5, "RMS     amplitude": 0.09, ...}."""
+    done = subprocess.run(["sox", str(path), "-n", "stat"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    out = {}
+    for line in done.stderr.splitlines():
+        name, sep, value = line.partition(":")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            continue
+    return out
