@@ -8,7 +8,8 @@ hall's MQTT set-up without the hardware.
 
 On the daemon's embedded broker (which refuses anonymous clients) it logs in with the `led-sim`
 display account, or the account named by --screen-id, from the accounts file the daemon keeps
-beside its database: found from --state-dir, or from --config (no config: the demo hall).
+beside its database: found from --state-dir, or from --config (no config: the demo hall)
+(display.tool_login). Its clock is the hall's (the daemon's time zone), not the machine's.
 """
 
 from __future__ import annotations
@@ -16,16 +17,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import sys
 import time
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiomqtt
 
 from display.publisher import parse_url
-from queued.errors import QueuedError
+from display.tool_login import add_login_options, resolve_login
+from queued.errors import ConfigError, QueuedError
+
+DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 
 FLASH_S = 4.0
 ALIVE_EVERY_S = 10.0
@@ -57,9 +62,15 @@ def fit(text: str, cols: int) -> str:
     return out + " " * (cols - used)
 
 
-def render(strips: dict[str, Strip], status: str, now: float, color: bool = True) -> str:
+def hall_clock(tz: ZoneInfo, wall: float | None = None) -> str:
+    """The hall's time of day (its [daemon] timezone), not the machine's: installers' PCs run on UTC."""
+    return datetime.fromtimestamp(time.time() if wall is None else wall, tz).strftime("%H:%M:%S")
+
+
+def render(strips: dict[str, Strip], status: str, now: float, color: bool = True,
+           clock: str | None = None) -> str:
     """The whole screen as text: one boxed two-line strip per window."""
-    rows = [f"LED 模拟器  daemon: {status}  ({time.strftime('%H:%M:%S')})", ""]
+    rows = [f"LED 模拟器  daemon: {status}  ({clock or hall_clock(DEFAULT_TZ)})", ""]
     for s in strips.values():
         flashing = now < s.flash_until
         head = f"{s.window}号窗口  [{STATE_TEXT.get(s.state, s.state)}]  seq {s.seq}"
@@ -74,8 +85,13 @@ def render(strips: dict[str, Strip], status: str, now: float, color: bool = True
 
 class LedSim:
     def __init__(self, url: str, prefix: str, hall: str, windows: list[str] | None, screen_id: str,
-                 color: bool = True, out=sys.stdout, username: str | None = None, password: str | None = None):
+                 color: bool = True, out=sys.stdout, username: str | None = None, password: str | None = None,
+                 timezone: str = "Asia/Shanghai"):
         self.url = url
+        try:
+            self.tz = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"--timezone: unknown time zone {timezone!r}") from None
         self.username, self.password = username, password
         self.host, self.port, self.tls = parse_url(url)
         self.base = f"{prefix}/{hall}"
@@ -120,7 +136,7 @@ class LedSim:
 
     def draw(self, force: bool = False) -> None:
         strips = dict(sorted(self.strips.items(), key=lambda kv: (len(kv[0]), kv[0])))
-        text = render(strips, self.status, time.monotonic(), self.color)
+        text = render(strips, self.status, time.monotonic(), self.color, hall_clock(self.tz))
         if text != self._drawn or force:
             self._drawn = text
             self.out.write((CLEAR if self.color else "\n") + text)
@@ -178,73 +194,11 @@ class LedSim:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="queued led-sim", description="LED 窗口屏模拟器：subscribe like a controller")
-    p.add_argument("--url", default=None, help="broker, mqtt://HOST:PORT (default: the daemon's embedded one)")
-    p.add_argument("--prefix", default=None, help="topic prefix (default: the daemon's, else queued)")
-    p.add_argument("--hall", default=None, help="hall id (default: the daemon's, else main)")
+    add_login_options(p, "led-sim")
     p.add_argument("--windows", default="all", help="window ids, e.g. 1,2,3, or all")
-    p.add_argument("--screen-id", default=None, help="id in heartbeats (on the embedded broker: a display "
-                                                      "account, default led-sim)")
-    p.add_argument("--username", default=None, help="broker account (default: from the daemon's state)")
-    p.add_argument("--password-file", default=None, help="file holding that account's password")
-    p.add_argument("--state-dir", default=None, help="the daemon's state directory (where its database is): "
-                                                      "take the account from the embedded broker's file there")
-    p.add_argument("--config", default=None, help="the daemon's hall configuration (finds its state directory)")
     p.add_argument("--plain", action="store_true", help="no colours or screen clearing (for logs)")
     p.add_argument("--duration", type=float, default=None, help="exit after this many seconds")
     return p.parse_args(argv)
-
-
-def resolve_login(args: argparse.Namespace) -> dict:
-    """Broker, account and topics: what the options say, the rest from the daemon's state (its
-    embedded broker's accounts file) when there is one, else an anonymous client of 127.0.0.1:1883."""
-    from queued.broker import accounts as acc
-
-    out = {"url": args.url, "prefix": args.prefix, "hall": args.hall, "screen_id": args.screen_id,
-           "username": args.username, "password": None}
-    if args.password_file:
-        out["password"] = _read_secret(args.password_file)
-    doc = None
-    if args.username is None:
-        path = None
-        if args.state_dir:
-            path = acc.find(args.state_dir)
-        else:
-            from queued.config import load_config
-
-            cfg = load_config(args.config)
-            if cfg.mqtt_url is None:
-                candidate = acc.broker_dir(cfg.database) / acc.ACCOUNTS_FILE
-                path = candidate if candidate.is_file() else None
-            else:
-                out["url"] = out["url"] or cfg.mqtt_url
-            out["prefix"] = out["prefix"] or cfg.mqtt_prefix
-            out["hall"] = out["hall"] or cfg.hall.id
-        if path is not None:
-            doc = acc.read(path)
-    if doc is not None:
-        name = args.screen_id or "led-sim"
-        account = doc["accounts"].get(name)
-        if account is None or account.get("role") != "display":
-            raise acc.AccountsError(f"{name!r} is not a display account of the embedded broker "
-                                    f"(there: {', '.join(n for n, a in doc['accounts'].items() if a.get('role') == 'display')})")
-        out.update(username=name, password=account["password"], screen_id=name)
-        out["url"] = out["url"] or doc.get("broker")
-        out["prefix"] = out["prefix"] or doc.get("prefix")
-        out["hall"] = out["hall"] or doc.get("hall")
-    out["url"] = out["url"] or "mqtt://127.0.0.1:1883"
-    out["prefix"] = out["prefix"] or "queued"
-    out["hall"] = out["hall"] or "main"
-    out["screen_id"] = out["screen_id"] or out["username"] or f"led-sim-{socket.gethostname()}"
-    return out
-
-
-def _read_secret(path: str) -> str:
-    from queued.errors import ConfigError
-
-    try:
-        return open(path, encoding="utf-8").read().strip()
-    except OSError as exc:
-        raise ConfigError(f"--password-file {path}: {exc.strerror or exc}") from None
 
 
 def run_led_sim(argv: list[str]) -> int:
@@ -254,9 +208,9 @@ def run_led_sim(argv: list[str]) -> int:
         print("queued led-sim: --windows needs ids like 1,2,3 or all", file=sys.stderr)
         return 2
     try:
-        login = resolve_login(args)
+        login = resolve_login(args, "led-sim")
         sim = LedSim(login["url"], login["prefix"], login["hall"], windows, login["screen_id"], color=not args.plain,
-                     username=login["username"], password=login["password"])
+                     username=login["username"], password=login["password"], timezone=login["timezone"])
     except QueuedError as exc:
         print(f"queued led-sim: {exc}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""The `queued` command: serve, token, clerk set-pin, backup, pad-emu, led-sim, central, simulate."""
+"""The `queued` command: serve, token, clerk set-pin, backup, pad-emu, led-sim, announcer, central, simulate."""
 
 from __future__ import annotations
 
@@ -178,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(fn=lambda a: _delegate("display.led_sim", "run_led_sim", a.rest))
 
+    p = sub.add_parser("announcer", help="语音叫号: play every call through this PC's speakers (aplay/paplay)")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=lambda a: _delegate("display.announcer", "run_announcer", a.rest))
+
     p = sub.add_parser("central", help="the central service of a city's halls (serve, token create, migrate)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(fn=lambda a: _delegate("central.cli", "main", a.rest))
@@ -187,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     tools = {"pad-emu": ("firmware_bridge.emulator_cli", "run_pad_emulator"), "led-sim": ("display.led_sim", "run_led_sim"),
-             "central": ("central.cli", "main"), "simulate": ("queued.simulate.cli", "main")}
+             "announcer": ("display.announcer", "run_announcer"), "central": ("central.cli", "main"),
+             "simulate": ("queued.simulate.cli", "main")}
     if argv and argv[0] in tools:
         # argparse's REMAINDER drops options that come first (`led-sim --url ...`): hand them over whole.
         return _delegate(*tools[argv[0]], argv[1:])

@@ -49,7 +49,7 @@ def _slug(text: str) -> str:
 def planned(config) -> list[tuple[str, str, tuple[int, ...]]]:
     """(name, role, addresses) of every account the configuration implies, in a stable order."""
     out = [(DAEMON, "daemon", ()), (DAEMON_PADS, "daemon", ())]
-    displays = ["led-sim", "board", *(f"led-{_slug(w.id)}" for w in config.hall.windows), *config.embedded_mqtt_screens]
+    displays = ["led-sim", "board", "announcer", *(f"led-{_slug(w.id)}" for w in config.hall.windows), *config.embedded_mqtt_screens]
     for name in dict.fromkeys(displays):  # keep order, drop repeats
         if ID.match(name) and name not in RESERVED:
             out.append((name, "display", ()))
@@ -110,6 +110,13 @@ def _read(path: Path) -> dict:
     return data
 
 
+def _local_http(host: str, port: int) -> str:
+    """Where tools on this host reach the daemon (`queued announcer` fetches the calls' audio there)."""
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def ensure(directory: Path, config, broker_url: str) -> dict[str, Account]:
     """Create or update the accounts the configuration implies; keep the passwords already given."""
     path = private_dir(directory) / ACCOUNTS_FILE
@@ -124,6 +131,7 @@ def ensure(directory: Path, config, broker_url: str) -> dict[str, Account]:
             and len(prev["password"]) >= 16
         accounts[name] = Account(name, role, prev["password"] if keep else _password(), addresses)
     doc = {"v": 1, "broker": broker_url, "prefix": config.mqtt_prefix, "hall": config.hall.id,
+           "timezone": config.timezone, "http": _local_http(config.http_host, config.http_port),
            "note": "passwords of the embedded MQTT broker's accounts (written by queued serve; keep private)",
            "accounts": {a.name: {"role": a.role, "password": a.password, **({"addresses": list(a.addresses)}
                                                                             if a.role == "bridge" else {})}

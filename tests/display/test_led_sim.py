@@ -61,3 +61,26 @@ def test_render_keeps_wide_characters_in_the_box():
     assert len(box) == 2
     from display.led_sim import width
     assert width(box[0]) == width(box[1]) == width(rows[-1])
+
+
+async def test_led_sim_shows_the_halls_clock_not_the_machines(own_mosquitto, tmp_path):
+    """An installer's laptop on UTC: the simulator's clock is the hall's (Asia/Shanghai), from its config."""
+    import os
+    import re
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from tests.support import hall_toml
+
+    conf = tmp_path / "hall.toml"
+    conf.write_text(hall_toml(str(tmp_path / "h.sqlite3"), mqtt_url=f"mqtt://127.0.0.1:{own_mosquitto.port}"))
+    proc = await asyncio.create_subprocess_exec(
+        QUEUED, "led-sim", "--config", str(conf), "--plain", "--duration", "1",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, "TZ": "UTC"})
+    out, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 0, err.decode()
+    shown = re.findall(r"LED 模拟器  daemon: \S+  \((\d\d:\d\d:\d\d)\)", out.decode())
+    assert shown, out.decode()
+    hall_now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    at = datetime.combine(hall_now.date(), datetime.strptime(shown[-1], "%H:%M:%S").time(), hall_now.tzinfo)
+    assert abs((hall_now - at + timedelta(hours=12)) % timedelta(days=1) - timedelta(hours=12)) < timedelta(seconds=10)
