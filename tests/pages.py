@@ -90,3 +90,17 @@ def check_page(page, artifacts: Path, name: str, citizen: bool = False, allowed_
         words = english_words(visible_text(page, selector), allowed_words)
         assert not words, f"{name}: English in citizen text: {sorted(set(words))[:20]}"
     return path
+
+
+async def check_page_async(page, artifacts: Path, name: str, citizen: bool = False,
+                           allowed_words: tuple[str, ...] = (), selector: str = "body",
+                           full_page: bool = False) -> Path:
+    """`check_page` for Playwright's async API (tests that serve the daemon in their own loop)."""
+    path = Path(artifacts) / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=full_page)
+    spill = await page.evaluate(_OVERFLOW_JS)
+    assert not spill, f"{name}: text does not fit its box: {spill[:8]}"
+    if citizen:
+        words = english_words(await page.locator(selector).inner_text(), allowed_words)
+        assert not words, f"{name}: English in citizen text: {sorted(set(words))[:20]}"
+    return path

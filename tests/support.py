@@ -215,9 +215,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
-def launch_chromium(playwright):
+# The one flag a hall's screen PC starts Chromium with so that calls sound without a first tap
+# (docs/screens.md); without it Chromium refuses to play sound until someone touches the page.
+AUTOPLAY = "--autoplay-policy=no-user-gesture-required"
+
+
+def launch_chromium(playwright, *extra_args: str):
     """`playwright.chromium.launch(...)` for the sync or the async API (await it in async tests)."""
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
 
 
 def token(database: str, role: str, window: str | None = None, clerk: str | None = None) -> str:

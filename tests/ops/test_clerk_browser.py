@@ -55,7 +55,7 @@ def test_clerk_console_sign_in_call_start_finish_next(served, artifacts):
 
         page.keyboard.press("F5")  # 办结
         expect(page.locator("#state")).to_have_text("空闲")
-        expect(page.locator("#ticket")).to_have_text("—")
+        expect(page.locator("#ticket")).to_have_text("暂无")
         expect(page.locator("#msg")).to_have_text("A001 已办结，请群众评价")
         expect(page.locator("#rating")).to_contain_text("A001")
 
