@@ -243,3 +243,59 @@ async def test_clerk_console_empty_state(served, artifacts):
             await check_page_async(page, artifacts, "clerk-empty-1366x768")
         finally:
             await browser.close()
+
+
+BIG_HALL_BUSINESSES = [("A", "综合受理"), ("B", "不动产登记"), ("C", "社保医保"), ("D", "出入境证件办理"), ("E", "税务"),
+                       ("F", "公积金"), ("G", "市场准入与企业开办"), ("H", "户籍")]
+
+
+async def test_a_large_hall_pages_its_windows_and_businesses(make_daemon, artifacts):
+    """30 windows and 8 businesses with long names: the grid shows 12 windows a page and turns the
+    page, nothing spills out of its box, and a long name is shrunk to fit, not cut."""
+    from playwright.async_api import async_playwright, expect
+
+    from queued.config import parse_config
+    from queued.daemon import Daemon
+
+    parts = ['[daemon]\ndatabase = "DB"\nembedded_mqtt = "127.0.0.1:PORT"\n[hall]\nid = "main"\n'
+             'name = "市民中心政务服务大厅（东区）"\nservice_days = ["sat", "sun"]\n']
+    parts += [f'[[business]]\ncode = "{c}"\nname = "{n}"\n' for c, n in BIG_HALL_BUSINESSES]
+    parts += [f'[[window]]\nid = "{i}"\nbusinesses = ["{BIG_HALL_BUSINESSES[i % 8][0]}"]\n' for i in range(1, 31)]
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="bighall-")
+    text = "\n".join(parts).replace("DB", f"{tmp}/h.sqlite3").replace("PORT", str(free_port()))
+    daemon = Daemon(parse_config(text), adapters=ADAPTERS[:2])
+    await daemon.start()
+    server = None
+    try:
+        h = Clerks(daemon)
+        for c, _ in BIG_HALL_BUSINESSES * 3:
+            await h.issue(c)
+        for w in ("1", "2", "9", "17"):
+            await h.act(w, "call-next")
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(daemon.app, host="127.0.0.1", port=port, log_level="warning",
+                                               lifespan="off", access_log=False))
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.02)
+        async with async_playwright() as pw:
+            browser = await launch_chromium(pw, AUTOPLAY)
+            try:
+                page = await browser.new_page(viewport=VIEWPORTS["tv-1080p"], locale="zh-CN")
+                await page.goto(f"http://127.0.0.1:{port}/screen")
+                await expect(page.locator("#grid-page")).to_have_text("窗口 第 1 / 3 页")
+                await expect(page.get_by_test_id("grid").locator(".card")).to_have_count(12)
+                await expect(page.locator("#waiting-page")).to_contain_text("第 1 / ")
+                await asyncio.sleep(4.5)
+                await check_page_async(page, artifacts, "screen-large-hall-tv-1080p", citizen=True)
+                await expect(page.locator("#grid-page")).to_have_text("窗口 第 2 / 3 页", timeout=12000)
+                await expect(page.get_by_test_id("grid").locator('[data-window="17"]')).to_contain_text("呼叫中")
+            finally:
+                await browser.close()
+        server.should_exit = True
+        await task
+    finally:
+        await h.http.aclose()
+        await daemon.stop()
