@@ -26,7 +26,11 @@ async def test_noise_on_the_line_does_not_stop_the_bus(signed_in):
     bad = sum(metric(text, "queued_pad_frames_bad_total", port=port, reason=r)
               for r in ("bad_len", "bad_crc", "unknown_cmd", "bad_payload", "truncated"))
     assert bad > 0 and metric(text, "queued_pad_frames_good_total", port=port) > 10
-    assert metric(text, "queued_pads_online", port=port) == 2
+    # Under a loaded machine a pad may miss three replies while the noise is read and go offline
+    # for a moment; what must hold is that the bus carries on and both pads are back online.
+    async def both_online():
+        return metric(await hall.metrics(), "queued_pads_online", port=port) == 2
+    await wait_until(both_online, what="both pads online after the noise")
     assert metric(text, "queued_pad_poll_cycle_seconds", port=port) > 0
 
 
