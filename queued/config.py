@@ -348,7 +348,7 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
         rating_window_days=h["rating_window_days"], department=h["department"], region_code=h["region_code"],
         pads=tuple(pads), buses=buses,
         sections={"wechat": _wechat(sec["wechat"], lines), "printer": sec["printer"],
-                  "appointments": sec["appointments"], "central": _central(sec["central"], lines),
+                  "appointments": sec["appointments"], "limits": _limits(sec["limits"], lines), "central": _central(sec["central"], lines),
                   "voice": _voice(sec["voice"], lines), "screen": _screen(sec["screen"], lines),
                   "province": _lined(sec["province"], lines, "province") if "province" in raw else None},
         item_codes=item_codes, dept_codes=dept_codes, clerk_pin_hashes=pins, window_leaders=leaders,
@@ -423,6 +423,17 @@ def _voice(v: dict[str, Any], lines: _Lines) -> dict[str, Any]:
                            ("cache_mb", 8, 4096)):
         if not low <= v[key] <= high:
             raise bad(key, f"must be {low}..{high}")
+    return dict(v)
+
+
+def _limits(v: dict[str, Any], lines: _Lines) -> dict[str, Any]:
+    """[limits]: rate limits of tickets, bookings and demo sign-ins without a staff token."""
+    for key, low, high in (("period_minutes", 1, 1440), ("issue_per_session", 0, 100_000),
+                           ("issue_per_address", 0, 100_000), ("book_per_session", 0, 100_000),
+                           ("book_per_address", 0, 100_000), ("sign_in_per_address", 0, 100_000),
+                           ("max_tracked", 100, 1_000_000)):
+        if not low <= v[key] <= high:
+            raise _fail(lines, "limits", 0, key, f"must be {low}..{high}", False)
     return dict(v)
 
 

@@ -199,6 +199,15 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "project_prefix": (str, ""),  # extension: before projectNo; default shandong "37"
         "send_mobile": (bool, True),  # extension: false omits the applicant's phone (shandong service)
     },
+    "limits": {  # extension: rate limits of citizens' actions without a staff token (docs/security.md)
+        "period_minutes": ((int, float), 60),  # each count below is "at most N per period" (N at once)
+        "issue_per_session": (int, 10),  # tickets per WeChat session (openid); 0 = no limit
+        "issue_per_address": (int, 30),  # tickets per client address (IPv6: per /64), sessions or not
+        "book_per_session": (int, 4),  # 分时段预约 bookings per WeChat session
+        "book_per_address": (int, 10),  # bookings per client address
+        "sign_in_per_address": (int, 30),  # /m demo sign-ins per client address
+        "max_tracked": (int, 10_000),  # keys remembered per limit (bounded memory; see docs/security.md)
+    },
     "appointments": {  # extension: 分时段预约
         "slot_minutes": (int, 30),
         "capacity": (int, 4),

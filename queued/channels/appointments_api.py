@@ -35,6 +35,7 @@ from queued.channels.appointments_store import bookings_of_day  # importing it r
 from queued.runtime import new_rating_key, new_ticket_id
 from queued.web.errors import ApiError
 from queued.web.inputs import ID_MAX, field, json_body, no_unknown, principal
+from queued.web.rate_limit import client_address
 
 
 def _api(exc: AppointmentError) -> ApiError:
@@ -151,6 +152,8 @@ class Appointments:
             raise ApiError("unauthorized", "需要取号机令牌或微信登录（kiosk token or WeChat session required）")
         if p is not None and not p.can("issue"):
             raise ApiError("forbidden", f"角色 {p.role} 不能预约（role {p.role!r} may not book）")
+        if p is None:  # a citizen's WeChat session: per session and per address (staff tokens are not limited)
+            request.app.state.rate_limits.take("book", client_address(request), session)
         data = await json_body(request)
         no_unknown(data, "business", "day", "slot", "start", "openid")
         business = field(data, "business", str)

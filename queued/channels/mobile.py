@@ -31,6 +31,7 @@ from queued.web.api_tickets import hall_json
 from queued.web.app import make_templates
 from queued.web.errors import ApiError
 from queued.web.inputs import form_body
+from queued.web.rate_limit import RateLimited, client_address
 
 log = logging.getLogger("queued.wechat")
 
@@ -186,6 +187,10 @@ class WeChatMobile:
     async def demo_login(self, request: Request) -> Response:
         if not self.settings.demo_login:
             raise ApiError("forbidden", "演示登录未开启（the demo sign-in is on only where [wechat] demo_login = true）")
+        try:
+            request.app.state.rate_limits.take("sign_in", client_address(request), None)
+        except RateLimited as exc:  # a form's POST: the citizen sees a page, not JSON
+            return self._render(request, "mobile_error.html", 429, message=exc.message)
         form = await form_body(request)
         openid = "demo-" + secrets.token_urlsafe(12)
         return await self._signed_in(RedirectResponse(_safe_next(form.get("next")), status_code=303), request, openid)

@@ -10,6 +10,7 @@ from queued.core import commands as c
 from queued.runtime import new_rating_key, new_ticket_id
 from queued.web.errors import ApiError
 from queued.web.inputs import ID_MAX, field, json_body, no_unknown, principal
+from queued.web.rate_limit import client_address
 
 CHANNELS = ("kiosk", "wechat", "desk")
 
@@ -23,6 +24,8 @@ async def issue_ticket(request: Request) -> JSONResponse:
         session_openid = await request.app.state.mobile_session(request)
         if session_openid is None:
             raise ApiError("unauthorized", "需要取号机令牌或微信登录（kiosk token or WeChat session required）")
+        # Per session and per address; refused (429) before anything is read or changed.
+        request.app.state.rate_limits.take("issue", client_address(request), session_openid)
     elif not p.can("issue"):
         raise ApiError("forbidden", f"角色 {p.role} 不能取号（role {p.role!r} may not issue tickets）")
     data = await json_body(request)

@@ -59,7 +59,7 @@ def error_response(code: str, message: str, status: int, headers: dict | None = 
 
 
 async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else getattr(exc, "headers", None)
     return error_response(exc.code, exc.message, exc.status, headers)
 
 
