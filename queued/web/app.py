@@ -20,7 +20,7 @@ from queued.web import api_tickets, api_windows, ops, static_files
 from queued.web.edge import EdgeTextMiddleware
 from queued.web.errors import HANDLERS
 from queued.web.limits import BodyLimit
-from queued.web.rate_limit import RateLimits, limit_settings
+from queued.web.rate_limit import RateLimitCollector, RateLimits, limit_settings
 from queued.web.same_origin import SameOriginMiddleware
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -65,6 +65,7 @@ def create_app(runtime, metrics: Metrics, routes: Sequence[BaseRoute] = (), life
     cfg = runtime.config
     app.state.pins = PinBook(runtime.journal, cfg.clerk_pin_hashes, cfg.hall.clerk_index)  # queued.pins
     app.state.rate_limits = RateLimits(limit_settings(cfg), runtime.clock)  # citizens' issue, booking, sign-in
+    metrics.registry.register(RateLimitCollector(app.state.rate_limits))
     app.state.sessions = SessionStore(runtime.journal, cfg.database, runtime.clock)  # started by the Daemon
     # Adapters replace these: the WeChat session of /m, and look-ups of earlier days' tickets.
     app.state.session_resolvers = []  # cookie sign-ins of /admin, /clerk, /kiosk: see inputs.principal

@@ -120,6 +120,26 @@ class RateLimits:
                 for kind in ("session", "address")}
 
 
+class RateLimitCollector:
+    """`queued_rate_limited_total{action}` and the keys each limit remembers, for /metrics."""
+
+    def __init__(self, limits: RateLimits):
+        self.limits = limits
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        refused = CounterMetricFamily("queued_rate_limited", "Requests refused 429 by a rate limit", labels=["action"])
+        for action, n in self.limits.refused.items():
+            refused.add_metric([action], n)
+        yield refused
+        tracked = GaugeMetricFamily("queued_rate_limit_keys", "Keys a rate limit remembers (at most max_tracked)",
+                                    labels=["limit"])
+        for name, n in self.limits.sizes().items():
+            tracked.add_metric([name], n)
+        yield tracked
+
+
 class RateLimited(ApiError):
     def __init__(self, what: str, wait_s: float):
         minutes = max(1, math.ceil(wait_s / 60))

@@ -92,7 +92,8 @@ async def test_a_session_and_an_address_are_each_limited_and_a_refusal_changes_n
         clock.advance(8 * 60)
         assert (await phone.post("/api/v1/tickets", json={"business": "C"})).status_code == 201
         refused(await phone.post("/api/v1/tickets", json={"business": "A"}), "取号")
-    assert d.app.state.rate_limits.refused["issue"] == 3
+        metrics = (await phone.get("/metrics")).text
+    assert 'queued_rate_limited_total{action="issue"} 3.0' in metrics
 
 
 async def test_a_loop_cannot_book_every_seat_of_the_day(make_daemon):
