@@ -32,6 +32,7 @@ from evaluator.events import LEVEL_NAMES, is_bad
 from evaluator.export import safe_text
 from evaluator.review_stats import RangeError, parse_days
 from queued.core.errors import CoreError
+from queued.metrics import label_values
 from queued.web.app import make_templates
 from queued.web.errors import ApiError
 from queued.web.inputs import field, json_body, no_unknown, require
@@ -58,7 +59,8 @@ class AdminAdapter:
         self.routes = [
             Route("/api/v1/followups", self.api_list, methods=["GET"]),
             Route("/api/v1/followups/{case:u32}", self.api_get, methods=["GET"]),
-            Route("/api/v1/followups/{case:u32}/{action}", self.api_action, methods=["POST"]),
+            label_values(Route("/api/v1/followups/{case:u32}/{action}", self.api_action, methods=["POST"]),
+                         action=("callback", "rectify", "verdict", "appeal", "decide-appeal")),
             Route("/api/v1/reports/followups", self.api_rates, methods=["GET"]),
             Route("/api/v1/hall/live", self.api_live, methods=["GET"]),
             *self.pages.routes,

@@ -106,8 +106,38 @@ class Metrics:
                 self.cancelled.labels(ev.reason).inc()
 
 
+UNMATCHED = "unmatched"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def label_values(route, **values):
+    """Mark path parameters of `route` whose value names the operation (`action`): a value in the
+    given set is written into the `route` label (`/api/v1/windows/{window}/call-next`); any other
+    value keeps the placeholder, so a hostile value adds no series. Returns the route."""
+    route.metric_values = {name: frozenset(allowed) for name, allowed in values.items()}
+    return route
+
+
+def route_label(scope) -> str:
+    """The path template of the route that took the request (`/api/v1/windows/{window}/{action}`),
+    read from the `route` the router puts in the scope; a Mount names its prefix (`/static/{path}`).
+    A path no route matched is one label value, whatever it was: a scanner's paths add no series."""
+    route = scope.get("route")
+    template = getattr(route, "path_format", None)
+    if not isinstance(template, str) or not template:
+        return UNMATCHED
+    values = getattr(route, "metric_values", None)
+    if values:
+        params = scope.get("path_params") or {}
+        for name, allowed in values.items():
+            if params.get(name) in allowed:
+                template = template.replace("{" + name + "}", params[name])
+    return template
+
+
 class TimingMiddleware:
-    """Pure ASGI (no BaseHTTPMiddleware overhead on the hot path): request latency by route."""
+    """Pure ASGI (no BaseHTTPMiddleware overhead on the hot path): request latency by route template
+    (`route` label: the path template, never the handler's name nor the raw path)."""
 
     def __init__(self, app, metrics: Metrics):
         self.app = app
@@ -128,10 +158,10 @@ class TimingMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            endpoint = scope.get("endpoint")
-            route = getattr(endpoint, "__name__", None) or "unmatched"
+            route = route_label(scope)
             if not scope.get("path", "").startswith("/events"):  # long-lived streams are not latency
-                key = (scope["method"], route, status[0])
+                method = scope["method"] if scope["method"] in METHODS else "other"
+                key = (method, route, status[0])
                 child = self._children.get(key)
                 if child is None:  # labels() takes a lock and builds a tuple: do it once per series
                     child = self._children[key] = self.metrics.http.labels(key[0], key[1], str(key[2]))

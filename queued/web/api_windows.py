@@ -12,6 +12,7 @@ from starlette.routing import Route
 from queued.auth import Principal
 from queued.core import commands as c
 from queued.core.engine import PLACES
+from queued.metrics import label_values
 from queued.pins.errors import PinLocked, WrongPin
 from queued.web.errors import ApiError
 from queued.web.inputs import ID_MAX, field, json_body, no_unknown, require
@@ -169,5 +170,6 @@ async def list_windows(request: Request) -> JSONResponse:
 routes = [
     Route("/api/v1/windows", list_windows, methods=["GET"]),
     Route("/api/v1/windows/{window}", get_window, methods=["GET"]),
-    Route("/api/v1/windows/{window}/{action}", window_action, methods=["POST"]),
+    label_values(Route("/api/v1/windows/{window}/{action}", window_action, methods=["POST"]),
+                 action=(*SIMPLE, *WITH_BODY, *OPTIONAL_BODY)),
 ]
