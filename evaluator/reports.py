@@ -14,6 +14,9 @@ Definitions (the report's fields):
   Waits run from issue to the first call, over tickets that were called; p90 is the nearest-rank
   90th percentile (the value at rank ceil(0.9·n) of the sorted waits). Service: finished cases.
   Grouped by window or clerk, a ticket never called has key None.
+- The hall's day (evaluator/hallday.py): parked (挂起, still parked), left_over (留号: closed out
+  unserved), extended_minutes (延时: served past `closes`), paused_minutes (window and clerk rows:
+  reason → minutes), busy/open minutes and saturation (busy ÷ open).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import re
 from datetime import date
 from typing import Any
 
+from evaluator import hallday
 from queued.core.calendar import FIRST_DAY, LAST_DAY, day_in_range
 
 GROUPS = ("clerk", "window", "business", "day")
@@ -30,14 +34,14 @@ LEVEL_FIELDS = (("very_satisfied", 5), ("satisfied", 4), ("basic_satisfied", 3),
 REVIEW_FIELDS = ("key", "name", "served", "rated", "unrated", "defaulted", "good", "bad", "good_rate", "bad_rate",
                  *(f for f, _ in LEVEL_FIELDS), "no_reason", "excluded")
 QUEUE_FIELDS = ("key", "name", "issued", "served", "skipped", "cancelled", "avg_wait_s", "p90_wait_s",
-                "avg_service_s", "skip_rate", "over_yellow", "over_red")
+                "avg_service_s", "skip_rate", "over_yellow", "over_red", *hallday.DAY_FIELDS)
 LABELS = {
     "key": "分组", "name": "名称", "served": "办件数", "rated": "评价数", "unrated": "未评价", "defaulted": "默认评价",
     "good": "好评", "bad": "差评", "good_rate": "好评率", "bad_rate": "差评率", "very_satisfied": "非常满意",
     "satisfied": "满意", "basic_satisfied": "基本满意", "dissatisfied": "不满意", "very_dissatisfied": "非常不满意",
     "no_reason": "差评未选原因", "excluded": "申诉撤销", "issued": "取号数", "skipped": "过号", "cancelled": "取消",
     "avg_wait_s": "平均等候(秒)", "p90_wait_s": "90%等候(秒)", "avg_service_s": "平均办理(秒)",
-    "skip_rate": "过号率", "over_yellow": "等候超黄线", "over_red": "等候超红线",
+    "skip_rate": "过号率", "over_yellow": "等候超黄线", "over_red": "等候超红线", **hallday.DAY_LABELS,
 }
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -213,17 +217,22 @@ async def queues(journal, hall, start: str, end: str, group_by: str) -> list[dic
         f" FROM tickets INDEXED BY {index} WHERE day BETWEEN ? AND ? GROUP BY {key}, status", (start, end))
     acc: dict[Any, dict[str, float]] = {}
     for r in rows:
-        d = acc.setdefault(r["key"], dict.fromkeys(("issued", "done", "skipped", "cancelled", "called", "wait",
-                                                    "service"), 0))
+        d = acc.setdefault(r["key"], dict.fromkeys(("issued", "done", "skipped", "cancelled", "parked", "called",
+                                                    "wait", "service"), 0))
         d["issued"] += r["n"]
-        if r["status"] in ("done", "skipped", "cancelled"):
+        if r["status"] in ("done", "skipped", "cancelled", "parked"):
             d[r["status"]] += r["n"]
         d["called"] += r["called"]
         d["wait"] += r["wait"] or 0.0
         if r["status"] == "done":
             d["service"] += r["service"] or 0.0
+    day = await hallday.day_figures(journal, hall, start, end, group_by, {k: d["service"] for k, d in acc.items()})
+    for k in day:
+        acc.setdefault(k, dict.fromkeys(("issued", "done", "skipped", "cancelled", "parked", "called", "wait",
+                                         "service"), 0))
     out = []
     for k, d in acc.items():
+        figures = day.get(k) or {}
         out.append({
             "key": k, "name": key_name(hall, group_by, k), "issued": d["issued"], "served": d["done"],
             "skipped": d["skipped"], "cancelled": d["cancelled"],
@@ -232,6 +241,7 @@ async def queues(journal, hall, start: str, end: str, group_by: str) -> list[dic
             "avg_service_s": _round(d["service"] / d["done"] if d["done"] else None),
             "skip_rate": _rate(d["skipped"], d["issued"]),
             **await _over_lines(journal, key, k, start, end, hall.warn_wait_s),
+            **figures, "parked": d["parked"], "left_over": figures.get("left_over", 0),
         })
     out.sort(key=lambda row: _sort_key(group_by, row["key"]))
     return out

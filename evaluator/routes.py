@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from evaluator import export, national, reports
+from evaluator import export, hallday, national, reports
 from evaluator.commands import Rate
 from evaluator.events import LEVEL_NAMES, RatingRecorded
 from queued.web.errors import ApiError
@@ -130,8 +130,23 @@ def make_routes(adapter) -> list[Route]:
         await require(request, "reports")
         start, end, group, fmt = params(request)
         rows = await reports.queues(rt.journal, hall, start, end, group)
-        return respond("queues", start, end, group, fmt, rows, reports.QUEUE_FIELDS, reports.LABELS,
-                       f"排队 {start}~{end}")
+        fields = list(reports.QUEUE_FIELDS)
+        if fmt != "json":  # paused minutes by reason: one column per reason of [hall] pause_reasons
+            rows = [hallday.flat_paused(hall, r) for r in rows]
+            fields += hallday.paused_fields(hall)
+        return respond("queues", start, end, group, fmt, rows, fields,
+                       {**reports.LABELS, **hallday.paused_labels(hall)}, f"排队 {start}~{end}")
+
+    async def report_failed(request: Request) -> Response:
+        """办不成事 台账: every case finished `failed`, with its note."""
+        await require(request, "reports")
+        extra = sorted({"group_by", "scheme"} & set(request.query_params))
+        if extra:
+            raise ApiError("invalid_request", f"未知参数 {', '.join(extra)}（unknown parameter(s) {', '.join(extra)}）")
+        start, end, _, fmt = params(request, with_group=False)
+        rows = await hallday.failed(rt.journal, hall, start, end, rt.iso)
+        return respond("failed", start, end, "", fmt, rows, hallday.FAILED_FIELDS, hallday.FAILED_LABELS,
+                       f"办不成事 {start}~{end}")
 
     async def report_national(request: Request) -> Response:
         await require(request, "reports")
@@ -149,4 +164,5 @@ def make_routes(adapter) -> list[Route]:
         Route("/api/v1/reports/reviews", report_reviews, methods=["GET"]),
         Route("/api/v1/reports/queues", report_queues, methods=["GET"]),
         Route("/api/v1/reports/national", report_national, methods=["GET"]),
+        Route("/api/v1/reports/failed", report_failed, methods=["GET"]),
     ]

@@ -186,9 +186,12 @@ class Engine(HallState):
         assert t is not None
         started = t.started_at if t.started_at is not None else (t.called_at or now)
         first_call = t.first_called_at if t.first_called_at is not None else started
+        service = max(0.0, now - started - t.parked_s)
+        closes = self.closes_at()
+        extended = 0.0 if closes is None or now <= closes else min(service, now - max(started, closes))
         self._emit(out, e.TicketFinished(now, t.id, w.id, w.clerk, t.serial, t.business, t.number, started,
-                                         max(0.0, first_call - t.issued_at), max(0.0, now - started - t.parked_s),
-                                         outcome, note))
+                                         max(0.0, first_call - t.issued_at), service, outcome, note,
+                                         round(extended, 3)))
 
     def pick(self, w: WindowState, now: float) -> Ticket | None:
         """Whom `w` calls next (queued/core/balance.py): O(businesses of the window)."""
@@ -309,7 +312,7 @@ class Engine(HallState):
     def _resume(self, cmd: c.Resume, now: float) -> list[e.Event]:
         w = self.window(cmd.window)
         self._require(w, "paused")
-        ev = e.WindowResumed(now, w.id)
+        ev = e.WindowResumed(now, w.id, round(max(0.0, now - w.since), 3), w.pause_reason, w.clerk)
         self.apply(ev)
         return [ev]
 
@@ -318,7 +321,10 @@ class Engine(HallState):
         self._require(w, "idle", "paused", "closed")
         if w.state == "closed":
             return []
-        ev = e.WindowClosed(now, w.id)
+        if w.state == "paused":
+            ev = e.WindowClosed(now, w.id, round(max(0.0, now - w.since), 3), w.pause_reason, w.clerk)
+        else:
+            ev = e.WindowClosed(now, w.id)
         self.apply(ev)
         return [ev]
 

@@ -108,6 +108,7 @@ class TicketFinished(Event):
     service_s: float  # without the time it spent parked (挂起)
     outcome: str = "done"  # done | accepted_pending | returned | consulted | failed (http-api.md, finish)
     note: str = ""
+    extended_s: float = 0.0  # 延时: the part of the case served past `closes`
 
 
 @event("ticket_transferred")
@@ -190,12 +191,18 @@ class WindowPaused(Event):
 class WindowResumed(Event):
     at: float
     window: str
+    paused_s: float = 0.0  # how long the pause that ends lasted, and its reason (reports)
+    reason: str | None = None
+    clerk: str | None = None
 
 
 @event("window_closed")
 class WindowClosed(Event):
     at: float
     window: str
+    paused_s: float = 0.0  # closed from a pause: how long it lasted, and its reason (reports)
+    reason: str | None = None
+    clerk: str | None = None
 
 
 @event("clerk_signed_in")

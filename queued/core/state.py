@@ -37,6 +37,7 @@ class HallState:
         # (window, business) → [moving-average service time, cases]: clerks differ (ETAs use it).
         self.window_service: dict[tuple[str, str], list[float]] = {}
         self.day_closed = False
+        self._closes: tuple[str | None, float | None] = (None, None)
         self.plans = Planner(self)
         self._reset_day()
         self._apply: dict[type, Callable[[Any], None]] = {
@@ -119,6 +120,13 @@ class HallState:
         if own is not None and own[1] >= WINDOW_CASES:
             return own[0]
         return self.service_avg.get(business, self.hall.default_service_s)
+
+    def closes_at(self) -> float | None:
+        """Epoch seconds of today's `closes` (None: the hall has no closing time), once per day."""
+        if self._closes[0] != self.day:
+            m = self.hall.closes_minute
+            self._closes = (self.day, None if m is None or not self.day else self.calendar.at(self.day, m))
+        return self._closes[1]
 
     def busy(self) -> bool:
         """Someone still waits, or is called or served at a window."""

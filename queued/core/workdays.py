@@ -26,10 +26,22 @@ class WorkCalendar:
         extra = list(service_days)
         self.service_weekdays = frozenset(WEEKDAYS.index(d) for d in extra if d in WEEKDAYS)
         self.service_dates = frozenset(date.fromisoformat(d) for d in extra if d not in WEEKDAYS)
+        self._served: dict[str, bool] = {}  # day string → is_service_day: every ticket issue asks
 
     def is_service_day(self, day: str | date) -> bool:
-        """Does the hall serve the public that day (issuing, bookings)?"""
-        d = date.fromisoformat(day) if isinstance(day, str) else day
+        """Does the hall serve the public that day (issuing, bookings)? A day string's answer is
+        remembered (the calendar never changes after it is built), so the ticket issue's question
+        is a dict look-up, not a date parse."""
+        if isinstance(day, str):
+            known = self._served.get(day)
+            if known is None:
+                if len(self._served) > 1024:
+                    self._served.clear()
+                known = self._served[day] = self._is_service_day(date.fromisoformat(day))
+            return known
+        return self._is_service_day(day)
+
+    def _is_service_day(self, d: date) -> bool:
         if d in self.service_dates or self.is_workday(d):
             return True
         return d.weekday() in self.service_weekdays and d not in self.holidays

@@ -42,10 +42,14 @@ def register_migration(fn: Callable[[Any], None]) -> None:
 
 
 def _migrate_tickets(conn) -> None:
-    """Databases made before the holder's rating key was kept: add its column."""
+    """Databases made before the holder's rating key, outcomes and 延时 were kept: add their columns."""
     have = {row[1] for row in conn.execute("PRAGMA table_info(tickets)")}
-    if have and "rating_key" not in have:
-        conn.execute("ALTER TABLE tickets ADD COLUMN rating_key TEXT")
+    if not have:
+        return
+    for name, decl in (("rating_key", "TEXT"), ("outcome", "TEXT"), ("note", "TEXT"),
+                       ("extended_s", "REAL NOT NULL DEFAULT 0")):  # the hall's day (issue 12)
+        if name not in have:
+            conn.execute(f"ALTER TABLE tickets ADD COLUMN {name} {decl}")
 
 
 register_migration(_migrate_tickets)
@@ -74,6 +78,7 @@ def _recalled(ev: e.TicketRecalled, day: str):
 
 def _skipped(ev: e.TicketSkipped, day: str):
     yield "UPDATE tickets SET status='skipped' WHERE id=?", (ev.ticket,)
+    yield _LAST_AT, (ev.at, day, ev.window)
 
 
 def _started(ev: e.ServiceStarted, day: str):
@@ -83,9 +88,49 @@ def _started(ev: e.ServiceStarted, day: str):
 def _finished(ev: e.TicketFinished, day: str):
     yield (
         "UPDATE tickets SET status='done', started_at=?, finished_at=?, window=?, clerk=?, wait_s=?,"
-        " service_s=? WHERE id=?",
-        (ev.started_at, ev.at, ev.window, ev.clerk, ev.wait_s, ev.service_s, ev.ticket),
+        " service_s=?, outcome=?, note=?, extended_s=? WHERE id=?",
+        (ev.started_at, ev.at, ev.window, ev.clerk, ev.wait_s, ev.service_s, ev.outcome, ev.note or None,
+         ev.extended_s, ev.ticket),
     )
+    yield _LAST_AT, (ev.at, day, ev.window)
+
+
+_LAST_AT = "UPDATE window_days SET last_at=MAX(last_at, ?) WHERE day=? AND window=?"
+
+
+def _parked(ev: e.TicketParked, day: str):
+    yield "UPDATE tickets SET status='parked' WHERE id=?", (ev.ticket,)
+    yield _LAST_AT, (ev.at, day, ev.window)
+
+
+def _unparked(ev: e.TicketUnparked, day: str):
+    yield "UPDATE tickets SET status='serving' WHERE id=?", (ev.ticket,)
+
+
+def _window_opened(ev: e.WindowOpened, day: str):
+    yield (
+        "INSERT INTO window_days (day, window, open_since, last_at) VALUES (?,?,?,?) ON CONFLICT (day, window)"
+        " DO UPDATE SET open_since=COALESCE(open_since, excluded.open_since), last_at=MAX(last_at, excluded.last_at)",
+        (day, ev.window, ev.at, ev.at),
+    )
+
+
+def _paused_time(ev, day: str):
+    if ev.paused_s > 0:
+        yield (
+            "INSERT INTO window_pauses (day, window, clerk, reason, paused_s) VALUES (?,?,?,?,?)"
+            " ON CONFLICT (day, window, clerk, reason) DO UPDATE SET paused_s=paused_s+excluded.paused_s",
+            (day, ev.window, ev.clerk or "", ev.reason or "", ev.paused_s),
+        )
+
+
+def _window_closed(ev: e.WindowClosed, day: str):
+    yield (
+        "UPDATE window_days SET open_s=open_s+MAX(0, ?-open_since), open_since=NULL, last_at=MAX(last_at, ?)"
+        " WHERE day=? AND window=? AND open_since IS NOT NULL",
+        (ev.at, ev.at, day, ev.window),
+    )
+    yield from _paused_time(ev, day)
 
 
 def _transferred(ev: e.TicketTransferred, day: str):
@@ -119,5 +164,10 @@ for _kind, _fn in (
     ("ticket_transferred", _transferred),
     ("ticket_cancelled", _cancelled),
     ("case_bound", _case_bound),
+    ("ticket_parked", _parked),
+    ("ticket_unparked", _unparked),
+    ("window_opened", _window_opened),
+    ("window_resumed", _paused_time),
+    ("window_closed", _window_closed),
 ):
     register(_kind, _fn)

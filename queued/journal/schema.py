@@ -37,7 +37,10 @@ CREATE TABLE IF NOT EXISTS tickets (
     cancel_reason   TEXT,
     wait_s          REAL,
     service_s       REAL,
-    rating_key      TEXT
+    rating_key      TEXT,
+    outcome         TEXT,
+    note            TEXT,
+    extended_s      REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS tickets_day ON tickets(day, business);
 CREATE UNIQUE INDEX IF NOT EXISTS tickets_day_number ON tickets(day, number);
@@ -61,6 +64,26 @@ CREATE TABLE IF NOT EXISTS case_bindings (
     bound_at        REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS case_bindings_ticket ON case_bindings(ticket, case_id);
+
+-- Window time per hall day, for saturation (busy ÷ open): open_s sums the spans closed so far,
+-- open_since is the start of the span still open, last_at the window's last case event (a span
+-- never closed ends there). Pauses per (day, window, clerk, reason); clerk '' = nobody signed in.
+CREATE TABLE IF NOT EXISTS window_days (
+    day        TEXT NOT NULL,
+    window     TEXT NOT NULL,
+    open_s     REAL NOT NULL DEFAULT 0,
+    open_since REAL,
+    last_at    REAL NOT NULL,
+    PRIMARY KEY (day, window)
+);
+CREATE TABLE IF NOT EXISTS window_pauses (
+    day      TEXT NOT NULL,
+    window   TEXT NOT NULL,
+    clerk    TEXT NOT NULL,
+    reason   TEXT NOT NULL,
+    paused_s REAL NOT NULL,
+    PRIMARY KEY (day, window, clerk, reason)
+);
 
 CREATE TABLE IF NOT EXISTS tokens (
     hash       TEXT PRIMARY KEY,
