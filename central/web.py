@@ -160,7 +160,7 @@ def respond(name: str, p: dict, rows: list[dict], fields, labels, title: str, ex
     fname = export.filename(name, p["from"], p["to"], p["group_by"] or "all", p["format"])
     disposition = {"Content-Disposition": f'attachment; filename="{fname}"'}
     if p["format"] == "csv":
-        return Response(export.to_csv(flat, fields), media_type=export.CSV_TYPE, headers=disposition)
+        return Response(export.to_csv(flat, fields, labels), media_type=export.CSV_TYPE, headers=disposition)
     return Response(export.to_xlsx(flat, fields, labels, title), media_type=export.XLSX_TYPE, headers=disposition)
 
 

@@ -15,8 +15,6 @@ API (supervisor/admin, the "reviews" right; rates need "reports"):
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -25,11 +23,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from evaluator import export
 from evaluator import followup as f
 from evaluator import followup_store as store
 from evaluator.admin_session import AdminSessions
 from evaluator.events import LEVEL_NAMES, is_bad
-from evaluator.export import safe_text
 from evaluator.review_stats import RangeError, parse_days
 from queued.core.errors import CoreError
 from queued.metrics import label_values
@@ -41,6 +39,14 @@ log = logging.getLogger("evaluator.admin")
 TEMPLATES = Path(__file__).parent / "templates"
 VERDICT_TEXT = {"satisfied": "满意", "dissatisfied": "不满意", "unreachable": "无法联系"}
 MODE_TEXT = {"immediate": "立行立改", "plan": "限期整改"}
+# The follow-up rates' columns (followup_store.rates) as the CSV export names them: one Chinese header.
+RATE_LABELS = {
+    "key": "分组", "items": "差评件数", "removed": "申诉撤销", "called_back": "已联系上", "attempted": "已回访",
+    "named": "实名差评", "named_called_back": "实名已联系上", "rectified": "已整改", "closed": "已办结",
+    "satisfied": "整改满意", "judged": "整改已评价", "appealing": "申诉中", "overdue": "逾期",
+    "callback_rate": "回访率", "named_callback_rate": "实名差评回访率", "rectification_rate": "整改率",
+    "satisfaction_rate": "整改满意率",
+}
 
 
 class AdminAdapter:
@@ -249,12 +255,7 @@ class AdminAdapter:
         rows = await store.rates(self.runtime.journal, day_from, day_to, group_by, now)
         total = await store.rates(self.runtime.journal, day_from, day_to, "all", now)
         if fmt == "csv":
-            buf = io.StringIO()
-            if rows:
-                w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-                w.writeheader()
-                w.writerows({k: safe_text(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows)
-            return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8", headers={
+            return Response(export.to_csv(rows, list(RATE_LABELS), RATE_LABELS), media_type=export.CSV_TYPE, headers={
                 "Content-Disposition": f'attachment; filename="followups-{day_from}-{day_to}.csv"'})
         return JSONResponse({"from": day_from, "to": day_to, "group_by": group_by, "rows": rows,
                              "total": total[0] if total else None})

@@ -116,7 +116,7 @@ def make_routes(adapter) -> list[Route]:
         fname = export.filename(name, start, end, group or "all", fmt)
         disposition = {"Content-Disposition": f'attachment; filename="{fname}"'}
         if fmt == "csv":
-            return Response(export.to_csv(rows, fields), media_type=export.CSV_TYPE, headers=disposition)
+            return Response(export.to_csv(rows, fields, labels), media_type=export.CSV_TYPE, headers=disposition)
         return Response(export.to_xlsx(rows, fields, labels, title), media_type=export.XLSX_TYPE, headers=disposition)
 
     async def report_reviews(request: Request) -> Response:

@@ -144,10 +144,10 @@ async def _exports(c: httpx.AsyncClient, base: str, h: dict, tmp_path: Path) -> 
     r = await c.get(f"{base}/api/v1/reports/reviews?from={start}&to={end}&group_by=hall&format=csv", headers=h)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert rows[0][:4] == ["hall", "hall_name", "key", "name"]
+    assert rows[0][:4] == ["大厅编号", "大厅", "分组", "名称"]
     assert {row[0] for row in rows[1:]} == set(HALLS)
     json_rows = (await c.get(f"{base}/api/v1/reports/reviews?from={start}&to={end}&group_by=hall", headers=h)).json()["rows"]
-    served = rows[0].index("served")
+    served = rows[0].index("办件数")
     assert [int(row[served]) for row in rows[1:]] == [r["served"] for r in json_rows]
 
     r = await c.get(f"{base}/api/v1/reports/queues?from={start}&to={end}&group_by=window&format=xlsx", headers=h)
@@ -156,8 +156,8 @@ async def _exports(c: httpx.AsyncClient, base: str, h: dict, tmp_path: Path) -> 
     path.write_bytes(r.content)
     ws = openpyxl.load_workbook(path).active
     header = [c.value for c in ws[1]]
-    assert header[:3] == ["hall", "hall_name", "key"] and "paused_minutes" in header and "left_over" in header
-    assert ws.cell(2, 2).value == "大厅" and ws.max_row == 2 + 4 * 10  # 4 halls × 10 windows
+    assert header[:3] == ["大厅编号", "大厅", "分组"] and "暂停(分钟)" in header and "留号" in header
+    assert ws.cell(2, 2).value != "大厅" and ws.max_row == 1 + 4 * 10  # one header row; 4 halls × 10 windows
     soffice = shutil.which("soffice")
     if soffice is None:
         pytest.skip("LibreOffice is not installed (make test installs it)")
@@ -168,7 +168,7 @@ async def _exports(c: httpx.AsyncClient, base: str, h: dict, tmp_path: Path) -> 
     shutil.rmtree(profile, ignore_errors=True)
     assert out.returncode == 0, out.stderr
     converted = list(csv.reader(io.StringIO((tmp_path / "queues.csv").read_text(encoding="utf-8"))))
-    assert converted[1][1] == "大厅" and "滨江区政务服务中心" in {row[1] for row in converted[2:]}
+    assert converted[0][1] == "大厅" and "滨江区政务服务中心" in {row[1] for row in converted[1:]}
 
     r = await c.get(f"{base}/api/v1/followups?format=csv", headers=h)
     assert r.status_code == 200

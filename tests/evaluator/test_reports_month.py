@@ -280,27 +280,35 @@ async def check_exports(api, sup, span, tally):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert r.content.startswith(b"\xef\xbb\xbf") and b"\r\n" in r.content
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"), newline="")))
-    header = rows[0]
-    assert header[:12] == ["key", "name", "served", "rated", "unrated", "defaulted", "good", "bad", "good_rate",
-                           "bad_rate", "very_satisfied", "satisfied"]
-    assert "very_dissatisfied" in header
+    header = rows[0]  # one header row, in Chinese
+    assert header[:12] == ["分组", "名称", "办件数", "评价数", "未评价", "默认评价", "好评", "差评", "好评率",
+                           "差评率", "非常满意", "满意"]
+    assert "非常不满意" in header and not any(c.isascii() and c.isalpha() for h in header for c in h)
     want = expected_reviews(tally, "clerk")
     by_key = {row[0]: dict(zip(header, row, strict=True)) for row in rows[1:]}
-    assert {row["name"] for row in by_key.values()} <= set(NAMES)  # Chinese survives the round trip
+    assert {row["名称"] for row in by_key.values()} <= set(NAMES)  # Chinese survives the round trip
     for key, exp in want.items():
-        assert int(by_key[key]["served"]) == exp["served"]
-        assert int(by_key[key]["bad"]) == exp["bad"]
+        assert int(by_key[key]["办件数"]) == exp["served"]
+        assert int(by_key[key]["差评"]) == exp["bad"]
+        rated = int(by_key[key]["评价数"])
+        if rated:  # a rate is a percentage, to 0.1%
+            assert by_key[key]["差评率"] == f"{exp['bad'] / rated * 100:.1f}%"
 
     r = await api.get(f"/api/v1/reports/queues?{span}&group_by=business&format=xlsx", headers=sup)
     assert r.status_code == 200
     ws = openpyxl.load_workbook(io.BytesIO(r.content)).active
     values = list(ws.values)
-    assert list(values[0])[:12] == ["key", "name", "issued", "served", "skipped", "cancelled", "avg_wait_s",
-                                    "p90_wait_s", "avg_service_s", "skip_rate", "over_yellow", "over_red"]
-    assert {"left_over", "extended_minutes", "saturation", "paused_1"} <= set(values[0])
-    assert values[1][2] == "取号数"
+    assert list(values[0][:12]) == ["分组", "名称", "取号数", "办件数", "过号", "取消", "平均等候(秒)",
+                                    "90%等候(秒)", "平均办理(秒)", "过号率", "等候超黄线", "等候超红线"]
+    assert {"留号(未办)", "延时(分钟)", "饱和度"} <= set(values[0])
+    assert any(str(h).startswith("暂停(分钟)：") for h in values[0])
+    assert isinstance(values[1][2], int)  # the rows start right under the one header row
+    rate = ws.cell(2, 10)
+    assert rate.number_format == "0.0%" and (rate.value is None or isinstance(rate.value, float))
+    sat = ws.cell(2, list(values[0]).index("饱和度") + 1)
+    assert sat.value is None or sat.number_format == "0.0%"
     want = expected_queues(tally, "business")
-    got = {row[0]: row for row in values[2:]}
+    got = {row[0]: row for row in values[1:]}
     assert set(got) == set(want)
     assert got["B"][1] == "不动产登记"
     for key, exp in want.items():
@@ -325,5 +333,5 @@ async def check_national(api, sup, span, tally):
                 assert row["item_code"] == "11510100MB0000001"
     r = await api.get(f"/api/v1/reports/national?{span}&format=csv", headers=sup)
     text = r.content.decode("utf-8-sig")
-    assert text.splitlines()[0].startswith("case_no,item_code,item_name")
+    assert text.splitlines()[0].startswith("办件编号,事项编码,事项名称")
     assert "138****5678" in text and "510104********1234" in text

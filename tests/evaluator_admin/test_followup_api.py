@@ -187,7 +187,8 @@ async def test_call_back_and_rectification_rates(hall, tokens):
     assert (total["items"], total["removed"], total["called_back"], total["callback_rate"]) == (5, 1, 2, 0.5)
 
     csv = await hall.client.get("/api/v1/reports/followups?from=2026-09-18&to=2026-09-18&format=csv", headers=sup)
-    assert csv.status_code == 200 and csv.text.lstrip("\ufeff").startswith("key,items,removed,called_back")
+    assert csv.status_code == 200 and csv.text.lstrip("\ufeff").startswith("分组,差评件数,申诉撤销,已联系上")
+    assert "33.3%" in csv.text.splitlines()[1]  # window 1's call-back rate, as a percentage
     bad = await hall.client.get("/api/v1/reports/followups?from=2026-09-19&to=2026-09-18", headers=sup)
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"
     assert (await hall.client.get("/api/v1/reports/followups?group_by=moon", headers=sup)).status_code == 422

@@ -27,16 +27,16 @@ def test_text_cells_are_escaped_and_written_as_strings():
     assert cells[:-1] == ["'" + v for v in HOSTILE] and cells[-1] == "窗口 1"
     wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx(rows, fields, {"key": "窗口"}, "t")))
     ws = wb.active
-    for row in ws.iter_rows(min_row=3):
+    for row in ws.iter_rows(min_row=2):
         key, n, neg, _ = row
         assert key.data_type == "s" and not str(key.value).startswith(("=", "+", "-", "@", "\t", "\r"))
         assert n.data_type == "n" and (neg.value is None or neg.data_type == "n")
     # (XML reads a CR back as LF: the cell is still the escaped text)
-    assert [c.value for c in ws["A"]][2:-1] == ["'" + v.replace("\r", "\n") for v in HOSTILE]
-    assert ws["C3"].value == -3  # numbers stay numbers, negative ones too
+    assert [c.value for c in ws["A"]][1:-1] == ["'" + v.replace("\r", "\n") for v in HOSTILE]
+    assert ws["C2"].value == -3  # numbers stay numbers, negative ones too
 
 
-def soffice_to_csv(path, outdir, infilter: str | None = None) -> str:
+def soffice_to_csv(path, outdir, infilter: str | None = None, options: str = "44,34,76,1") -> str:
     """Open `path` in LibreOffice Calc (headless) and save its first sheet as CSV: what a person sees."""
     binary = shutil.which("soffice") or shutil.which("libreoffice")
     if binary is None:
@@ -45,7 +45,7 @@ def soffice_to_csv(path, outdir, infilter: str | None = None) -> str:
     args = [binary, f"-env:UserInstallation=file://{outdir / 'lo-profile'}", "--headless"]
     if infilter:
         args.append(f"--infilter={infilter}")
-    subprocess.run([*args, "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1", "--outdir", str(outdir),
+    subprocess.run([*args, "--convert-to", f"csv:Text - txt - csv (StarCalc):{options}", "--outdir", str(outdir),
                     str(path)], check=True, capture_output=True, timeout=180)
     return (outdir / (path.stem + ".csv")).read_text(encoding="utf-8")
 
@@ -71,8 +71,8 @@ async def test_exported_comments_open_as_text_in_libreoffice(make_daemon, tmp_pa
 
     wb = openpyxl.load_workbook(files["xlsx"])
     ws = wb.active
-    col = [cell.value for cell in ws[1]].index("comment")
-    comments = [row[col] for row in ws.iter_rows(min_row=3)]
+    col = [cell.value for cell in ws[1]].index("评价内容")
+    comments = [row[col] for row in ws.iter_rows(min_row=2)]
     assert all(cell.data_type == "s" for cell in comments)
     assert sorted(cell.value for cell in comments) == sorted("'" + v for v in stored)
 
@@ -80,6 +80,6 @@ async def test_exported_comments_open_as_text_in_libreoffice(make_daemon, tmp_pa
     # (Calc may hide the escaping apostrophe, as it does for text typed as '=…).
     for fmt, infilter in (("xlsx", None), ("csv", "CSV:44,34,76,1")):
         rows = list(csv.reader(io.StringIO(soffice_to_csv(files[fmt], tmp_path / f"lo-{fmt}", infilter))))
-        col = rows[0].index("comment")
+        col = rows[0].index("评价内容")
         seen = sorted(r[col].removeprefix("'") for r in rows[1:] if len(r) > col and r[col] != "评价内容")
         assert seen == stored, (fmt, seen)
