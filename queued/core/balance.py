@@ -6,7 +6,10 @@ positions citizens are told come from the very rule that calls them. It reads la
 planner cursors over them. One pass over the window's businesses: O(businesses of the window),
 whatever the number waiting.
 
-Order: a ticket past the hall's max wait (the longest in line), then tickets a colleague sent to
+Order: a ticket past the hall's max wait (the longest in line; a booked appointment whose slot has
+started counts as if it had been in line the max wait at its slot time, so under overload it goes
+after the walk-ins already overdue at its slot and before the rest: bounded, never starved), then
+tickets a colleague sent to
 this very window to be next, green channel (longest in line), transfers placed at the front, booked
 appointments whose slot has come, then the window's preference order (merged by time in line with
 transfers placed by issue time, and with transfers sent to this window to wait their turn); early
@@ -19,10 +22,12 @@ from typing import Any
 
 
 def choose(businesses: tuple[str, ...], queues: dict[str, Any], directed: Any, later: Any,
-           limit: float, due: float) -> Any:
+           limit: float, due: float, max_wait: float = 0.0) -> Any:
     """The ticket to call, or None. `limit`: in line since before this is overdue (now − max wait);
-    `due`: an appointment whose slot starts before this is due (now + the early margin)."""
+    `due`: an appointment whose slot starts before this is due (now + the early margin);
+    `max_wait`: the hall's max wait, which places a late appointment among the overdue."""
     overdue = green = transfer = appt = normal = early = None
+    late = late_key = None  # the appointment longest past its slot, and its place among the overdue
     for code in businesses:
         q = queues[code]
         if not q.waiting:
@@ -51,9 +56,13 @@ def choose(businesses: tuple[str, ...], queues: dict[str, Any], directed: Any, l
                 overdue = t
         if q.appointment.alive:
             t = q.appointment.peek()
-            if (t.due_at or 0.0) <= due:
-                if appt is None or (t.due_at or 0.0) < (appt.due_at or 0.0):
+            slot = t.due_at or 0.0
+            if slot <= due:
+                if appt is None or slot < (appt.due_at or 0.0):
                     appt = t
+                key = slot - max_wait
+                if key <= limit and (late_key is None or key < late_key):
+                    late, late_key = t, key
             elif early is None:
                 early = t
     if later.alive:
@@ -62,6 +71,8 @@ def choose(businesses: tuple[str, ...], queues: dict[str, Any], directed: Any, l
             overdue = t
         if normal is None or t.queued_at < normal.queued_at:
             normal = t
+    if late is not None and overdue is not None and late_key < overdue.queued_at:
+        return late  # its slot came before the overdue walk-in's wait passed the limit
     if overdue is not None:  # nobody waits past the limit while this window could serve them
         return overdue
     if directed.alive:

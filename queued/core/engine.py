@@ -196,7 +196,7 @@ class Engine(HallState):
     def pick(self, w: WindowState, now: float) -> Ticket | None:
         """Whom `w` calls next (queued/core/balance.py): O(businesses of the window)."""
         return choose(w.businesses, self.queues, w.directed, w.later, now - self.hall.max_wait_s,
-                      now + self.hall.appointment_early_s)
+                      now + self.hall.appointment_early_s, self.hall.max_wait_s)
 
     def _call_next(self, cmd: c.CallNext, now: float) -> list[e.Event]:
         w = self.window(cmd.window)

@@ -264,7 +264,7 @@ class Planner:
         while heap:
             free, index, wid = pop(heap)
             w = windows[wid]
-            t = choose(w.businesses, queues, plan.directed[wid], plan.later[wid], free - max_wait, free + early)
+            t = choose(w.businesses, queues, plan.directed[wid], plan.later[wid], free - max_wait, free + early, max_wait)
             if t is None:
                 plan.dry[wid] = free
                 continue

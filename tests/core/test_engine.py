@@ -579,3 +579,31 @@ def test_service_days_decide_issuing():
     h = Hall(replace(HALL, days=WorkCalendar(holidays=[sat], service_days=["sat"])))  # every Saturday, not holidays
     h.clock = saturday
     assert h.code_of(IssueTicket("A", "x")) == "closed"
+
+
+def test_a_booking_is_not_starved_by_overdue_walk_ins(hall):
+    """Under overload every walk-in is past max wait; a booking whose slot has come goes after those
+    already overdue at its slot and before the ones who passed the limit later (bounded)."""
+    start = hall.clock()
+    for _ in range(3):  # in line since 10:00: overdue from 11:00
+        hall.issue("A")
+    hall.clock.advance(1800)
+    for _ in range(3):  # in line since 10:30: overdue from 11:30
+        hall.issue("A")
+    hall.issue("A", due_at=start + 4500, appointment="bk1", channel="appointment")  # slot 11:15, checked in
+    hall.clock.now = start + 4500 + 60  # 11:16: the slot came; A001–A003 were overdue at 11:15
+    hall.clock.advance(1800)  # 11:46: A004–A006 are overdue too now
+    order = []
+    for _ in range(7):
+        order.append(hall.call("1"))
+        hall.do(Finish("1"))
+    assert order == ["A001", "A002", "A003", "A007", "A004", "A005", "A006"]
+
+
+def test_a_late_booking_keeps_the_usual_order_when_nobody_is_overdue(hall):
+    now = hall.clock()
+    hall.issue("A", due_at=now - 60, appointment="bk1", channel="appointment")  # slot a minute ago
+    hall.issue("A", priority="green")
+    assert hall.call("1") == "A002"  # green channel still first: nobody is past max wait
+    hall.do(Finish("1"))
+    assert hall.call("1") == "A001"
