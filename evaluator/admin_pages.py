@@ -174,7 +174,7 @@ class AdminPages:
         return self.render(
             request, "admin_reviews.html", user=p, tab="reviews", day_from=day_from, day_to=day_to, error=error,
             total=total, followup_total=fu, windows=windows, clerks=clerks,
-            day_chart=charts.rate_by_day(by_day),
+            day_chart=charts.rate_by_day(by_day, day_from, day_to),
             window_chart=charts.rate_bars(windows, lambda r: label_w.get(r["key"], r["key"])),
             clerk_chart=charts.rate_bars(clerks, lambda r: self.a.name_of(r["key"]) or r["key"]),
             reason_chart=charts.hbars([(r["reason"], r["count"], f'{r["count"]} 件') for r in reasons],

@@ -60,10 +60,10 @@ async def test_sign_in_see_the_review_charts_and_record_a_call_back(served, toke
             await page.click("button[type=submit]")
             await page.wait_for_url("**/admin/reviews?from=2026-09-14&to=2026-09-18")
 
-            await expect(page.get_by_role("heading", name="好评率（按日）")).to_be_visible()
+            await expect(page.get_by_role("heading", name="好评率与评价件数（按日）")).to_be_visible()
             day_chart = page.locator("#by-day svg.chart")
             await expect(day_chart).to_be_visible()
-            assert await day_chart.locator("circle").count() == 5  # one point a day
+            assert await day_chart.locator("circle.pt").count() == 5  # one point a day
             await expect(page.locator("#windows svg.chart")).to_contain_text("1号窗口")
             await expect(page.locator("#reasons svg.chart")).to_contain_text("服务态度差")
             await expect(page.locator("#clerks svg.chart")).to_contain_text("张三")
