@@ -10,7 +10,6 @@ import openpyxl
 import pytest
 
 from queued.core import commands as c
-
 from tests.channels.conftest import MONDAY_10AM
 from tests.support import Clock
 
