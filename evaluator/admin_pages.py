@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from evaluator import charts
+from evaluator import charts, hallday
 from evaluator import followup as f
 from evaluator import review_stats as stats
 from evaluator.admin_session import ROLES
@@ -65,6 +65,7 @@ def live_hall(adapter) -> dict:
             "screen_overwrites": devices["screen_overwrites"],  # another client overwrote a screen
             "businesses": list(businesses.values()), "late": late[:30],
             "queue_alert": alert_at,
+            "closing": hallday.closing_forecast(rt, hall),  # 闭厅预警: who the forecast leaves past `closes`
             "totals": {"waiting": sum(b["waiting"] for b in businesses.values()), "late": len(late),
                        "red": sum(1 for x in late if x["level"] == "red")}}
 

@@ -168,3 +168,32 @@ def _clerk_name(hall, clerk: str | None) -> str | None:
         return None
     c = hall.clerk_index.get(clerk)
     return c.name if c else clerk
+
+
+def closing_forecast(rt, hall) -> dict[str, Any] | None:
+    """The live view's warning before closing: from the engine's own call order played forward
+    (the planner's forecast), the tickets waiting now whose case would end after `closes`, per
+    business. None when the hall has no closing time or it has passed (延时服务 shows instead)."""
+    eng, now = rt.engine, rt.clock()
+    if hall.closes_minute is None:
+        return None
+    today = rt.calendar.day(now)
+    closes = rt.calendar.at(today, hall.closes_minute)
+    if now >= closes:
+        return None
+    late: dict[str, int] = {}
+    last_end = None
+    if eng.day == today:
+        reached = set()
+        for t, end, _ in eng.plans.forecast(now):
+            reached.add(t.id)
+            last_end = end if last_end is None else max(last_end, end)
+            if end > closes:
+                late[t.business] = late.get(t.business, 0) + 1
+        for t in eng.tickets.values():  # waiting where no window can serve it today
+            if t.status == "waiting" and t.id not in reached:
+                late[t.business] = late.get(t.business, 0) + 1
+    rows = [{"code": b.code, "name": b.name, "unserved": late[b.code]} for b in hall.businesses if late.get(b.code)]
+    return {"closes": f"{hall.closes_minute // 60:02d}:{hall.closes_minute % 60:02d}", "warn": bool(rows),
+            "unserved": sum(late.values()), "businesses": rows,
+            "last_end": rt.iso(last_end) if last_end is not None else None}
