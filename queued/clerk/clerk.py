@@ -19,6 +19,7 @@ from starlette.routing import Route
 from queued.auth import Principal, token_hash
 from queued.clerk.session import COOKIE, SESSION_S, ClerkSessions
 from queued.core import commands as c
+from queued.core.hall import OUTCOME_TEXT
 from queued.pins import PinLocked, WrongPin
 from queued.sessions import clear_cookie, set_cookie
 from queued.web.app import make_templates
@@ -135,6 +136,10 @@ class ClerkConsole:
             "hall_name": hall.name,
             "windows": [{"id": w.id, "label": w.label} for w in hall.windows],
             "businesses": [{"code": b.code, "name": b.name} for b in hall.businesses],
+            # 办结 outcomes of [hall] outcomes (done is always offered) and [hall] pause_reasons
+            "outcomes": [{"code": o, "text": OUTCOME_TEXT.get(o, o)}
+                         for o in (hall.outcomes if "done" in hall.outcomes else ("done", *hall.outcomes))],
+            "pause_reasons": list(hall.pause_reasons),
             "session": None,
         }
         if p is not None:
