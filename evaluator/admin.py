@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from evaluator import export
+from evaluator import contact
 from evaluator import followup as f
 from evaluator import followup_store as store
 from evaluator.admin_session import AdminSessions
@@ -31,6 +32,7 @@ from evaluator.events import LEVEL_NAMES, is_bad
 from evaluator.review_stats import RangeError, parse_days
 from queued.core.errors import CoreError
 from queued.metrics import label_values
+from queued.core.phone import mask_phone
 from queued.web.app import make_templates
 from queued.web.errors import ApiError
 from queued.web.inputs import field, json_body, no_unknown, require
@@ -119,9 +121,16 @@ class AdminAdapter:
         c = self.config.hall.clerk_index.get(clerk) if clerk else None
         return c.name if c else None
 
-    def item_json(self, row: dict) -> dict:
+    def item_json(self, row: dict, phone: tuple[str, str] | None = None, full: bool = False) -> dict:
+        """One item as the API shows it. `phone` (number, source): shown whole only when `full` (the
+        supervisor handling it, contact.can_see_phone), else masked 138****1234."""
         rt, hall = self.runtime, self.config.hall
         out = {"case": row["case_id"], **{k: v for k, v in row.items() if k != "case_id"}}
+        number, source = phone or ("", "")
+        out["phone"] = (number if full else mask_phone(number)) or None
+        out["phone_masked"] = bool(number) and not full
+        out["phone_source"] = source or None
+        out["phone_source_text"] = contact.SOURCE_TEXT.get(source)
         for key in ("opened_at", "due_at", "called_back_at", "rectified_at", "closed_at", "appealed_at",
                     "decided_at", "updated_at"):
             out[key] = rt.iso(out.get(key))
@@ -147,16 +156,23 @@ class AdminAdapter:
         return out
 
     async def items(self, **filters) -> list[dict]:
+        """Lists show phones masked, whoever asks."""
         await self.runtime.journal.append([])  # read after every decision already taken
         rows = await store.list_items(self.runtime.journal, self.runtime.clock(), **filters)
-        return [self.item_json(r) for r in rows]
+        phones = await contact.phones(self.runtime.journal, [r["case_id"] for r in rows])
+        return [self.item_json(r, phones.get(r["case_id"])) for r in rows]
 
-    async def item(self, case: int) -> dict:
+    async def item(self, case: int, viewer=None) -> dict:
         await self.runtime.journal.append([])
         row = await store.get_item(self.runtime.journal, case, self.runtime.clock())
         if row is None:
             raise f.UnknownFollowup(f"没有办件 {case} 的差评整改记录（no follow-up for case {case}）")
-        return self.item_json(row)
+        phones = await contact.phones(self.runtime.journal, [case])
+        full = contact.can_see_phone(viewer, row.get("leader"))
+        out = self.item_json(row, phones.get(case), full)
+        rc = self.daemon.adapter("RecheckAdapter")
+        out["recheck"] = await rc.view(case, full) if rc is not None else None
+        return out
 
     def day_range(self, request: Request, default_from: str | None = None) -> tuple[str, str]:
         q = request.query_params
@@ -190,8 +206,8 @@ class AdminAdapter:
         return JSONResponse({"followups": items, "count": len(items)})
 
     async def api_get(self, request: Request) -> JSONResponse:
-        await require(request, "reviews")
-        return JSONResponse(await self.item(request.path_params["case"]))
+        p = await require(request, "reviews")
+        return JSONResponse(await self.item(request.path_params["case"], p))
 
     def command_for(self, action: str, case: int, data: dict, by: str):
         if action == "callback":
@@ -230,6 +246,14 @@ class AdminAdapter:
     async def api_action(self, request: Request) -> JSONResponse:
         p = await require(request, "reviews")
         case, action = request.path_params["case"], request.path_params["action"]
+        if action == "recheck":  # send (again) the 二次评价 link: evaluator/recheck_service.py
+            rc = self.daemon.adapter("RecheckAdapter")
+            if rc is None:
+                raise ApiError("not_found", "二次评价未启用（the recheck adapter is not running）", 404)
+            no_unknown(await json_body(request, allow_empty=True))
+            await self.item(case)  # 404 for an unknown case
+            await rc.resend(case)
+            return JSONResponse(await self.item(case, p))
         data = await json_body(request)
         by = field(data, "by", str, "") or p.label or {"admin": "管理员", "supervisor": "督查员"}.get(p.role, p.role)
         cmd = self.command_for(action, case, data, by[:50])
@@ -237,7 +261,7 @@ class AdminAdapter:
             if len(getattr(cmd, key, "") or "") > 1000:
                 raise ApiError("invalid_request", f"{key} 不超过 1000 字（{key} longer than 1000 characters）")
         await self.runtime.execute(cmd)
-        return JSONResponse(await self.item(case))
+        return JSONResponse(await self.item(case, p))
 
     async def api_rates(self, request: Request) -> Response:
         await require(request, "reports")

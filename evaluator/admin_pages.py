@@ -202,7 +202,7 @@ class AdminPages:
         if away:
             return away
         try:
-            item = await self.a.item(request.path_params["case"])
+            item = await self.a.item(request.path_params["case"], p)
         except f.UnknownFollowup as exc:
             return self.render(request, "admin_followups.html", 404, user=p, tab="followups", items=[],
                                error=exc.message, states=f.STATE_TEXT, windows=self.a.config.hall.windows)

@@ -247,6 +247,9 @@ class FollowupBook:
         it = self.item(cmd.case)
         if it.state not in ("open", "called_back"):
             raise self._refuse(it, "登记回访", "a call-back is recorded while open or called back")
+        if not isinstance(cmd.note, str) or not cmd.note.strip():
+            raise EvaluatorError("请填写回访记录：与群众沟通的内容；未联系上的，写明拨打的时间和情况"
+                                 "（a call-back needs a note of what was said）")
         called_at = now if cmd.called_at is None else cmd.called_at
         if called_at > now + 60:
             raise EvaluatorError("回访时间不能晚于现在（called_at is in the future）")

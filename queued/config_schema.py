@@ -142,6 +142,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "authorize_base": (str, "https://open.weixin.qq.com"),  # OAuth page (a local fake in tests)
         "template_ahead": (str, ""),
         "template_called": (str, ""),
+        "template_recheck": (str, ""),  # extension (docs/followup.md): the 二次评价 link after 整改
         "notify_ahead": (int, 3),
         # message/subscribe/<send|bizsend>: `send` for mini programs (the contract), `bizsend`
         # for an official account's web pages; both take the same JSON.
@@ -171,6 +172,17 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "batch_size": (int, 500),  # extension: events per request
         "timeout_s": ((int, float), 15),  # extension: one request's limit
         "retry_max_s": ((int, float), 60),  # extension: longest pause between retries while it is down
+    },
+    "sms": {  # extension (docs/followup.md): the 二次评价 link by SMS; checked by evaluator/sms.py
+        "provider": (str, "aliyun"),
+        "endpoint": (str, "https://dysmsapi.aliyuncs.com"),
+        "region": (str, "cn-hangzhou"),
+        "access_key_id": (str, ""),
+        "access_key_secret_file": (str, ""),  # or the environment's QUEUED_SMS_ACCESS_KEY_SECRET
+        "sign_name": (str, ""),
+        "template_code": (str, ""),
+        "timeout_s": ((int, float), 5),
+        "max_attempts": (int, 6),
     },
     "province": {  # the provincial 好差评 push (config.md 1.1, province.md; checked by evaluator/province/settings.py)
         "profile": (str, ""),  # zhejiang | shandong; required when [province] is present

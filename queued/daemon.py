@@ -26,6 +26,7 @@ ADAPTERS: list[str] = [
     "evaluator.service:EvaluatorAdapter",
     "evaluator.admin:AdminAdapter",
     "evaluator.province.service:ProvinceAdapter",
+    "evaluator.recheck_service:RecheckAdapter",  # after the rating book and the follow-ups it reads
     "queued.simulate.admin:PlannerPage",
     "queued.pads:PadAdapter",
     "queued.clerk.clerk:ClerkConsole",

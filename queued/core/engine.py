@@ -29,6 +29,7 @@ from queued.core.errors import (
     UnknownTicket,
 )
 from queued.core.hall import HallConfig
+from queued.core.phone import normalize_phone
 from queued.core.state import STATE_TEXT, HallState
 from queued.core.tickets import Ticket, WindowState, holder_proof
 
@@ -379,8 +380,9 @@ class Engine(HallState):
             raise InvalidState(f"{w.id}号窗口当前没有正在办理的号，不能绑定办件（state: {w.state}, no current ticket）")
         if cmd.project_no in self.bound_projects:
             raise DuplicateCase(f"办件 {cmd.project_no} 已绑定过（project_no {cmd.project_no!r} is already bound）")
+        phone = normalize_phone(cmd.applicant_phone, "applicant_phone")  # checked before anything changes
         ev = e.CaseBound(now, self.next_serial, t.id, w.id, cmd.project_no, cmd.item_code, cmd.item_name,
-                         cmd.dept_code, cmd.applicant_name, cmd.applicant_id, cmd.applicant_phone,
+                         cmd.dept_code, cmd.applicant_name, cmd.applicant_id, phone,
                          cmd.applicant_type)
         self.apply(ev)
         return [ev]

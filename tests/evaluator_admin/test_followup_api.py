@@ -75,7 +75,7 @@ async def test_lifecycle_and_refused_transitions(hall, tokens):
     it = await _act(hall, sup, case, "callback", {"contacted": False, "note": "电话无人接听", "by": "李四"})
     assert (it["state"], it["attempts"], it["contacted"]) == ("open", 1, False)
     hall.clock.now = at("2026-09-18", "12:00")
-    await _act(hall, sup, case, "callback", {"contacted": True, "called_at": "2026-09-18T12:30:00+08:00"}, 422)
+    await _act(hall, sup, case, "callback", {"contacted": True, "note": "已沟通", "called_at": "2026-09-18T12:30:00+08:00"}, 422)
     it = await _act(hall, sup, case, "callback", {"contacted": True, "note": "群众反映等候太久", "by": "李四",
                                                  "called_at": "2026-09-18T11:30:00+08:00"})
     assert (it["state"], it["attempts"], it["called_back_at"]) == ("called_back", 2, "2026-09-18T11:30:00.000+08:00")
@@ -88,17 +88,17 @@ async def test_lifecycle_and_refused_transitions(hall, tokens):
     r = await hall.client.post(f"/api/v1/followups/{case}/rectify", content=b"{oops", headers=sup)
     assert r.status_code == 400 and r.json()["error"]["code"] == "bad_json"
     assert (await _act(hall, sup, case, "shout", {}, 404))["error"]["code"] == "not_found"
-    assert (await _act(hall, sup, 999, "callback", {"contacted": True}, 404))["error"]["code"] == "not_found"
+    assert (await _act(hall, sup, 999, "callback", {"contacted": True, "note": "已电话沟通，群众反映等候时间长"}, 404))["error"]["code"] == "not_found"
     assert (await hall.client.get("/api/v1/followups/999", headers=sup)).status_code == 404
     assert (await hall.client.get(f"/api/v1/followups/{case}", headers=sup)).json()["state"] == "called_back"
 
     it = await _act(hall, sup, case, "rectify", {"mode": "plan", "plan_date": "2026-09-30", "note": "增开窗口"})
     assert (it["state"], it["rect_mode_text"], it["plan_date"]) == ("rectified", "限期整改", "2026-09-30")
-    await _act(hall, sup, case, "callback", {"contacted": True}, 409)
+    await _act(hall, sup, case, "callback", {"contacted": True, "note": "已电话沟通，群众反映等候时间长"}, 409)
     await _act(hall, sup, case, "rectify", {"mode": "immediate"}, 409)
     it = await _act(hall, sup, case, "verdict", {"verdict": "dissatisfied", "note": "仍不满意"})
     assert (it["state"], it["verdict_text"]) == ("closed", "不满意")
-    for action, body in (("callback", {"contacted": True}), ("appeal", {"reason": "x"}),
+    for action, body in (("callback", {"contacted": True, "note": "已电话沟通，群众反映等候时间长"}), ("appeal", {"reason": "x"}),
                          ("verdict", {"verdict": "satisfied"})):
         await _act(hall, sup, case, action, body, 409)
 
@@ -130,7 +130,7 @@ async def test_an_upheld_appeal_takes_the_rating_out_of_the_rates(hall, tokens):
     it = await _act(hall, sup, bad["case"], "appeal", {"reason": "监控显示办理正常，系恶意差评"})
     assert it["state"] == "appealed"
     await _act(hall, sup, bad["case"], "appeal", {"reason": "again"}, 409)
-    await _act(hall, sup, bad["case"], "callback", {"contacted": True}, 409)
+    await _act(hall, sup, bad["case"], "callback", {"contacted": True, "note": "已电话沟通，群众反映等候时间长"}, 409)
     it = await _act(hall, sup, bad["case"], "decide-appeal", {"upheld": True, "note": "经核实属实"})
     assert (it["state"], it["upheld"]) == ("removed", True)
     assert await _good_rate(hall, sup, "2026-09-18") == "100.0%"
@@ -149,7 +149,7 @@ async def test_a_rejected_appeal_returns_the_item_where_it_was(hall, tokens):
     sup = tokens["supervisor"]
     bad = await hall.serve(tokens["kiosk"], tokens["clerk1"])
     await hall.rate(bad, 2)
-    await _act(hall, sup, bad["case"], "callback", {"contacted": True})
+    await _act(hall, sup, bad["case"], "callback", {"contacted": True, "note": "已电话沟通，群众反映等候时间长"})
     await _act(hall, sup, bad["case"], "appeal", {"reason": "群众误解"})
     it = await _act(hall, sup, bad["case"], "decide-appeal", {"upheld": False})
     assert (it["state"], it["upheld"]) == ("called_back", False)
@@ -164,11 +164,11 @@ async def test_call_back_and_rectification_rates(hall, tokens):
     for c in w1 + w2:
         await hall.rate(c, 1)
     # Window 1: the named 差评 called back and rectified, one call that reached nobody, one untouched.
-    await _act(hall, sup, w1[0]["case"], "callback", {"contacted": True})
+    await _act(hall, sup, w1[0]["case"], "callback", {"contacted": True, "note": "已电话沟通，群众反映等候时间长"})
     await _act(hall, sup, w1[0]["case"], "rectify", {"mode": "immediate"})
-    await _act(hall, sup, w1[1]["case"], "callback", {"contacted": False})
+    await _act(hall, sup, w1[1]["case"], "callback", {"contacted": False, "note": "10:05 拨打未接通"})
     # Window 2: one closed with a satisfied citizen, one removed on appeal (out of every rate).
-    await _act(hall, sup, w2[0]["case"], "callback", {"contacted": True})
+    await _act(hall, sup, w2[0]["case"], "callback", {"contacted": True, "note": "已电话沟通，群众反映等候时间长"})
     await _act(hall, sup, w2[0]["case"], "rectify", {"mode": "immediate"})
     await _act(hall, sup, w2[0]["case"], "verdict", {"verdict": "satisfied"})
     await _act(hall, sup, w2[1]["case"], "appeal", {"reason": "恶意"})
@@ -216,8 +216,8 @@ async def test_items_survive_a_restart_same_day_and_next_day(hall, tokens):
     b = await hall.serve(tokens["kiosk"], tokens["clerk1"])
     await hall.rate(a, 1)
     await hall.rate(b, 2)
-    await _act(hall, sup, a["case"], "callback", {"contacted": False})
-    await _act(hall, sup, a["case"], "callback", {"contacted": True})
+    await _act(hall, sup, a["case"], "callback", {"contacted": False, "note": "10:05 拨打未接通"})
+    await _act(hall, sup, a["case"], "callback", {"contacted": True, "note": "已电话沟通，群众反映等候时间长"})
     await _act(hall, sup, b["case"], "appeal", {"reason": "恶意"})
     before = await _items(hall, sup)
 
