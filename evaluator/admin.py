@@ -23,16 +23,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from evaluator import export
-from evaluator import contact
+from evaluator import contact, export
 from evaluator import followup as f
 from evaluator import followup_store as store
 from evaluator.admin_session import AdminSessions
 from evaluator.events import LEVEL_NAMES, is_bad
 from evaluator.review_stats import RangeError, parse_days
 from queued.core.errors import CoreError
-from queued.metrics import label_values
 from queued.core.phone import mask_phone
+from queued.metrics import label_values
 from queued.web.app import make_templates
 from queued.web.errors import ApiError
 from queued.web.inputs import field, json_body, no_unknown, require

@@ -26,7 +26,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -156,7 +156,7 @@ class AliyunSms:
             "SignatureNonce": secrets.token_hex(16), "SignatureVersion": "1.0",
             "TemplateCode": self.s.template_code,
             "TemplateParam": json.dumps(template_param, ensure_ascii=False, separators=(",", ":")),
-            "Timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "Version": VERSION,
+            "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "Version": VERSION,
         }
         if out_id:
             p["OutId"] = out_id

@@ -28,7 +28,7 @@ import re
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote
 
 import uvicorn
@@ -120,7 +120,7 @@ class FakeAliyunSms:
         if p["SignatureMethod"] != "HMAC-SHA1" or p["SignatureVersion"] != "1.0":
             return err(400, "InvalidSignatureMethod", "Specified signature method is not supported.")
         try:
-            ts = datetime.strptime(p["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+            ts = datetime.strptime(p["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
         except ValueError:
             return err(400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.")
         if abs(time.time() - ts) > 900:
