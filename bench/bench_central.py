@@ -5,8 +5,8 @@
    shippers do: events/s stored (with the projections and the rollup, one transaction a batch).
 2. year: a year of M halls generated in bulk (COPY, not the HTTP path) through the same projector
    the service runs at ingest (central/projector.py), so the rollup is what ingest would have
-   kept; then the city review report over the year (the service's own query, central/reports.py)
-   timed over five runs, with EXPLAIN ANALYZE of its main statement.
+   kept; then the city review and queue reports over the year (the service's own queries,
+   central/reports.py) timed over five runs, with EXPLAIN ANALYZE of their statements.
 
     .venv/bin/python bench/bench_central.py                 # brief: 10 halls' days, 10 halls × 1 year
     .venv/bin/python bench/bench_central.py --full          # 100 halls' days; 100 halls × 1 year (~50M events)
@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from central import projector  # noqa: E402
+from central import projector, queue_rollup  # noqa: E402
 from central.pgcluster import Cluster, free_port  # noqa: E402
 from central.sample import hall_day, ingest_bodies, profile  # noqa: E402
 
@@ -143,7 +143,7 @@ async def bulk_year(cluster: Cluster, halls: int, days: int, tickets: int, jobs:
     print(f"year: {halls} halls × {days} days: {total:,} events loaded in {el:.0f} s ({total / el:,.0f} events/s,"
           f" {jobs} processes)", flush=True)
     conn = await asyncpg.connect(cluster.url)
-    for table in ("review_daily", "review_reasons", "tickets", "cases", "halls"):
+    for table in ("review_daily", "review_reasons", "queue_daily", "tickets", "cases", "halls"):
         await conn.execute(f"VACUUM ANALYZE {table}")
     await conn.close()
 
@@ -166,7 +166,8 @@ async def _load(url: str, halls: list[int], days: int, tickets: int) -> int:
         rng = random.Random(h * 7919)
         prof = projector.Profile(profile(h))
         seq, serial = 0, 1
-        ev_rows, t_rows, c_rows, f_rows = [], [], [], []
+        ev_rows, t_rows, c_rows, f_rows, q_rows = [], [], [], [], []
+        lines = tuple(profile(h)["warn_wait_s"])
         review: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(projector.COUNTS))
         reasons: dict[tuple, int] = defaultdict(int)
         for i in range(days):
@@ -182,6 +183,8 @@ async def _load(url: str, halls: list[int], days: int, tickets: int) -> int:
                 p.apply(kind, ds, data)
             for t in p.tickets.values():
                 t_rows.append((hall, *[day if c == "day" else t[c] for c in projector.TICKET_COLUMNS]))
+            for r in queue_rollup.rows_of(p.tickets.values(), lines):
+                q_rows.append((hall, *[day if c == "day" else r[c] for c in queue_rollup.COLUMNS]))
             for c in p.cases.values():
                 c_rows.append((hall, *[day if k == "day" else c[k] for k in projector.CASE_COLUMNS]))
             for f in p.followups.values():
@@ -202,6 +205,7 @@ async def _load(url: str, halls: list[int], days: int, tickets: int) -> int:
         await conn.copy_records_to_table("review_daily", records=[(*k, *v) for k, v in review.items()],
                                          columns=("hall", "day", "window", "clerk", "business", "dept",
                                                   *projector.COUNTS))
+        await conn.copy_records_to_table("queue_daily", records=q_rows, columns=("hall", *queue_rollup.COLUMNS))
         await conn.copy_records_to_table("review_reasons", records=[(*k, v) for k, v in reasons.items()],
                                          columns=("hall", "day", "window", "clerk", "business", "dept", "reason", "n"))
         await conn.execute("UPDATE halls SET last_seq = $2, events = $2 WHERE id = $1", hall, seq)
@@ -219,7 +223,9 @@ async def report(cluster: Cluster) -> None:
     span = await pool.fetchrow("SELECT min(day) AS a, max(day) AS b, count(*) AS n FROM review_daily")
     events = await pool.fetchval("SELECT sum(events) FROM halls")
     start, end = span["a"].isoformat(), span["b"].isoformat()
-    print(f"report: {events:,} events, {span['n']:,} rollup rows, {start} … {end}")
+    queue_rows = await pool.fetchval("SELECT count(*) FROM queue_daily")
+    print(f"report: {events:,} events, {span['n']:,} review rollup rows, {queue_rows:,} queue rollup rows,"
+          f" {start} … {end}")
     for group in ("hall", "day", "window"):
         times = []
         for _ in range(5):
@@ -229,9 +235,15 @@ async def report(cluster: Cluster) -> None:
         times.sort()
         print(f"report: city reviews over the year, group_by={group}: {len(rows)} rows, median {times[2] * 1000:.0f} ms"
               f" (best {times[0] * 1000:.0f}, worst {times[-1] * 1000:.0f})")
-    t0 = time.perf_counter()
-    rows = await reports.queues(pool, start, end, "hall")
-    print(f"report: city queues over the year, group_by=hall: {len(rows)} rows in {time.perf_counter() - t0:.1f} s")
+    for group in ("hall", "day", "window"):
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            rows = await reports.queues(pool, start, end, group)
+            times.append(time.perf_counter() - t0)
+        times.sort()
+        print(f"report: city queues over the year, group_by={group}: {len(rows)} rows, median {times[2] * 1000:.0f} ms"
+              f" (best {times[0] * 1000:.0f}, worst {times[-1] * 1000:.0f})")
     conn: asyncpg.Connection
     async with pool.acquire() as conn:
         plan = await conn.fetch(
@@ -239,10 +251,36 @@ async def report(cluster: Cluster) -> None:
             " sum(defaulted)::int AS defaulted, sum(excluded)::int AS excluded, sum(l1)::int AS l1, sum(l2)::int AS l2,"
             " sum(l3)::int AS l3, sum(l4)::int AS l4, sum(l5)::int AS l5 FROM review_daily"
             " WHERE day BETWEEN $1 AND $2 GROUP BY k0", span["a"], span["b"])
-    print("EXPLAIN ANALYZE (group_by=hall):")
+    print("EXPLAIN ANALYZE reviews (group_by=hall):")
     for r in plan:
         print("    " + r[0])
+    await explain_queues(pool, start, end)
     await pool.close()
+
+
+async def explain_queues(pool, start: str, end: str) -> None:
+    """EXPLAIN ANALYZE of the queue report's two statements, as central/reports.py sends them."""
+    import asyncpg
+
+    from central import reports
+    seen: list[tuple] = []
+    fetch = asyncpg.Connection.fetch
+
+    async def recording(self, query, *args, **kw):
+        if "queue_daily" in query:
+            seen.append((query, args))
+        return await fetch(self, query, *args, **kw)
+
+    asyncpg.Connection.fetch = recording
+    try:
+        await reports.queues(pool, start, end, "hall")
+    finally:
+        asyncpg.Connection.fetch = fetch
+    async with pool.acquire() as conn:
+        for i, (query, args) in enumerate(seen, 1):
+            print(f"EXPLAIN ANALYZE queues (group_by=hall), statement {i} of {len(seen)}:")
+            for r in await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + query, *args):
+                print("    " + r[0])
 
 
 async def main() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
 from central.errors import CentralError
@@ -36,10 +35,20 @@ async def _with_conn(cfg, fn):
 def cmd_serve(args) -> int:
     from central.config import load
     from central.service import serve
+    from queued import logs
+    from queued.errors import StartupError
+    from queued.process_limits import raise_fd_limit
 
     cfg = load(args.config)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    _run(serve(cfg))
+    logs.setup("info")  # the hall's log: a repeated error once, then a count
+    raise_fd_limit()  # every hall's connection is a file descriptor
+    try:
+        _run(serve(cfg))
+    except StartupError as exc:
+        print(f"central: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        logs.flush_repeats(force=True)
     return 0
 
 

@@ -20,6 +20,7 @@ KEYS = {
     "name": (str, "市政务服务中心"),  # extension: the city's name on its pages
     "timezone": (str, "Asia/Shanghai"),  # extension: the city's day for report defaults
     "pool_size": (int, 10),        # extension: connections per instance
+    "public_url": (str, ""),       # extension: the address browsers use, when a proxy/load balancer sits in front
 }
 
 
@@ -31,6 +32,7 @@ class CentralConfig:
     name: str = "市政务服务中心"
     timezone: str = "Asia/Shanghai"
     pool_size: int = 10
+    public_url: str = ""
     source: str = ""
 
 
@@ -81,5 +83,8 @@ def load(path: str | os.PathLike | None, env: dict[str, str] | None = None) -> C
         raise CentralConfigError(f"config: central.timezone: unknown time zone {out['timezone']!r}") from None
     if not 1 <= out["pool_size"] <= 200:
         raise CentralConfigError("config: central.pool_size: must be 1..200")
+    if out["public_url"] and not out["public_url"].startswith(("http://", "https://")):
+        raise CentralConfigError("config: central.public_url: expected an http:// or https:// URL")
     return CentralConfig(database=out["database"], http_host=host or "127.0.0.1", http_port=int(port),
-                         name=out["name"], timezone=out["timezone"], pool_size=out["pool_size"], source=source)
+                         name=out["name"], timezone=out["timezone"], pool_size=out["pool_size"],
+                         public_url=out["public_url"], source=source)

@@ -20,13 +20,16 @@ from typing import Any
 
 import asyncpg
 
-from central import projector
+from central import projector, queue_rollup
 from central.db import Partitions
 from central.errors import BadRequest, CursorAhead, Forbidden, JournalBehind
 
 MAX_EVENTS = 5000
+MAX_DEPTH = 16  # nesting of an event's data (or the profile) below its own object
+MAX_HALL_ID = 64
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # \uD800…\uDFFF in the text (pairs included)
 
 
 @dataclass(slots=True)
@@ -63,25 +66,30 @@ def parse_batch(raw: bytes) -> Batch:
     """Check a request body. Anything off is a 422 naming the field; nothing is stored."""
     try:
         text = raw.decode("utf-8")
-        body = json.loads(text)
+        body = json.loads(text, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"请求体不是合法的 JSON（invalid JSON: {exc}）") from None
+    except RecursionError:
+        raise BadRequest(f"JSON nested too deep (at most {MAX_DEPTH} levels in an event)") from None
     if "\\u0000" in text:
         raise BadRequest("the batch holds a NUL character (\\u0000), which no text column can store")
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
+    surrogates = _SURROGATE_ESCAPE.search(text) is not None  # only then can a lone one be in a string
     extra = sorted(set(body) - {"hall", "after", "head", "profile", "events"})
     if extra:
         raise BadRequest(f"unknown field(s): {', '.join(extra)}")
     hall, after, head, events = body.get("hall"), body.get("after", 0), body.get("head", 0), body.get("events")
-    if not isinstance(hall, str) or not hall:
-        raise BadRequest("hall must be the hall's id")
+    if not isinstance(hall, str) or not 0 < len(hall) <= MAX_HALL_ID or not hall.isprintable():
+        raise BadRequest(f"hall must be the hall's id (1..{MAX_HALL_ID} printable characters)")
     for name, v in (("after", after), ("head", head)):
         if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 2**62:
             raise BadRequest(f"{name} must be a sequence number (an integer ≥ 0)")
     profile = body.get("profile")
-    if profile is not None and not isinstance(profile, dict):
-        raise BadRequest("profile must be an object")
+    if profile is not None:
+        if not isinstance(profile, dict):
+            raise BadRequest("profile must be an object")
+        _check_value(profile, 0, "profile", surrogates)
     if not isinstance(events, list) or len(events) > MAX_EVENTS:
         raise BadRequest(f"events must be a list of at most {MAX_EVENTS} events")
     out: list[Incoming] = []
@@ -109,11 +117,50 @@ def parse_batch(raw: bytes) -> Batch:
             raise BadRequest(f"events[{i}].kind must be a snake_case name")
         if not isinstance(data, dict):
             raise BadRequest(f"events[{i}].data must be an object")
+        _check_value(data, 0, f"events[{i}].data", surrogates)
         out.append(Incoming(seq, d, float(at), kind, data))
     # Events before `after` would be duplicates by definition; a batch may start anywhere above it.
     if out and out[0].seq <= after:
         raise BadRequest(f"events start at seq {out[0].seq}, not after the cursor {after}")
+    if out and 0 < head < out[-1].seq:
+        raise BadRequest(f"head {head} is below the batch's last seq {out[-1].seq}")
     return Batch(hall, after, head, profile, out, text)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _check_value(v: dict | list, depth: int, where: str, surrogates: bool) -> None:
+    """What PostgreSQL's jsonb and the projections cannot take, refused here with its place: nesting
+    deeper than MAX_DEPTH, numbers beyond float or bigint range, lone surrogates (half a UTF-16
+    pair: no UTF-8 text can hold one). A scalar costs an isinstance or two."""
+    if depth >= MAX_DEPTH:
+        raise BadRequest(f"{where}: nested deeper than {MAX_DEPTH} levels")
+    for k, x in (v.items() if isinstance(v, dict) else enumerate(v)):
+        if isinstance(x, str):
+            if surrogates and (_lone_surrogate(x) or _lone_surrogate(k)):
+                raise BadRequest(f"{where}.{k} holds a lone surrogate (\\uD800–\\uDFFF): not text")
+        elif isinstance(x, float):
+            if not math.isfinite(x):
+                raise BadRequest(f"{where}.{k}: number out of range")
+        elif isinstance(x, int):
+            if not -2**63 <= x < 2**63:
+                raise BadRequest(f"{where}.{k}: integer out of range (64 bits)")
+        elif isinstance(x, dict | list):
+            _check_value(x, depth + 1, f"{where}.{k}", surrogates)
+        if surrogates and _lone_surrogate(k):
+            raise BadRequest(f"{where} has a key with a lone surrogate (\\uD800–\\uDFFF): not text")
+
+
+def _lone_surrogate(s) -> bool:
+    if not isinstance(s, str):
+        return False
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 async def store(pool: asyncpg.Pool, partitions: Partitions, principal_hall: str, batch: Batch,
@@ -125,7 +172,8 @@ async def store(pool: asyncpg.Pool, partitions: Partitions, principal_hall: str,
         if batch.events:
             await partitions.ensure(conn, {e.day for e in batch.events})
         async with conn.transaction():
-            row = await conn.fetchrow("SELECT last_seq, profile FROM halls WHERE id = $1 FOR UPDATE", batch.hall)
+            row = await conn.fetchrow("SELECT last_seq, profile, yellow_s, red_s FROM halls WHERE id = $1 FOR UPDATE",
+                                      batch.hall)
             if row is None:
                 raise Forbidden(f"hall {batch.hall!r} is not registered (queued central token create --hall ID)")
             last = row["last_seq"]
@@ -138,15 +186,15 @@ async def store(pool: asyncpg.Pool, partitions: Partitions, principal_hall: str,
             if batch.after > last:
                 raise CursorAhead(f"the central store holds hall {batch.hall} only up to seq {last}; resend from there",
                                   last_seq=last)
-            profile = row["profile"]
+            profile, lines = row["profile"], (row["yellow_s"], row["red_s"])
             if batch.profile is not None:
                 profile = json.dumps(batch.profile, ensure_ascii=False)
-                await _save_profile(conn, batch.hall, batch.profile, profile)
+                lines = await _save_profile(conn, batch.hall, batch.profile, profile, lines)
             fresh = [e for e in batch.events if e.seq > last]
             skipped = 0
             if fresh:
                 try:
-                    skipped = await _store_fresh(conn, batch.hall, batch.raw, last, fresh,
+                    skipped = await _store_fresh(conn, batch.hall, batch.raw, last, fresh, lines,
                                                  json.loads(profile) if isinstance(profile, str) else profile)
                 except (asyncpg.DataError, asyncpg.UntranslatableCharacterError) as exc:
                     # e.g. a lone surrogate escape PostgreSQL's jsonb refuses: the transaction is undone.
@@ -168,7 +216,10 @@ async def store(pool: asyncpg.Pool, partitions: Partitions, principal_hall: str,
     return {"hall": batch.hall, "last_seq": last, "stored": len(fresh), "duplicates": len(batch.events) - len(fresh)}
 
 
-async def _save_profile(conn: asyncpg.Connection, hall: str, profile: dict, text: str) -> None:
+async def _save_profile(conn: asyncpg.Connection, hall: str, profile: dict, text: str,
+                        before: tuple[float, float]) -> tuple[float, float]:
+    """Names and lines; returns the lines (yellow, red). New lines recount the waits past them in
+    the hall's whole queue rollup, as the hall's own report counts with its lines now."""
     name = profile.get("name") if isinstance(profile.get("name"), str) else ""
     lines = profile.get("warn_wait_s")
     yellow, red = 1800.0, 2700.0
@@ -177,6 +228,11 @@ async def _save_profile(conn: asyncpg.Connection, hall: str, profile: dict, text
         yellow, red = float(lines[0]), float(lines[1])
     await conn.execute("UPDATE halls SET profile = $2::jsonb, name = CASE WHEN $3 = '' THEN name ELSE $3 END,"
                        " yellow_s = $4, red_s = $5 WHERE id = $1", hall, text, name[:100], yellow, red)
+    if (yellow, red) != tuple(before):
+        await conn.execute("UPDATE queue_daily SET over_yellow = called - width_bucket($2::float8, waits),"
+                           " over_red = called - width_bucket($3::float8, waits) WHERE hall = $1", hall,
+                           queue_rollup.just_below(yellow), queue_rollup.just_below(red))
+    return yellow, red
 
 
 def _day(s: str | None) -> dt.date | None:
@@ -189,7 +245,7 @@ _INSERT_EVENTS = (
     " FROM jsonb_array_elements($2::jsonb->'events') e WHERE (e->>'seq')::bigint > $3")
 
 
-async def _store_fresh(conn: asyncpg.Connection, hall: str, raw: str, last: int, fresh: list[Incoming],
+async def _store_fresh(conn: asyncpg.Connection, hall: str, raw: str, last: int, fresh: list[Incoming], lines,
                        profile: dict) -> int:
     status = await conn.execute(_INSERT_EVENTS, hall, raw, last)
     if int(status.split()[-1]) != len(fresh):  # cannot happen after parse_batch; never store half a batch
@@ -203,12 +259,31 @@ async def _store_fresh(conn: asyncpg.Connection, hall: str, raw: str, last: int,
     states = {r["window"]: r for r in await _load(conn, "window_state", projector.WINDOW_COLUMNS, "window", hall,
                                                    sorted(windows), "text")}
     proj = projector.BatchProjection(projector.Profile(profile), tickets, cases, followups, states)
+    before = {tid: queue_rollup.contribution(t) for tid, t in tickets.items()}  # the projector changes them
     for e in fresh:
         proj.apply(e.kind, e.day.isoformat(), e.data)
     # A case may be finished in this batch for a ticket loaded now: the cases were loaded by the
     # ids the events name, and a finish names its case, so every case touched is in `cases`.
     await write(conn, hall, proj)
+    await write_queue(conn, hall, queue_rollup.changes(before, proj.tickets, proj.dirty_tickets), lines)
     return proj.skipped
+
+
+async def write_queue(conn: asyncpg.Connection, hall: str, changes: queue_rollup.Changes,
+                      lines: tuple[float, float]) -> None:
+    """The queue rollup's rows a batch changed, read (the hall's row lock keeps them ours), merged
+    and written whole."""
+    if not changes.rows:
+        return
+    keys = list(zip(*changes.rows, strict=True))
+    rows = await conn.fetch(
+        'SELECT day::text AS day, "window", clerk, business, dept, issued, done, skipped, cancelled, left_over, called,'
+        ' service_sum, waits FROM queue_daily WHERE hall = $1 AND (day, "window", clerk, business, dept)'
+        " IN (SELECT * FROM unnest($2::date[], $3::text[], $4::text[], $5::text[], $6::text[]))",
+        hall, [_day(d) for d in keys[0]], *keys[1:])
+    stored = {tuple(r[k] for k in queue_rollup.KEY): dict(r) for r in rows}
+    await _upsert(conn, "queue_daily", queue_rollup.COLUMNS, hall,
+                  [queue_rollup.merged(stored.get(k), k, v, lines) for k, v in sorted(changes.rows.items())])
 
 
 async def _load_cases(conn: asyncpg.Connection, hall: str, case_ids: list[int], tickets: list[str]) -> list[dict]:
@@ -248,8 +323,11 @@ _TYPES = {
                   "contacted": "boolean", "called_back_at": "float8", "rectified_at": "float8",
                   "closed_at": "float8", "updated_at": "float8"},
     "window_state": {"paused_at": "float8", "pause_day": "date"},
+    "queue_daily": {"day": "date", **dict.fromkeys(queue_rollup.COUNTS, "integer"), "wait_sum": "float8",
+                    "service_sum": "float8", **dict.fromkeys((*queue_rollup.OVER, *queue_rollup.HIST), "integer"), "waits": "float8[]"},
 }
-_KEYS = {"tickets": ("ticket",), "cases": ("case_id",), "followups": ("case_id",), "window_state": ("window",)}
+_KEYS = {"tickets": ("ticket",), "cases": ("case_id",), "followups": ("case_id",), "window_state": ("window",),
+         "queue_daily": queue_rollup.KEY}
 
 
 async def _upsert(conn: asyncpg.Connection, table: str, columns: tuple[str, ...], hall: str, rows: list[dict]) -> None:

@@ -9,8 +9,8 @@ and `hall_name`. Grouping:
 `dept` filters to one department code (cases whose 办件 carried it; '' never matches).
 
 Reviews read the rollup `review_daily` kept at ingest (a year of 100 halls is about a million
-rollup rows, not seven million cases); queues read `tickets` (the p90 wait needs the waits
-themselves) and `window_time` (paused and extended minutes).
+rollup rows, not seven million cases); queues read the rollup `queue_daily` (its waits kept per row
+for the exact p90: central/queue_rollup.py) and `window_time` (paused and extended minutes).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 
+from central import queue_rollup
 from evaluator.reports import LABELS, LEVEL_FIELDS, QUEUE_FIELDS, REVIEW_FIELDS, ReportError, parse_range
 
 GROUPS = ("day", "hall", "dept", "window", "clerk", "business")
@@ -176,39 +177,37 @@ def _unblank(group_by: str, value: Any, i: int, n: int) -> Any:
 
 async def queues(pool: asyncpg.Pool, start: str, end: str, group_by: str, hall: str | None = None,
                  dept: str | None = None) -> list[dict[str, Any]]:
-    twhere, params = _filters(start, end, hall, dept, prefix="t.")
+    """From the rollup `queue_daily` (central/queue_rollup.py), in two reads of it: the sums (counts,
+    waits past the halls' lines, the wait histogram per group), then per group only the bin of the
+    waits its p90 falls in, whose value at the rank within the bin is the exact nearest-rank p90."""
+    where, params = _filters(start, end, hall, dept, prefix="q.")
     cols = _group_cols(group_by)
-    sel = ", ".join(f"t.{c} AS k{i}" for i, c in enumerate(cols))
+    sel = ", ".join(f"q.{c} AS k{i}" for i, c in enumerate(cols))
     grp = ", ".join(f"k{i}" for i in range(len(cols)))
-    wait = "(t.first_called_at - t.issued_at)"
+    bins = ", ".join(f"sum(q.{h})::int AS {h}" for h in queue_rollup.HIST)
     async with pool.acquire() as conn:
         halls = await halls_index(conn)
         rows = await conn.fetch(
-            f"""SELECT {sel}, count(*)::int AS issued,
-                   count(*) FILTER (WHERE t.status = 'done')::int AS done,
-                   count(*) FILTER (WHERE t.status = 'skipped')::int AS skipped,
-                   count(*) FILTER (WHERE t.status = 'cancelled')::int AS cancelled,
-                   count(*) FILTER (WHERE t.status = 'cancelled' AND t.cancel_reason = 'day_closed')::int AS left_over,
-                   count(t.first_called_at)::int AS called,
-                   sum({wait}) AS wait,
-                   sum(t.service_s) FILTER (WHERE t.status = 'done') AS service,
-                   count(*) FILTER (WHERE {wait} >= h.yellow_s)::int AS over_yellow,
-                   count(*) FILTER (WHERE {wait} >= h.red_s)::int AS over_red,
-                   (array_agg({wait} ORDER BY {wait}) FILTER (WHERE t.first_called_at IS NOT NULL))
-                       [(9 * count(t.first_called_at) + 9) / 10] AS p90
-               FROM tickets t JOIN halls h ON h.id = t.hall
-               WHERE {twhere} GROUP BY {grp}""", *params)
+            f"""SELECT {sel}, sum(q.issued)::int AS issued, sum(q.done)::int AS done, sum(q.skipped)::int AS skipped,
+                   sum(q.cancelled)::int AS cancelled, sum(q.left_over)::int AS left_over, sum(q.called)::int AS called,
+                   sum(q.wait_sum) AS wait, sum(q.service_sum) AS service, sum(q.over_yellow)::int AS over_yellow,
+                   sum(q.over_red)::int AS over_red, {bins}
+               FROM queue_daily q WHERE {where} GROUP BY {grp}""", *params)
+        rows = [r for r in rows if r["issued"] > 0]  # buckets every ticket moved out of
+        p90 = await _p90(conn, where, params, cols, rows)
         times = await _window_time(conn, group_by, start, end, hall) if group_by in ("window", "hall") else {}
     out = []
     for r in rows:
-        k = tuple(r[f"k{i}"] for i in range(len(cols)))
+        k = tuple(_unblank(group_by, r[f"k{i}"], i, len(cols)) for i in range(len(cols)))
         row_hall, key = (k[0], k[1]) if len(k) == 2 else ((k[0] if group_by == "hall" else hall), k[0])
+        if group_by == "window" and key == "":
+            key = None  # never called
         row = {
             "hall": row_hall, "hall_name": halls.get(row_hall, {}).get("name") if row_hall else None,
             "key": key, "name": key_name(halls, group_by, row_hall, key), "issued": r["issued"], "served": r["done"],
             "skipped": r["skipped"], "cancelled": r["cancelled"],
             "avg_wait_s": _round(r["wait"] / r["called"] if r["called"] else None),
-            "p90_wait_s": _round(r["p90"]),
+            "p90_wait_s": _round(p90.get(tuple(r[f"k{i}"] for i in range(len(cols))))),
             "avg_service_s": _round(r["service"] / r["done"] if r["done"] else None),
             "skip_rate": _rate(r["skipped"], r["issued"]), "over_yellow": r["over_yellow"],
             "over_red": r["over_red"], "left_over": r["left_over"]}
@@ -220,6 +219,38 @@ async def queues(pool: asyncpg.Pool, start: str, end: str, group_by: str, hall: 
         out.append(row)
     out.sort(key=lambda row: _sort(group_by, row))
     return out
+
+
+async def _p90(conn, where: str, params: list, cols: list[str], rows) -> dict[tuple, float]:
+    """Each group's p90: its rows' slices of `waits` in the bin the p90 falls in (found from the
+    summed histograms), sorted, and the value at the rank within that bin."""
+    targets = []
+    for r in rows:
+        hist = [r[h] for h in queue_rollup.HIST]
+        found = queue_rollup.p90_bin(hist, r["called"])
+        if found is not None:
+            targets.append((*(r[f"k{i}"] for i in range(len(cols))), found[0], *queue_rollup.bin_bounds(found[0]),
+                            found[1]))
+    if not targets:
+        return {}
+    n = len(params)
+    keys = list(zip(*targets, strict=True))
+    width = len(cols)
+    types = ["date" if c == "day::text" else "text" for c in cols]  # a day joins as a date
+    g = ", ".join(f"${n + 1 + i}::{t}[]" for i, t in enumerate([*types, "int", "float8", "float8", "int"]))
+    names = ", ".join([*(f"k{i}" for i in range(width)), "bin", "lo", "hi", "r"])
+    # Only the rows with waits in the group's bin (most have none there) are unnested.
+    in_bin = "CASE g.bin " + " ".join(f"WHEN {i} THEN q.{h}" for i, h in enumerate(queue_rollup.HIST)) + " END > 0"
+    on = " AND ".join(f"g.k{i} = q.{c.removesuffix('::text')}" for i, c in enumerate(cols))
+    found = await conn.fetch(
+        f"""SELECT {", ".join(f"g.k{i}" for i in range(width))},
+               (array_agg(w ORDER BY w))[min(g.r)] AS p90
+           FROM queue_daily q JOIN unnest({g}) AS g({names}) ON {on} AND {in_bin}
+           CROSS JOIN LATERAL unnest(q.waits[width_bucket(g.lo, q.waits) + 1 : width_bucket(g.hi, q.waits)]) AS w
+           WHERE {where} GROUP BY {", ".join(f"g.k{i}" for i in range(width))}""",
+        *params, *([dt.date.fromisoformat(x) if t == "date" else x for x in col] for col, t in zip(keys[:width], types, strict=True)),
+        *keys[width:])
+    return {tuple(str(r[f"k{i}"]) if t == "date" else r[f"k{i}"] for i, t in enumerate(types)): r["p90"] for r in found}
 
 
 async def _window_time(conn, group_by: str, start: str, end: str, hall: str | None) -> dict[tuple, dict[str, float]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import signal
 
 from central import db
 from central.config import CentralConfig
@@ -32,26 +31,27 @@ async def build(cfg: CentralConfig):
     return app, pool
 
 
-async def serve(cfg: CentralConfig) -> None:
-    import uvicorn
+HINT = "set [central] http (or QUEUED_CENTRAL_HTTP) to another HOST:PORT"
 
-    app, pool = await build(cfg)
-    server = uvicorn.Server(uvicorn.Config(app, host=cfg.http_host, port=cfg.http_port, log_level="warning",
-                                           access_log=False, lifespan="off", http="httptools",
-                                           timeout_graceful_shutdown=3, server_header=False))
-    server.install_signal_handlers = lambda: None
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+
+async def serve(cfg: CentralConfig) -> None:
+    """As the hall daemon serves (queued/web/server.py): the socket bound before anything else (a
+    taken port exits at once, naming the address), uvicorn with the per-request read deadline (408),
+    errors logged once with a count."""
+    from queued.web import server as http
+
+    sock = http.bind(cfg.http_host, cfg.http_port, HINT)
     try:
-        task = asyncio.create_task(server.serve())
-        while not server.started and not task.done():
-            await asyncio.sleep(0.02)
-        if task.done() and not server.started:
-            await task
-            raise SystemExit(f"central: cannot listen on {cfg.http_host}:{cfg.http_port}")
+        app, pool = await build(cfg)
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        server, task = await http.start_serving(app, sock, cfg.http_host, cfg.http_port, HINT)
         print(f"central: {cfg.name} on http://{cfg.http_host}:{cfg.http_port}/  (city /city, public /results)",
               flush=True)
+        repeats = asyncio.create_task(http.report_repeats())
         await task
+        repeats.cancel()
     finally:
         await pool.close()

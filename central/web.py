@@ -3,6 +3,11 @@ are raised as CentralError and rendered here as `{"error": {"code", "message"}}`
 
 Stateless: everything lives in PostgreSQL (tokens, the session secret, the events), so any number
 of instances may serve behind a load balancer.
+
+Every hall of the city reaches it, so it takes the hall daemon's own guards (queued/web): the body
+limit counted while the body is read (`BodyLimit`, 413), the cross-site refusal of cookie-borne
+state changes (`SameOriginMiddleware`, for /city's sign-in and sign-out), and in central/service.py
+the socket bound first, the per-request read deadline (408) and errors logged once with a count.
 """
 
 from __future__ import annotations
@@ -24,9 +29,14 @@ from central import ingest, ranking, reports
 from central.errors import BadRequest, CentralError, Forbidden, TooLarge, Unauthorized
 from central.tokens import Principal
 from evaluator import export
+from queued.web.limits import BodyLimit, BodyTooLarge
+from queued.web.same_origin import SameOriginMiddleware
 
-MAX_BODY = 16 * 1024 * 1024  # compressed or not
+MAX_BODY = 16 * 1024 * 1024  # on the wire, compressed or not (every route: the largest is an ingest batch)
 MAX_INFLATED = 64 * 1024 * 1024
+TOO_LARGE = f"请求体过大（body larger than {MAX_BODY // 1024 // 1024} MiB）"
+SIGN_IN_PATHS = {"/city/login"}
+CROSS_SITE = "请求来源不明，已拒绝（cross-site request refused: Origin/Referer is not this service's own page）"
 FORMATS = ("json", "csv", "xlsx")
 
 
@@ -54,16 +64,8 @@ async def require(request: Request, role: str) -> Principal:
 
 
 async def read_body(request: Request) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-        raise TooLarge(f"请求体过大（body larger than {MAX_BODY // 1024 // 1024} MiB）")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise TooLarge(f"请求体过大（body larger than {MAX_BODY // 1024 // 1024} MiB）")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    """The body (BodyLimit has counted it on the wire), inflated when it came gzip'd (bounded too)."""
+    raw = await request.body()
     encoding = request.headers.get("content-encoding", "identity").lower()
     if encoding == "gzip":
         d = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -314,9 +316,13 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
     return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
 
 
+async def _too_large(request: Request, exc: BodyTooLarge) -> Response:
+    return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=413,
+                        headers={"connection": "close"})
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
-    import logging
-    logging.getLogger("central").exception("unexpected error on %s", request.url.path)
+    # Starlette re-raises it after this answer; queued.web.server.LoggedErrors logs it, once.
     return JSONResponse({"error": {"code": "internal", "message": "服务内部错误（internal error）"}}, status_code=500)
 
 
@@ -335,7 +341,8 @@ API_ROUTES = [
 def create_app(state: dict[str, Any], extra_routes=()) -> Starlette:
     """`state`: pool, partitions, tokens, config (and session, set by central.pages)."""
     app = Starlette(routes=[*API_ROUTES, *extra_routes], exception_handlers={
-        CentralError: _central_error, HTTPException: _http_error, Exception: _server_error})
+        CentralError: _central_error, HTTPException: _http_error, BodyTooLarge: _too_large,
+        Exception: _server_error})
     for k, v in state.items():
         setattr(app.state, k, v)
     from zoneinfo import ZoneInfo
@@ -343,5 +350,10 @@ def create_app(state: dict[str, Any], extra_routes=()) -> Starlette:
     app.state.stats = ingest.Stats()
     app.state.registry = CollectorRegistry(auto_describe=True)
     app.state.registry.register(_IngestCollector(app.state.stats))
+    from queued.web.server import ServerCollector
+    app.state.registry.register(ServerCollector())
+    app.add_middleware(SameOriginMiddleware, public_url=state["config"].public_url, sign_in_paths=SIGN_IN_PATHS,
+                       system="本系统", message=CROSS_SITE)
+    app.add_middleware(BodyLimit, limit=MAX_BODY, message=TOO_LARGE)  # outermost: counted as it is read
     return app
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
 from collections.abc import Callable
 from importlib import import_module
 
 from queued.config import Config
-from queued.errors import JournalError, StartupError
+from queued.errors import JournalError
 from queued.metrics import Metrics
 from queued.runtime import Runtime
 from queued.web.app import create_app
@@ -80,8 +79,6 @@ class Daemon:
         await self.runtime.stop()
 
     async def serve(self, ready: Callable[[], None] | None = None) -> None:
-        import uvicorn
-
         from queued.web import server as http
 
         cfg = self.config
@@ -100,29 +97,15 @@ class Daemon:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
-        server = uvicorn.Server(http.uvicorn_config(self.app, cfg.http_host, cfg.http_port))
-        server.install_signal_handlers = lambda: None  # we own the signals
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
         try:
-            task = asyncio.create_task(server.serve(sockets=[sock]))
-            while not server.started and not task.done():
-                await asyncio.sleep(0.02)
-            if task.done() and not server.started:
-                try:
-                    await task
-                except SystemExit:  # uvicorn exits from inside its task when it cannot start
-                    pass
-                raise StartupError(f"cannot listen on {cfg.http_host}:{cfg.http_port}: the port is taken "
-                                   f"or not allowed; set [daemon] http or QUEUED_HTTP to another HOST:PORT")
+            server, task = await http.start_serving(self.app, sock, cfg.http_host, cfg.http_port)
             log.info("queued serving %s (%s) on http://%s:%d", cfg.hall.name, cfg.source, cfg.http_host, cfg.http_port)
             print(f"queued: {cfg.hall.name} on http://{cfg.http_host}:{cfg.http_port}/  "
                   f"(kiosk /kiosk, screen /screen, clerk /clerk, admin /admin)", flush=True)
             if ready:
                 ready()
             watchdog = asyncio.create_task(self._fail_stop(server))
-            repeats = asyncio.create_task(self._report_repeats())
+            repeats = asyncio.create_task(http.report_repeats())
             await task
             watchdog.cancel()
             repeats.cancel()
@@ -131,14 +114,6 @@ class Daemon:
         if self.runtime.journal.failed is not None:
             raise JournalError(f"the journal failed and the daemon stopped: {self.runtime.journal.failed}; "
                                f"restart it (systemd/Docker do) and it replays the journal")
-
-    async def _report_repeats(self) -> None:
-        """Errors that repeat are logged once; say every so often how often (queued/logs.py)."""
-        from queued import logs
-
-        while True:
-            await asyncio.sleep(10)
-            logs.flush_repeats()
 
     async def _fail_stop(self, server) -> None:
         """When the journal cannot be written, memory is ahead of disk: stop (non-zero exit) so the

@@ -3,7 +3,8 @@
 A declared Content-Length over the limit is refused before a byte of the body is read; a body
 without one (chunked) is counted as it arrives and refused the moment it passes the limit. Either
 way the reply closes the connection, so the server does not go on reading (and discarding) the
-rest. No route of the daemon takes more than a form or a JSON object.
+rest. No route of the daemon takes more than a form or a JSON object; the central service uses
+the same middleware with its own limit (ingest batches, central/web.py).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ TOO_LARGE = "请求体过大（body larger than 64 KiB）"
 
 
 class BodyTooLarge(ApiError):
-    def __init__(self):
-        super().__init__("too_large", TOO_LARGE, 413)
+    def __init__(self, message: str = TOO_LARGE):
+        super().__init__("too_large", message, 413)
 
 
 def _declared_length(scope) -> int | None:
@@ -32,23 +33,24 @@ def _declared_length(scope) -> int | None:
 
 
 class BodyLimit:
-    def __init__(self, app, limit: int = MAX_BODY):
+    def __init__(self, app, limit: int = MAX_BODY, message: str = TOO_LARGE):
         self.app = app
         self.limit = limit
+        self.message = message
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = _declared_length(scope)
         if declared is not None and declared > self.limit:
-            body = json.dumps({"error": {"code": "too_large", "message": TOO_LARGE}}, ensure_ascii=False).encode()
+            body = json.dumps({"error": {"code": "too_large", "message": self.message}}, ensure_ascii=False).encode()
             await send({"type": "http.response.start", "status": 413, "headers": [
                 (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close")]})
             await send({"type": "http.response.body", "body": body})
             return
         received = 0
-        limit = self.limit
+        limit, refusal = self.limit, self.message
 
         async def counted():
             nonlocal received
@@ -56,7 +58,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge()
+                    raise BodyTooLarge(refusal)
             return message
 
         async def closing(message):

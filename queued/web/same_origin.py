@@ -17,7 +17,8 @@ must show where it came from:
 
 Refusals are 403 `forbidden`: JSON, or a short page in Chinese when a browser navigated here.
 The rule for JSON bodies (only as `application/json`) is in `inputs.json_body`.
-Pure ASGI: a Bearer request costs a scan of its headers, nothing more.
+Pure ASGI: a Bearer request costs a scan of its headers, nothing more. The central service uses it
+too, with its own sign-in form and wording (central/web.py).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ PAGE = """<!doctype html>
 main{max-width:560px;margin:12vh auto;padding:28px 32px;background:#fff;border-radius:10px;box-shadow:0 2px 8px #0002}
 h1{font-size:1.5rem;margin:0 0 12px;color:#b3261e}p{line-height:1.7;margin:8px 0}</style></head>
 <body><main><h1>请求来源不明，已拒绝</h1>
-<p>这个操作不是从本大厅系统自己的页面发出的（可能来自其他网站或同一台服务器上的其他服务），为了安全已被拒绝，没有做任何更改。</p>
+<p>这个操作不是从%SYSTEM%自己的页面发出的（可能来自其他网站或同一台服务器上的其他服务），为了安全已被拒绝，没有做任何更改。</p>
 <p>如需办理，请直接打开本系统的页面后重新操作。</p></main></body></html>
 """
 
@@ -62,9 +63,16 @@ def normalise_origin(value: str) -> str | None:
 
 
 class SameOriginMiddleware:
-    def __init__(self, app, public_url: str = ""):
+    """`sign_in_paths`: forms protected even without a cookie; `system`: what the refusal page calls
+    the system ("本大厅系统"); `message`: the JSON refusal's text."""
+
+    def __init__(self, app, public_url: str = "", sign_in_paths=SIGN_IN_PATHS, system: str = "本大厅系统",
+                 message: str = MESSAGE):
         self.app = app
         self.public_origin = normalise_origin(public_url) if public_url else None
+        self.sign_in_paths = frozenset(sign_in_paths)
+        self.page = PAGE.replace("%SYSTEM%", system).encode()
+        self.message = message
         self._seen: dict[tuple, bool] = {}  # (scheme, Host, Origin) → own? (a hall has a handful)
 
     async def __call__(self, scope, receive, send):
@@ -87,7 +95,7 @@ class SameOriginMiddleware:
             return await self.app(scope, receive, send)
         claimed = origin if origin is not None else referer
         if claimed is None:
-            if not cookie and scope["path"] not in SIGN_IN_PATHS:
+            if not cookie and scope["path"] not in self.sign_in_paths:
                 return await self.app(scope, receive, send)
             return await self._refuse(scope, send)
         key = (scope.get("scheme"), host, claimed)
@@ -112,13 +120,12 @@ class SameOriginMiddleware:
         own = normalise_origin(f"{scope.get('scheme', 'http')}://{host.decode('latin-1')}")
         return own is not None and seen == own
 
-    @staticmethod
-    async def _refuse(scope, send) -> None:
+    async def _refuse(self, scope, send) -> None:
         accept = next((v for k, v in scope["headers"] if k == b"accept"), b"")
         if b"text/html" in accept:
-            body, ctype = PAGE.encode(), b"text/html; charset=utf-8"
+            body, ctype = self.page, b"text/html; charset=utf-8"
         else:
-            body = json.dumps({"error": {"code": "forbidden", "message": MESSAGE}}, ensure_ascii=False).encode()
+            body = json.dumps({"error": {"code": "forbidden", "message": self.message}}, ensure_ascii=False).encode()
             ctype = b"application/json"
         await send({"type": "http.response.start", "status": 403,
                     "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode()),

@@ -1,5 +1,6 @@
 """The HTTP server around the app: the listening socket, bound before anything else starts, and
-uvicorn with what it lacks against slow or hostile clients.
+uvicorn with what it lacks against slow or hostile clients. Shared by the hall daemon and the
+central service (central/service.py).
 
 - The socket is bound first, so a taken port ends the start at once with the address named
   (uvicorn's own failure exits from inside a task and left the daemon hanging, deaf to SIGTERM).
@@ -33,8 +34,12 @@ _408 = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-
         b"connection: close\r\n\r\nrequest too slow")
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """The HTTP listening socket, or a StartupError naming the address."""
+HINT = "set [daemon] http or QUEUED_HTTP to another HOST:PORT"
+
+
+def bind(host: str, port: int, hint: str = HINT) -> socket.socket:
+    """The HTTP listening socket, or a StartupError naming the address (and `hint`: which setting
+    moves it; the central service passes its own)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -43,8 +48,7 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         why = "the port is already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
-        raise StartupError(f"cannot listen on {host}:{port}: {why}; set [daemon] http or QUEUED_HTTP to another "
-                           f"HOST:PORT") from None
+        raise StartupError(f"cannot listen on {host}:{port}: {why}; {hint}") from None
     sock.setblocking(False)
     return sock
 
@@ -119,6 +123,39 @@ class ServerCollector:
                                       f"{REQUEST_READ_TIMEOUT_S:.0f} s of their first byte (408, connection closed)")
         dropped.add_metric([], DeadlineProtocol.dropped)
         yield dropped
+
+
+async def start_serving(app, sock: socket.socket, host: str, port: int, hint: str = HINT):
+    """uvicorn on the bound socket, SIGINT/SIGTERM asking it to stop (the caller owns the signals).
+    Returns (server, task) once it listens; a StartupError naming the address if it cannot."""
+    import signal
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn_config(app, host, port))
+    server.install_signal_handlers = lambda: None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)
+    if task.done() and not server.started:
+        try:
+            await task
+        except SystemExit:  # uvicorn exits from inside its task when it cannot start
+            pass
+        raise StartupError(f"cannot listen on {host}:{port}: the port is taken or not allowed; {hint}")
+    return server, task
+
+
+async def report_repeats(every_s: float = 10.0) -> None:
+    """Errors that repeat are logged once; say every so often how often (queued/logs.py)."""
+    from queued import logs
+
+    while True:
+        await asyncio.sleep(every_s)
+        logs.flush_repeats()
 
 
 def uvicorn_config(app, host: str, port: int):

@@ -64,6 +64,26 @@ def closed_within(sock: socket.socket, timeout: float) -> float | None:
     return None
 
 
+def chunked_flood(port: int, head: bytes, total: int = 100 * MiB) -> tuple[int, bytes]:
+    """Send `head` (request line and headers) and then a chunked body of `total` bytes, until the
+    server stops reading; (bytes sent, the status line it answered or b"closed")."""
+    chunk = b"%x\r\n" % MiB + b" " * MiB + b"\r\n"
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(head + b"Transfer-Encoding: chunked\r\n\r\n")
+        s.settimeout(10)
+        try:
+            while sent < total:
+                s.sendall(chunk)
+                sent += MiB
+        except OSError:
+            pass  # the server stopped reading and closed: what we want
+        try:
+            return sent, status_line(s, 5)
+        except OSError:
+            return sent, b"closed"
+
+
 def test_a_taken_http_port_ends_the_daemon_with_the_address(tmp_path):
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
@@ -91,40 +111,34 @@ def test_a_huge_content_length_is_refused_before_the_body(served):
         assert status_line(s, 3).startswith(b"HTTP/1.1 413")
 
 
-def test_chunked_floods_are_cut_off_and_never_held(served):
-    proc, base, db = served
-    kiosk = token(db, "kiosk")
-    before = rss_kib(proc.proc.pid)
+def floods(port: int, head: bytes, pid: int, n: int) -> tuple[list[int], list[bytes], int]:
+    """`n` chunked floods at once (chunked_flood): what each sent, what each was answered, and how
+    far the server's RSS grew meanwhile (KiB)."""
+    before = rss_kib(pid)
     sent: list[int] = []
     statuses: list[bytes] = []
-    peak = [before]
+    peak = before
 
     def flood():
-        chunk = b"%x\r\n" % MiB + b" " * MiB + b"\r\n"
-        total = 0
-        with socket.create_connection(("127.0.0.1", port_of(base))) as s:
-            s.sendall(f"POST /api/v1/tickets HTTP/1.1\r\nHost: hall\r\nAuthorization: Bearer {kiosk}\r\n"
-                      f"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
-            s.settimeout(10)
-            try:
-                while total < 100 * MiB:
-                    s.sendall(chunk)
-                    total += MiB
-            except OSError:
-                pass  # the server stopped reading and closed: what we want
-            sent.append(total)
-            try:
-                statuses.append(status_line(s, 5))
-            except OSError:
-                statuses.append(b"closed")
+        k, status = chunked_flood(port, head)
+        sent.append(k)
+        statuses.append(status)
 
-    threads = [threading.Thread(target=flood) for _ in range(8)]
+    threads = [threading.Thread(target=flood) for _ in range(n)]
     for t in threads:
         t.start()
     while any(t.is_alive() for t in threads):
-        peak.append(rss_kib(proc.proc.pid))
+        peak = max(peak, rss_kib(pid))
         time.sleep(0.05)
-    assert max(peak) - before < 64 * 1024, f"RSS grew by {(max(peak) - before) // 1024} MiB"
+    return sent, statuses, peak - before
+
+
+def test_chunked_floods_are_cut_off_and_never_held(served):
+    proc, base, db = served
+    kiosk = token(db, "kiosk")
+    sent, statuses, grew = floods(port_of(base), f"POST /api/v1/tickets HTTP/1.1\r\nHost: hall\r\nAuthorization: "
+                                  f"Bearer {kiosk}\r\nContent-Type: application/json\r\n".encode(), proc.proc.pid, 8)
+    assert grew < 64 * 1024, f"RSS grew by {grew // 1024} MiB"
     assert all(n < 100 * MiB for n in sent), sent
     assert all(s.startswith(b"HTTP/1.1 413") or s in (b"", b"closed") for s in statuses), statuses
     assert httpx.get(base + "/healthz", timeout=2).status_code == 200
