@@ -138,12 +138,15 @@ def _params(request: Request, allowed: set[str], today: str, group: bool = True)
         raise BadRequest(str(exc)) from None
     out = {"from": start, "to": end, "group_by": group_by, "format": fmt, "hall": None, "dept": None}
     for name in ("hall", "dept"):
-        value = q.get(name)
-        if value is not None:
-            if not value or len(value) > 64 or not value.isprintable():
-                raise BadRequest(f"{name} 须为编号（{name} must be an id of at most 64 characters）")
-            out[name] = value
+        out[name] = _id_param(q, name)
     return out
+
+
+def _id_param(q, name: str) -> str | None:
+    value = q.get(name)
+    if value is not None and (not value or len(value) > 64 or not value.isprintable()):
+        raise BadRequest(f"{name} 须为编号（{name} must be an id of at most 64 printable characters）")
+    return value
 
 
 def today(request: Request) -> str:
@@ -258,9 +261,7 @@ async def get_followups(request: Request) -> Response:
             day_from, day_to = reports.parse_range(day_from or "2000-01-01", day_to, today(request), max_days=100000)
         except reports.ReportError as exc:
             raise BadRequest(str(exc)) from None
-    hall = q.get("hall")
-    if hall is not None and (not hall or len(hall) > 64):
-        raise BadRequest("hall 须为大厅编号")
+    hall = _id_param(q, "hall")
     rows = await ranking.followups(request.app.state.pool, time.time(), hall, state,
                                    None if overdue is None else overdue == "true", day_from, day_to, int(limit))
     for r in rows:

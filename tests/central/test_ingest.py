@@ -197,7 +197,8 @@ async def test_garbage_on_every_route_is_a_clear_4xx(central_client, central_app
     hall = await make_token(pool, "hall", "h1")
     garbage = ["from=2026-02-30", "to=yesterday", "from=2026-12-01&to=2026-01-01", "group_by=planet",
                "format=pdf", "hall=" + "x" * 100, "dept=%00", "month=2026-13", "by=clerk", "months=99",
-               "state=lost", "overdue=maybe", "limit=-1", "surprise=1", "from=%ED%A0%80", "hall=%ud800"]
+               "state=lost", "overdue=maybe", "limit=-1", "surprise=1", "from=%ED%A0%80", "hall=%ud800", "hall=%00",
+               "hall=a%0Ab", "dept=", "hall="]
     routes = ["/api/v1/reports/reviews", "/api/v1/reports/queues", "/api/v1/reports/ranking", "/api/v1/followups",
               "/api/v1/halls"]
     for route in routes:
