@@ -29,6 +29,9 @@ from evaluator import hallday
 from queued.core.calendar import FIRST_DAY, LAST_DAY, day_in_range
 
 GROUPS = ("clerk", "window", "business", "day")
+# 好差评 also by department (部门): a case's own `dept_code` (from its 办件), else its business's
+# `[[business]] dept_code`, else the hall's `department`. Tickets carry no department: queues only by GROUPS.
+REVIEW_GROUPS = (*GROUPS, "dept")
 LEVEL_FIELDS = (("very_satisfied", 5), ("satisfied", 4), ("basic_satisfied", 3), ("dissatisfied", 2),
                 ("very_dissatisfied", 1))
 REVIEW_FIELDS = ("key", "name", "served", "rated", "unrated", "defaulted", "good", "bad", "good_rate", "bad_rate",
@@ -71,10 +74,10 @@ def parse_range(start: str | None, end: str | None, today: str, max_days: int = 
     return out[0], out[1]
 
 
-def check_group(group_by: str | None) -> str:
+def check_group(group_by: str | None, groups: tuple[str, ...] = GROUPS) -> str:
     group_by = group_by or "day"
-    if group_by not in GROUPS:
-        raise ReportError(f"group_by 只能是 {'、'.join(GROUPS)}（group_by must be one of {', '.join(GROUPS)}）")
+    if group_by not in groups:
+        raise ReportError(f"group_by 只能是 {'、'.join(groups)}（group_by must be one of {', '.join(groups)}）")
     return group_by
 
 
@@ -82,20 +85,45 @@ def reason_fields(reasons: tuple[str, ...]) -> list[str]:
     return [f"reason_{i}" for i in range(1, len(reasons) + 1)]
 
 
-_REVIEW_INDEX = {g: f"cases_by_{g}" for g in GROUPS}
+_REVIEW_INDEX = {g: f"cases_by_{g}" for g in REVIEW_GROUPS}
 _QUEUE_INDEX = {g: f"tickets_by_{g}" for g in GROUPS}
 _LEVEL_FIELD = {n: f for f, n in LEVEL_FIELDS}
 
 
-async def _review_counts(journal, group_by: str, start: str, end: str) -> dict[Any, dict[str, int]]:
+class Departments:
+    """Which department a case counts for: its own `dept_code`, else its business's, else the hall's."""
+
+    def __init__(self, by_business: dict[str, str] | None = None, hall: str = ""):
+        self.by_business = by_business or {}
+        self.hall = hall
+
+    def __call__(self, dept_code: str | None, business: str) -> str:
+        return dept_code or self.by_business.get(business, "") or self.hall
+
+
+def _key(group_by: str, prefix: str = "") -> str:
+    """The SELECT and GROUP BY columns of a key: a department is resolved from two columns."""
+    return f"{prefix}dept_code AS key, {prefix}business AS biz" if group_by == "dept" else f"{prefix}{group_by} AS key"
+
+
+def _group(group_by: str) -> str:
+    return "dept_code, business" if group_by == "dept" else group_by
+
+
+def _resolve(r, group_by: str, depts: Departments | None):
+    return (depts or Departments())(r["key"], r["biz"]) if group_by == "dept" else r["key"]
+
+
+async def _review_counts(journal, group_by: str, start: str, end: str,
+                         depts: Departments | None = None) -> dict[Any, dict[str, int]]:
     """Cases per key and level. The index is (key, level, …): the GROUP BY streams, one cheap step per case."""
     rows = await journal.fetchall(
-        f"SELECT {group_by} AS key, level, COUNT(*) AS n, SUM(state='defaulted') AS defaulted"
+        f"SELECT {_key(group_by)}, level, COUNT(*) AS n, SUM(state='defaulted') AS defaulted"
         f" FROM cases INDEXED BY {_REVIEW_INDEX[group_by]} WHERE day BETWEEN ? AND ?"
-        f" GROUP BY {group_by}, level", (start, end))
+        f" GROUP BY {_group(group_by)}, level", (start, end))
     out: dict[Any, dict[str, int]] = {}
     for r in rows:
-        d = out.setdefault(r["key"], {"served": 0, "rated": 0, "defaulted": 0, "excluded": 0,
+        d = out.setdefault(_resolve(r, group_by, depts), {"served": 0, "rated": 0, "defaulted": 0, "excluded": 0,
                                       **{f: 0 for f, _ in LEVEL_FIELDS}})
         d["served"] += r["n"]
         if r["level"] is not None:
@@ -105,7 +133,7 @@ async def _review_counts(journal, group_by: str, start: str, end: str) -> dict[A
     # A rating removed by an upheld appeal (申诉成立) leaves the rates: the case counts as unrated.
     # Exclusions are few, so they are subtracted afterwards instead of slowing the year-long scan.
     for r in await _excluded(journal, group_by, start, end):
-        d = out.get(r["key"])
+        d = out.get(_resolve(r, group_by, depts))
         if d is None:
             continue
         d["rated"] -= 1
@@ -121,24 +149,28 @@ async def _excluded(journal, group_by: str, start: str, end: str, bad_only: bool
     if exists is None:
         return []
     return await journal.fetchall(
-        f"SELECT c.{group_by} AS key, c.level, c.reasons, c.state='defaulted' AS defaulted"
+        f"SELECT {_key(group_by, 'c.')}, c.level, c.reasons, c.state='defaulted' AS defaulted"
         f" FROM rating_exclusions x JOIN cases c ON c.case_id = x.case_id"
         f" WHERE c.day BETWEEN ? AND ? AND c.level IS NOT NULL{' AND c.level <= 2' if bad_only else ''}",
         (start, end))
 
 
-async def _bad_reasons(journal, group_by: str, start: str, end: str, reasons: int) -> dict[Any, dict[str, int]]:
+async def _bad_reasons(journal, group_by: str, start: str, end: str, reasons: int,
+                       depts: Departments | None = None) -> dict[Any, dict[str, int]]:
     """差评 per key: no reason given, and per reason. Only 差评 rows (a partial index) are read."""
+    index = "" if group_by == "dept" else " INDEXED BY cases_bad"  # the partial index has no dept_code
     rows = await journal.fetchall(
-        f"SELECT {group_by} AS key, reasons, COUNT(*) AS n FROM cases INDEXED BY cases_bad"
-        f" WHERE day BETWEEN ? AND ? AND level <= 2 GROUP BY {group_by}, reasons", (start, end))
+        f"SELECT {_key(group_by)}, reasons, COUNT(*) AS n FROM cases{index}"
+        f" WHERE day BETWEEN ? AND ? AND level <= 2 GROUP BY {_group(group_by)}, reasons", (start, end))
     out: dict[Any, dict[str, int]] = {}
     for r in rows:
-        d = out.setdefault(r["key"], {"no_reason": 0, **{f"reason_{i + 1}": 0 for i in range(reasons)}})
+        d = out.setdefault(_resolve(r, group_by, depts),
+                           {"no_reason": 0, **{f"reason_{i + 1}": 0 for i in range(reasons)}})
         _count_reasons(d, r["reasons"], r["n"], reasons)
     for r in await _excluded(journal, group_by, start, end, bad_only=True):
-        if r["key"] in out:
-            _count_reasons(out[r["key"]], r["reasons"], -1, reasons)
+        key = _resolve(r, group_by, depts)
+        if key in out:
+            _count_reasons(out[key], r["reasons"], -1, reasons)
     return out
 
 
@@ -163,10 +195,12 @@ def _sort_key(group_by: str, key: Any):
     return (1, 0, str(key))
 
 
-async def reviews(journal, hall, start: str, end: str, group_by: str) -> list[dict[str, Any]]:
-    """One row per key: the 好差评 figures of the cases served from `start` to `end`."""
-    counts = await _review_counts(journal, group_by, start, end)
-    bad = await _bad_reasons(journal, group_by, start, end, len(hall.reasons))
+async def reviews(journal, hall, start: str, end: str, group_by: str,
+                  depts: Departments | None = None) -> list[dict[str, Any]]:
+    """One row per key: the 好差评 figures of the cases served from `start` to `end`. By "dept",
+    `depts` resolves a case's department (a case with none anywhere has key "")."""
+    counts = await _review_counts(journal, group_by, start, end, depts)
+    bad = await _bad_reasons(journal, group_by, start, end, len(hall.reasons), depts)
     empty = {"no_reason": 0, **{f: 0 for f in reason_fields(hall.reasons)}}
     out = []
     for key, d in counts.items():
@@ -199,6 +233,8 @@ def key_name(hall, group_by: str, key: Any) -> str:
     if group_by == "business":
         b = hall.business_index.get(key)
         return b.name if b else str(key)
+    if group_by == "dept":
+        return key or "（未设部门）"
     if group_by == "window":
         if key is None:
             return "（未呼叫）"

@@ -15,7 +15,8 @@ from evaluator.events import LEVEL_NAMES, RatingRecorded
 from queued.web.errors import ApiError
 from queued.web.inputs import ID_MAX, field, json_body, no_unknown, principal, require
 
-RATING_FIELDS = ("ticket", "key", "level", "reasons", "comment")
+RATING_FIELDS = ("ticket", "key", "case", "level", "reasons", "comment")
+CASE_MAX = 2**32 - 1  # a case is a u32 on the pads
 FORMATS = ("json", "csv", "xlsx")
 
 
@@ -47,6 +48,7 @@ def rating_json(adapter, x: RatingRecorded) -> dict:
 def make_routes(adapter) -> list[Route]:
     rt = adapter.runtime
     hall = adapter.config.hall
+    depts = reports.Departments(adapter.config.dept_codes, adapter.config.department)
 
     async def post_rating(request: Request) -> JSONResponse:
         """(public) The holder's rating: the body's `key` (the ticket's rating_key) or the WeChat session
@@ -68,7 +70,10 @@ def make_routes(adapter) -> list[Route]:
         mask = reasons_mask(field(data, "reasons", list, []), len(hall.reasons))
         comment = field(data, "comment", str, "")
         key = field(data, "key", str, None, max_len=ID_MAX)
-        return Rate(level, ticket=ticket, reasons=mask, comment=comment, key=key, openid=session_openid)
+        case = field(data, "case", int, None)
+        if case is not None and not 1 <= case <= CASE_MAX:
+            raise ApiError("invalid_request", f"case 须为办件号（case must be a case id 1..{CASE_MAX}）")
+        return Rate(level, case=case, ticket=ticket, reasons=mask, comment=comment, key=key, openid=session_openid)
 
     async def get_review(request: Request) -> JSONResponse:
         await require(request, "reviews")
@@ -92,7 +97,8 @@ def make_routes(adapter) -> list[Route]:
         out["finished_at"], out["rated_at"] = rt.iso(out["finished_at"]), rt.iso(out["rated_at"])
         return JSONResponse(out)
 
-    def params(request: Request, with_group: bool = True) -> tuple[str, str, str, str]:
+    def params(request: Request, with_group: bool = True,
+               groups: tuple[str, ...] = reports.GROUPS) -> tuple[str, str, str, str]:
         q = request.query_params
         allowed = {"from", "to", "group_by", "format", "scheme"}
         extra = sorted(set(q) - allowed)
@@ -103,7 +109,7 @@ def make_routes(adapter) -> list[Route]:
             raise ApiError("invalid_request", "format 只能是 json、csv、xlsx（format must be json, csv or xlsx）")
         try:
             start, end = reports.parse_range(q.get("from"), q.get("to"), rt.calendar.day(rt.clock()))
-            group = reports.check_group(q.get("group_by")) if with_group else ""
+            group = reports.check_group(q.get("group_by"), groups) if with_group else ""
         except reports.ReportError as exc:
             raise ApiError("invalid_request", str(exc)) from None
         return start, end, group, fmt
@@ -121,8 +127,8 @@ def make_routes(adapter) -> list[Route]:
 
     async def report_reviews(request: Request) -> Response:
         await require(request, "reports")
-        start, end, group, fmt = params(request)
-        rows = await reports.reviews(rt.journal, hall, start, end, group)
+        start, end, group, fmt = params(request, groups=reports.REVIEW_GROUPS)
+        rows = await reports.reviews(rt.journal, hall, start, end, group, depts)
         return respond("reviews", start, end, group, fmt, rows, reports.review_fields(hall),
                        reports.review_labels(hall), f"好差评 {start}~{end}")
 

@@ -88,6 +88,7 @@ CREATE INDEX IF NOT EXISTS cases_by_day ON cases(day, level, state);
 CREATE INDEX IF NOT EXISTS cases_by_window ON cases(window, level, day, state);
 CREATE INDEX IF NOT EXISTS cases_by_clerk ON cases(clerk, level, day, state);
 CREATE INDEX IF NOT EXISTS cases_by_business ON cases(business, level, day, state);
+CREATE INDEX IF NOT EXISTS cases_by_dept ON cases(dept_code, business, level, day, state);
 CREATE INDEX IF NOT EXISTS cases_bad ON cases(day, window, clerk, business, reasons) WHERE level <= 2;
 
 CREATE TABLE IF NOT EXISTS ratings (

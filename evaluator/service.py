@@ -43,7 +43,7 @@ def new_rating_id() -> str:
 
 class EvaluatorAdapter:
     def __init__(self, daemon):
-        from evaluator import routes  # the web layer; imported here so the pure parts never need Starlette
+        from evaluator import case_routes, routes  # the web layer; the pure parts never need Starlette
 
         self.daemon = daemon
         self.runtime = rt = daemon.runtime
@@ -59,7 +59,7 @@ class EvaluatorAdapter:
                                      ["level", "channel"], registry=r)
         self.refusals_total = Counter("queued_rating_refusals", "Duplicate ratings refused (一次一评)",
                                       ["channel"], registry=r)
-        self.routes = routes.make_routes(self)
+        self.routes = [*routes.make_routes(self), *case_routes.make_routes(self)]
         rt.subscribe(self._on_events)
 
     async def start(self) -> None:

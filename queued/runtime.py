@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from queued import crash_hook
 from queued.config import Config
 from queued.core import commands as c
 from queued.core.calendar import HallCalendar
@@ -105,6 +106,7 @@ class Runtime:
     async def start(self) -> None:
         await self.journal.open()
         self.journal.listeners.append(self._dispatch)
+        crash_hook.install(self.journal)  # tests only: QUEUED_TEST_KILL_AFTER_COMMIT
         today = self.calendar.day(self.clock())
         self.engine.next_serial = await self.journal.max_serial() + 1
         for comp in self.components:

@@ -16,7 +16,7 @@ from queued.auth import TokenBook
 from queued.metrics import Metrics, TimingMiddleware
 from queued.pins import PinBook
 from queued.sessions import SessionStore
-from queued.web import api_tickets, api_windows, openapi, ops, static_files
+from queued.web import api_cases, api_tickets, api_windows, openapi, ops, static_files
 from queued.web.edge import EdgeTextMiddleware
 from queued.web.errors import HANDLERS
 from queued.web.limits import BodyLimit
@@ -54,7 +54,8 @@ def create_app(runtime, metrics: Metrics, routes: Sequence[BaseRoute] = (), life
     from queued.web import home
 
     app = Starlette(
-        routes=[*api_tickets.routes, *api_windows.routes, *ops.routes, *openapi.routes, *static_files.routes, *home.routes,
+        routes=[*api_tickets.routes, *api_cases.routes, *api_windows.routes, *ops.routes, *openapi.routes,
+                *static_files.routes, *home.routes,
                 *routes],
         exception_handlers=HANDLERS,
         lifespan=lifespan,

@@ -30,6 +30,7 @@ STATUS = {
     "rating_closed": 409,
     "slot_full": 409,
     "conflict": 409,
+    "duplicate_case": 409,
     "unauthorized": 401,
     "forbidden": 403,
     "not_holder": 403,

@@ -323,7 +323,8 @@ async def check_national(api, sup, span, tally):
         rows = r.json()["rows"]
         assert len(rows) == len(rated)
         for row in rows:
-            case = rated[int(row["case_no"].split("-")[1])]
+            case = rated[int(row["local_no"].split("-")[1])]
+            assert row["case_no"] == ""  # served with no 办件 bound: no 办件编号, none invented
             want = case["level"] if scheme == "national" else 6 - case["level"]
             assert row["satisfaction"] == want
             assert row["pf"] == {"web": 1, "wechat": 2, "qr": 3, "pad": 4}[case["channel"]]
@@ -333,5 +334,5 @@ async def check_national(api, sup, span, tally):
                 assert row["item_code"] == "11510100MB0000001"
     r = await api.get(f"/api/v1/reports/national?{span}&format=csv", headers=sup)
     text = r.content.decode("utf-8-sig")
-    assert text.splitlines()[0].startswith("办件编号,事项编码,事项名称")
+    assert text.splitlines()[0].startswith("办件编号,本厅编号,事项编码,事项名称")
     assert "138****5678" in text and "510104********1234" in text

@@ -74,14 +74,7 @@ class Hall:
                 "dept_code": "11330200MB1234567X", "applicant": applicant(n)}
         if bind:
             r = await self.api.post(f"/api/v1/windows/{window}/cases", json=case, headers=self.h["admin"])
-            if r.status_code == 404:  # the cases API is not there yet: its core command, as it runs it
-                from queued.core.commands import BindCase
-
-                a = case["applicant"]
-                await self.d.runtime.execute(BindCase(window, pno, case["item_code"], case["item_name"],
-                                                      case["dept_code"], a["name"], a["id_number"], a["phone"]))
-            else:
-                assert r.status_code == 201, r.text
+            assert r.status_code == 201, r.text
         r = await self.api.post(f"/api/v1/windows/{window}/finish", headers=clerk)
         assert r.status_code == 200, r.text
         await self.journal.append([])

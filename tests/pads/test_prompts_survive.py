@@ -1,0 +1,177 @@
+"""Prompts outlive the host (serial-protocol.md 1.1), on a real `queued serve` and a pad on a real pty.
+
+The soak run's lost prompt: a pad's FINISH is acknowledged, the daemon is killed with -9 before
+RATE_REQUEST goes out, and the restarted daemon must still ask that citizen, with the time left,
+and count the rating once. Three ways to get there, each at an exact point:
+- `finish_committed`: the daemon SIGKILLs itself right after the FINISH's commit (test-only hook
+  QUEUED_TEST_KILL_AFTER_COMMIT), so the prompt was never opened; the restarted daemon
+  acknowledges the FINISH from its journal and opens the prompt then;
+- `acknowledged`: the pad takes the ACK of its FINISH and then hears nothing (a stalled bus), so
+  RATE_REQUEST never reaches it; the daemon is killed with -9 once the prompt is journaled;
+- `offline_http`: the pad is unplugged, the clerk finishes over HTTP, the daemon is killed with -9;
+  after the restart the pad comes back and is prompted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import time
+import tty
+
+import httpx
+import pytest
+
+from firmware_bridge.emulator import PadBusEmulator, PadState
+from firmware_bridge.frames import KeyCode
+from tests.pads.support import wait_until
+from tests.support import ServeProcess, free_port, hall_toml, token
+
+PAD_WINDOW = """
+[[window]]
+id = "4"
+businesses = ["A"]
+pad = {{ port = "{port}", address = 4 }}
+
+[[bus]]
+port = "{port}"
+"""
+TIMEOUT_S = 30  # [hall] rating_timeout_s of the test hall
+
+
+class LiveHall:
+    """A real `queued serve` with window 4's pad on a pty; restartable, with or without the crash hook."""
+
+    def __init__(self, tmp_path, pty_path: str):
+        self.tmp = tmp_path
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.db = str(tmp_path / "hall.sqlite3")
+        self.conf = tmp_path / "hall.toml"
+        self.conf.write_text(hall_toml(self.db, http_port=self.port, extra=PAD_WINDOW.format(port=pty_path)),
+                             encoding="utf-8")
+        self.proc: ServeProcess | None = None
+        self.h: dict[str, dict] = {}
+        self.client = httpx.AsyncClient(base_url=self.base, timeout=10)
+
+    async def start(self, env: dict | None = None) -> None:
+        self.proc = ServeProcess(self.conf, self.tmp, env=env)
+        await asyncio.to_thread(self.proc.start, self.base, 30)
+        if not self.h:
+            for role, args in (("kiosk", ()), ("supervisor", ()), ("clerk", ("4", "1001"))):
+                self.h[role] = {"Authorization": f"Bearer {token(self.db, role, *args)}"}
+
+    def exited(self) -> int | None:
+        return self.proc.proc.poll()
+
+    def kill9(self) -> None:
+        self.proc.kill(signal.SIGKILL)
+
+    async def post(self, path: str, body=None, role: str = "clerk") -> httpx.Response:
+        return await self.client.post(path, json=body or {}, headers=self.h[role])
+
+    def rows(self, sql: str, params=()) -> list[tuple]:
+        conn = sqlite3.connect(self.db, timeout=10)
+        try:
+            return [tuple(r) for r in conn.execute(sql, params)]
+        finally:
+            conn.close()
+
+    def events(self, kind: str) -> int:
+        return self.rows("SELECT COUNT(*) FROM events WHERE kind = ?", (kind,))[0][0]
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        if self.proc is not None:
+            self.proc.stop()
+
+
+@pytest.fixture
+async def bus(tmp_path):
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    pad = PadState(4)
+    emulator = PadBusEmulator(master, [pad])
+    await emulator.start()
+    hall = LiveHall(tmp_path, os.ttyname(slave))
+    yield hall, emulator, pad
+    await hall.close()
+    await emulator.stop()
+    for fd in (master, slave):
+        os.close(fd)
+
+
+def stall_after_ack(emulator: PadBusEmulator, pad: PadState, evt: int) -> None:
+    """The pad takes the POLL that acknowledges `evt`, then hears nothing more (the bus stalls)."""
+    answer = pad._answer_poll
+
+    def answer_then_stall(poll):
+        reply = answer(poll)
+        if poll.ack == evt:
+            emulator.set_silent(pad.address)
+            pad._answer_poll = answer
+        return reply
+
+    pad._answer_poll = answer_then_stall
+
+
+@pytest.mark.parametrize("moment", ["finish_committed", "acknowledged", "offline_http"])
+async def test_a_prompt_lost_to_kill_9_is_shown_after_the_restart_and_counts_once(bus, moment):
+    hall, emulator, pad = bus
+    hook = {"QUEUED_TEST_KILL_AFTER_COMMIT": "ticket_finished"} if moment == "finish_committed" else None
+    await hall.start(hook)
+    r = await hall.post("/api/v1/windows/4/sign-in", {"clerk": "1001", "pin": "1001"})
+    assert r.status_code == 200, r.text
+    r = await hall.post("/api/v1/tickets", {"business": "A"}, role="kiosk")
+    assert r.status_code == 201, r.text
+    pad.press(KeyCode.CALL_NEXT)
+    await wait_until(lambda: pad.ticket == "A001", what="A001 called from the pad")
+    await wait_until(lambda: pad.pending == 0)
+
+    if moment == "offline_http":
+        emulator.set_silent(4)  # unplugged
+        r = await hall.post("/api/v1/windows/4/finish")
+        assert r.status_code == 200, r.text
+        await wait_until(lambda: hall.events("rating_requested") == 1, what="the prompt journaled")
+        hall.kill9()
+    else:
+        finish = pad.press(KeyCode.FINISH)
+        if moment == "acknowledged":
+            stall_after_ack(emulator, pad, finish.evt)
+            await wait_until(lambda: pad.pending == 0, what="the FINISH acknowledged")
+            await wait_until(lambda: hall.events("rating_requested") == 1, what="the prompt journaled")
+            hall.kill9()
+        else:
+            await wait_until(lambda: hall.exited() is not None, what="the daemon killed by the hook")
+            assert hall.exited() == -signal.SIGKILL
+            assert (hall.events("ticket_finished"), hall.events("rating_requested")) == (1, 0)
+            assert pad.pending == 1  # the FINISH was never acknowledged by the dead daemon
+    assert pad.prompt is None  # nobody has asked the citizen
+    killed_at = time.monotonic()
+
+    await hall.start()  # no hook
+    emulator.set_silent(4, False)  # the stalled or unplugged pad is heard again
+    await wait_until(lambda: pad.prompt is not None, 15, "RATE_REQUEST after the restart")
+    assert pad.pending == 0 and pad.ack_fallbacks == 0  # the FINISH acknowledged; ACK never fell back to 0
+    assert pad.prompt.ticket == "A001"
+    left = pad.prompt.deadline - pad.clock()
+    if moment == "finish_committed":
+        assert TIMEOUT_S - 2 <= left <= TIMEOUT_S  # opened by the restarted daemon
+    else:
+        assert left <= TIMEOUT_S - (time.monotonic() - killed_at) + 1  # the time left, not a fresh 30 s
+    assert hall.events("ticket_finished") == 1  # the FINISH acted once
+    case = pad.prompt.case
+    pad.rate(4)
+    await wait_until(lambda: pad.pending == 0, what="the rating acknowledged")
+    assert hall.rows("SELECT case_id, level, channel FROM ratings") == [(case, 4, "pad")]
+
+    hall.kill9()  # and once more: nothing is asked or counted again
+    await hall.start()
+    await asyncio.sleep(1.0)
+    assert pad.prompt is None
+    r = await hall.client.get("/api/v1/reports/reviews?group_by=window", headers=hall.h["supervisor"])
+    row = next(x for x in r.json()["rows"] if x["key"] == "4")
+    assert (row["served"], row["rated"], row["satisfied"]) == (1, 1, 1)
+    assert hall.events("rating_recorded") == 1 and hall.events("rating_requested") == 1
