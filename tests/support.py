@@ -199,12 +199,12 @@ class ServeProcess:
             self._logf.close()
 
 
-def serve_hall(tmp_path: Path, extra: str = "") -> tuple[ServeProcess, str, str]:
+def serve_hall(tmp_path: Path, extra: str = "", hall_extra: str = "") -> tuple[ServeProcess, str, str]:
     """A real `queued serve` of the test hall on free ports: (process, base URL, database path)."""
     port = free_port()
     db = tmp_path / "hall.sqlite3"
     conf = tmp_path / "hall.toml"
-    conf.write_text(hall_toml(str(db), http_port=port, extra=extra), encoding="utf-8")
+    conf.write_text(hall_toml(str(db), http_port=port, extra=extra, hall_extra=hall_extra), encoding="utf-8")
     base = f"http://127.0.0.1:{port}"
     return ServeProcess(conf, tmp_path).start(base), base, str(db)
 
