@@ -97,6 +97,7 @@ class AdminPages:
             Route("/admin/reviews", self.reviews_page, methods=["GET"]),
             Route("/admin/followups", self.followups_page, methods=["GET"]),
             Route("/admin/followups/{case:u32}", self.followup_page, methods=["GET"]),
+            Route("/admin/failed", self.failed_page, methods=["GET"]),
             Route("/results", self.results_page, methods=["GET"]),
         ]
 
@@ -208,6 +209,16 @@ class AdminPages:
                                error=exc.message, states=f.STATE_TEXT, windows=self.a.config.hall.windows)
         return self.render(request, "admin_followup.html", user=p, tab="followups", item=item,
                            today=self.a.runtime.calendar.day(self.a.runtime.clock()))
+
+    async def failed_page(self, request: Request) -> Response:
+        """办不成事 台账: the cases finished 办不成, with the clerk's note; exports beside it."""
+        p, away = await self._signed_in(request)
+        if away:
+            return away
+        day_from, day_to, error = self._range(request)
+        rows = await hallday.failed(self.a.runtime.journal, self.a.config.hall, day_from, day_to, self.a.runtime.iso)
+        return self.render(request, "admin_failed.html", user=p, tab="failed", day_from=day_from, day_to=day_to,
+                           error=error, rows=rows)
 
     async def results_page(self, request: Request) -> Response:
         """结果全公开: good rate by window and month; no names of clerks or citizens."""
