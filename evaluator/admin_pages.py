@@ -236,7 +236,29 @@ class AdminPages:
             m["chart"] = charts.rate_bars([r for r in m["rows"] if r["rank"]],
                                           lambda r: label_w.get(r["key"], r["key"]),
                                           marks={label_w.get(k, k) for k in m["last"]})
+        await _public_followups(self.a, months)
         return self.render(request, "results.html", months=months, window_label=label_w, month=month)
+
+
+async def _public_followups(adapter, months: list[dict]) -> None:
+    """结果全公开 of the 差评 follow-up: 回访率 and 整改率 per window and month (`followup` of each
+    month: {"total": row, "windows": [rows]}); an item removed by an upheld appeal counts in none."""
+    from evaluator import followup_store as store
+
+    if not months:
+        return
+    first, last = months[-1]["month"] + "-01", months[0]["month"] + "-31"
+    now = adapter.runtime.clock()
+    j = adapter.runtime.journal
+    by_month = {r["key"]: r for r in await store.rates(j, first, last, "month", now)}
+    windows: dict[str, list[dict]] = {}
+    for r in await store.rates(j, first, last, "month_window", now):
+        month, _, window = r["key"].partition("|")
+        windows.setdefault(month, []).append({**r, "key": window})
+    order = {w.id: i for i, w in enumerate(adapter.config.hall.windows)}
+    for m in months:
+        rows = sorted(windows.get(m["month"], []), key=lambda r: (order.get(r["key"], 1 << 30), r["key"]))
+        m["followup"] = {"total": by_month.get(m["month"]), "windows": rows}
 
 
 async def _rates(adapter, day_from: str, day_to: str) -> dict | None:

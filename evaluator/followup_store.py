@@ -188,7 +188,8 @@ async def get_item(journal, case: int, now: float) -> dict | None:
 
 
 GROUPS = {"window": "window", "leader": "COALESCE(leader, '')", "business": "business", "day": "day",
-          "month": "substr(day, 1, 7)", "all": "'all'"}
+          "month": "substr(day, 1, 7)", "all": "'all'",
+          "month_window": "substr(day, 1, 7) || '|' || window"}  # /results: "YYYY-MM|window"
 
 
 async def rates(journal, day_from: str, day_to: str, group_by: str, now: float) -> list[dict]:

@@ -39,7 +39,7 @@ class RecheckPages:
         context.setdefault("hall_name", self.a.config.hall.name)
         context.setdefault("levels", LEVELS)
         resp = self.templates.TemplateResponse(request, "recheck.html", context, status_code=status)
-        resp.headers["Referrer-Policy"] = "no-referrer"  # the token is in the address
+        resp.headers["Referrer-Policy"] = "same-origin"  # the token is in the address: never sent to other sites
         resp.headers["Cache-Control"] = "no-store"
         return resp
 

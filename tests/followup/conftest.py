@@ -35,7 +35,8 @@ def wechat_toml(fake: FakeWeChat, recheck: bool = True) -> str:
 
 
 class Hall:
-    def __init__(self, tmp_path, clock, extra: str = ""):
+    def __init__(self, tmp_path, clock, extra: str = "", adapters: list[str] | None = None):
+        self.adapters = adapters or ADAPTERS
         self.tmp = tmp_path
         self.db = str(tmp_path / "hall.sqlite3")
         self.clock = clock
@@ -49,7 +50,7 @@ class Hall:
         from queued.daemon import Daemon
 
         text = config_text(self.db).replace("[daemon]\n", f'[daemon]\npublic_url = "{PUBLIC}"\n', 1) + self.extra
-        self.daemon = Daemon(parse_config(text, source="test"), clock=self.clock, adapters=ADAPTERS)
+        self.daemon = Daemon(parse_config(text, source="test"), clock=self.clock, adapters=self.adapters)
         await self.daemon.start()
         rc = self.recheck
         rc.backoff_s = (0.0,)  # retries as soon as the sender looks again (the test moves on)
@@ -162,9 +163,9 @@ def secret_file(tmp_path):
 async def make_hall(tmp_path, clock):
     made = []
 
-    async def factory(extra: str = "") -> Hall:
+    async def factory(extra: str = "", adapters: list[str] | None = None) -> Hall:
         clock.now = at("2026-09-18")
-        h = await Hall(tmp_path, clock, extra).start()
+        h = await Hall(tmp_path, clock, extra, adapters).start()
         made.append(h)
         return h
 
