@@ -46,6 +46,28 @@ class HallCollector:
             heads = [t for t in (q.green.peek(), q.transfer.peek(), q.normal.peek()) if t is not None]
             oldest.add_metric([code], max((now - t.issued_at for t in heads), default=0.0))
         yield oldest
+        sat = eng.saturation(now)
+        busy = GaugeMetricFamily("queued_window_busy_seconds", "Handling time of today's finished cases, per window",
+                                 labels=["window"])
+        opened = GaugeMetricFamily("queued_window_open_seconds", "Time open today (idle, calling, serving), per window",
+                                   labels=["window"])
+        per_window = GaugeMetricFamily("queued_window_saturation", "Today's busy ÷ open time, per window",
+                                       labels=["window"])
+        for wid, v in sat["windows"].items():
+            busy.add_metric([wid], v["busy_s"])
+            opened.add_metric([wid], v["open_s"])
+            if v["saturation"] is not None:
+                per_window.add_metric([wid], v["saturation"])
+        per_business = GaugeMetricFamily("queued_business_saturation",
+                                         "Today's busy ÷ open time of the windows serving it, per business",
+                                         labels=["business"])
+        for code, v in sat["businesses"].items():
+            if v["saturation"] is not None:
+                per_business.add_metric([code], v["saturation"])
+        yield busy
+        yield opened
+        yield per_window
+        yield per_business
         up = GaugeMetricFamily("queued_uptime_seconds", "Seconds since the daemon started")
         up.add_metric([], max(0.0, now - self.runtime.started_at) if self.runtime.started_at else 0.0)
         yield up

@@ -128,6 +128,23 @@ class HallState:
             self._closes = (self.day, None if m is None or not self.day else self.calendar.at(self.day, m))
         return self._closes[1]
 
+    def saturation(self, now: float) -> dict[str, Any]:
+        """Today's busy ÷ open per window and per business (the queues report's definition, live):
+        open counts idle, calling and serving time (pauses excluded); a business's open time is that
+        of the windows serving it."""
+        windows, businesses = {}, {}
+        open_of = {}
+        for w in self.windows.values():
+            o = w.open_s + (max(0.0, now - w.open_since) if w.open_since is not None else 0.0)
+            open_of[w.id] = o
+            busy = sum(w.busy_s.values())
+            windows[w.id] = {"busy_s": busy, "open_s": o, "saturation": min(busy / o, 1.0) if o > 0 else None}
+        for b in self.hall.businesses:
+            busy = sum(w.busy_s.get(b.code, 0.0) for w in self.windows.values())
+            o = sum(open_of[w.id] for w in self.windows.values() if b.code in w.businesses)
+            businesses[b.code] = {"busy_s": busy, "open_s": o, "saturation": min(busy / o, 1.0) if o > 0 else None}
+        return {"windows": windows, "businesses": businesses}
+
     def busy(self) -> bool:
         """Someone still waits, or is called or served at a window."""
         return any(q.waiting for q in self.queues.values()) or any(
@@ -248,6 +265,11 @@ class HallState:
         self.plans.touch_window(w.id)
         now_open = state in ("idle", "calling", "serving")
         if was_open != now_open:
+            if now_open:
+                w.open_since = at
+            elif w.open_since is not None:
+                w.open_s += max(0.0, at - w.open_since)
+                w.open_since = None
             delta = 1 if now_open else -1
             for code in w.businesses:
                 self.open_windows[code] += delta
@@ -312,6 +334,7 @@ class HallState:
         w = self.windows[ev.window]
         w.current = None
         w.served += 1
+        w.busy_s[ev.business] = w.busy_s.get(ev.business, 0.0) + ev.service_s
         self._set_window(w, "idle", ev.at)
         if 10.0 <= ev.service_s <= 3 * 3600:  # a mis-key (finish right after call) is not a measurement
             avg = self.service_avg.get(ev.business, self.hall.default_service_s)

@@ -63,7 +63,7 @@ class Ticket:
 
 class WindowState:
     __slots__ = ("id", "index", "businesses", "state", "current", "clerk", "directed", "later", "since", "served",
-                 "parked", "pause_reason")
+                 "parked", "pause_reason", "open_s", "open_since", "busy_s")
 
     def __init__(self, id: str, index: int, businesses: tuple[str, ...], directed, later):
         self.id = id
@@ -78,3 +78,8 @@ class WindowState:
         self.served = 0  # cases finished today
         self.parked: dict[str, Ticket] = {}  # 挂起 cases of this window, oldest first
         self.pause_reason: str | None = None
+        # Today's saturation (busy ÷ open): open seconds while idle, calling or serving (not paused),
+        # and handling seconds of the cases finished here, per business.
+        self.open_s = 0.0
+        self.open_since: float | None = None
+        self.busy_s: dict[str, float] = {}

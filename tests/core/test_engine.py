@@ -607,3 +607,19 @@ def test_a_late_booking_keeps_the_usual_order_when_nobody_is_overdue(hall):
     assert hall.call("1") == "A002"  # green channel still first: nobody is past max wait
     hall.do(Finish("1"))
     assert hall.call("1") == "A001"
+
+
+def test_saturation_is_busy_over_open_time_without_pauses(hall):
+    hall.issue("A")
+    hall.call("1")  # window 1 opens now and calls A001
+    hall.do(Start("1"))
+    hall.clock.advance(600)
+    hall.do(Finish("1"))  # ten minutes' case
+    hall.do(Pause("1", reason="会议"))
+    hall.clock.advance(1200)  # a 20-minute meeting does not count as open
+    hall.do(Resume("1"))
+    hall.clock.advance(600)  # ten idle minutes do
+    sat = hall.engine.saturation(hall.clock())
+    assert sat["windows"]["1"] == {"busy_s": 600.0, "open_s": 1200.0, "saturation": 0.5}
+    assert sat["windows"]["2"]["saturation"] is None  # never opened
+    assert sat["businesses"]["A"]["saturation"] == 0.5  # window 1 is the only open window serving A

@@ -225,3 +225,27 @@ def test_systemd_unit():
     assert u["Service.NoNewPrivileges"] == ["yes"]
     assert u["Service.ExecStart"][0].endswith("queued serve --config /etc/queued/hall.toml")
     assert u["Install.WantedBy"] == ["multi-user.target"]
+
+
+async def test_saturation_on_the_dashboard_and_in_metrics(make_daemon, clock):
+    titles = {p["title"]: p for p in dashboard()["panels"]}
+    panel = titles["窗口饱和度（今日，办理 ÷ 开窗）"]
+    assert panel["targets"][0]["expr"] == "max by (window) (queued_window_saturation)"
+    assert panel["fieldConfig"]["defaults"]["unit"] == "percentunit"
+    assert "queued_business_saturation" in titles["业务饱和度（今日）"]["targets"][0]["expr"]
+    d = await make_daemon()
+    from tests.support import token
+
+    kiosk = {"Authorization": f"Bearer {token(d.config.database, 'kiosk')}"}
+    clerk = {"Authorization": f"Bearer {token(d.config.database, 'clerk', '1', '1001')}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall") as c:
+        await c.post("/api/v1/tickets", json={"business": "A"}, headers=kiosk)
+        await c.post("/api/v1/windows/1/call-next", headers=clerk)
+        await c.post("/api/v1/windows/1/start", headers=clerk)
+        clock.advance(300)
+        await c.post("/api/v1/windows/1/finish", headers=clerk)
+        clock.advance(300)
+        text = (await c.get("/metrics")).text
+    assert 'queued_window_saturation{window="1"} 0.5' in text
+    assert 'queued_window_busy_seconds{window="1"} 300.0' in text
+    assert 'queued_window_saturation{window="2"}' not in text  # never open today: no figure
