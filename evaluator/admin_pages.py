@@ -2,8 +2,10 @@
 
 /admin/login signs in with a supervisor or admin token and sets the session cookie
 (evaluator/admin_session.py); every other /admin page sends a visitor without it to the login.
-Pages are rendered on the server; the live hall refreshes itself with a small fetch loop on
-/api/v1/hall/live, which accepts the same cookie.
+Pages are rendered on the server; the live hall refreshes its panels every few seconds from
+/admin/live (the same template, admin_hall_live.html, over the same live_hall dict that
+/api/v1/hall/live returns as JSON). Its supervisor actions are calls of the HTTP API with the
+session cookie: POST /api/v1/windows/{w}/pause|resume|call and DELETE /api/v1/tickets/{id}.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from evaluator import charts, hallday
+from evaluator import charts, hallday, live
 from evaluator import followup as f
 from evaluator import review_stats as stats
 from evaluator.admin_session import ROLES
@@ -54,11 +56,13 @@ def live_hall(adapter) -> dict:
     for w in hall.windows:
         v = eng.window_view(w.id)
         windows.append({"window": w.id, "label": w.label, "state": v["state"], "state_text": v["state_text"],
+                        "businesses": list(w.businesses),
                         "ticket": v["ticket"], "business": v["business"],
                         "business_name": hall.business_index[v["business"]].name if v["business"] else None,
                         "clerk": v["clerk"], "clerk_name": adapter.name_of(v["clerk"]),
                         "waiting": v["waiting"], "served_today": v["served_today"],
                         "since_s": round(now - v["since"]) if v["since"] else None,
+                        "pause_reason": v["pause_reason"],
                         "pad": devices["pads"].get(w.id)})
     return {"at": rt.iso(now), "day": eng.day, "warn_wait_s": [yellow, red], "windows": windows,
             "screens": devices["screens"], "broker": devices["broker"],
@@ -66,6 +70,10 @@ def live_hall(adapter) -> dict:
             "businesses": list(businesses.values()), "late": late[:30],
             "queue_alert": alert_at,
             "closing": hallday.closing_forecast(rt, hall),  # 闭厅预警: who the forecast leaves past `closes`
+            # today so far (issued, served, waits, 弃号率, saturation) and who waits, for the actions
+            "today": live.today_figures(eng, now),
+            "waiting": live.waiting_list(eng, now, {b.code: b.name for b in hall.businesses}),
+            "pause_reasons": list(hall.pause_reasons),
             "totals": {"waiting": sum(b["waiting"] for b in businesses.values()), "late": len(late),
                        "red": sum(1 for x in late if x["level"] == "red")}}
 
@@ -91,6 +99,7 @@ class AdminPages:
         self.a = adapter
         self.routes = [
             Route("/admin", self.hall_page, methods=["GET"]),
+            Route("/admin/live", self.hall_live, methods=["GET"]),
             Route("/admin/login", self.login_page, methods=["GET"]),
             Route("/admin/login", self.login, methods=["POST"]),
             Route("/admin/logout", self.logout, methods=["POST"]),
@@ -146,6 +155,12 @@ class AdminPages:
         if away:
             return away
         return self.render(request, "admin_hall.html", user=p, tab="hall", live=live_hall(self.a))
+
+    async def hall_live(self, request: Request) -> Response:
+        """The live hall's panels alone, for the page's refresh: 401 (not a redirect) when signed out."""
+        if await self.a.sessions.resolve(request) is None:
+            return Response("请重新登录", status_code=401, media_type="text/plain; charset=utf-8")
+        return self.render(request, "admin_hall_live.html", live=live_hall(self.a))
 
     def _range(self, request: Request, days: int = 30) -> tuple[str, str, str | None]:
         today = self.a.runtime.calendar.day(self.a.runtime.clock())

@@ -17,13 +17,17 @@ ROLES = ("kiosk", "desk", "clerk", "integration", "supervisor", "admin")
 # What each role may do; `admin` may do everything (http-api.md 1.1, Command line):
 # kiosk: issue tickets; desk (导办台): tickets including the green channel and booking check-in;
 # integration (the 一窗受理 system): bind 办件 to tickets and read cases, nothing else.
+# supervise (extension, docs/admin.md): the supervisor's actions on the live hall — pause/resume any
+# window, call a number to a window (特呼: send a ticket there), cancel a waiting ticket — through
+# the same commands as the windows' own.
 RIGHTS = {
     "kiosk": {"issue"},
     "desk": {"issue", "green", "check_in"},
     "clerk": {"window", "read_hall"},
     "integration": {"cases"},
-    "supervisor": {"reports", "reviews", "read_hall"},
-    "admin": {"issue", "green", "check_in", "cases", "window", "reports", "reviews", "read_hall", "admin"},
+    "supervisor": {"reports", "reviews", "read_hall", "supervise"},
+    "admin": {"issue", "green", "check_in", "cases", "window", "reports", "reviews", "read_hall", "admin",
+              "supervise"},
 }
 
 

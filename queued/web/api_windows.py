@@ -15,7 +15,7 @@ from queued.core.engine import PLACES
 from queued.metrics import label_values
 from queued.pins.errors import PinLocked, WrongPin
 from queued.web.errors import ApiError
-from queued.web.inputs import ID_MAX, field, json_body, no_unknown, require
+from queued.web.inputs import ID_MAX, field, json_body, no_unknown, principal, require
 
 SIMPLE = {
     "call-next": c.CallNext,
@@ -29,6 +29,9 @@ SIMPLE = {
 WITH_BODY = ("transfer", "call", "sign-in", "unpark")
 OPTIONAL_BODY = ("finish", "pause", "park")  # the body may be empty
 TEXT_MAX = 500
+# What a supervisor (the "supervise" right, no window of their own) may do at any window: pause and
+# resume it, and call a number there (特呼: send a ticket to that window). Nothing else.
+SUPERVISE = ("pause", "resume", "call")
 
 
 def window_json(rt, window_id: str) -> dict:
@@ -58,8 +61,10 @@ def skipped_for(rt, window_id: str, limit: int = 10) -> list[dict]:
     return out
 
 
-async def _authorize(request: Request, window_id: str) -> Principal:
-    p = await require(request, "window")
+async def _authorize(request: Request, window_id: str, action: str | None = None) -> Principal:
+    p = await principal(request)
+    if p is None or not (p.can("window") or (action in SUPERVISE and p.can("supervise"))):
+        p = await require(request, "window")  # the 401 or 403 of a caller without the right
     rt = request.app.state.runtime
     if window_id not in rt.engine.windows:
         raise ApiError("unknown_window", f"没有{window_id}号窗口（no window {window_id!r}）")
@@ -90,41 +95,42 @@ async def window_action(request: Request) -> JSONResponse:
     if action not in SIMPLE and action not in WITH_BODY and action not in OPTIONAL_BODY:
         raise ApiError("not_found", f"没有操作 {action}（unknown action {action!r}; actions: "
                                     f"{', '.join([*SIMPLE, *OPTIONAL_BODY, *WITH_BODY])}）", 404)
-    p = await _authorize(request, window_id)
+    p = await _authorize(request, window_id, action)
+    acting = p.clerk if p.can("window") else None  # a supervisor acts as nobody: no clerk is signed in
     if action in WITH_BODY or action in OPTIONAL_BODY:
         data = await json_body(request, allow_empty=action in OPTIONAL_BODY)
         if action == "transfer":
             no_unknown(data, "business", "window", "place")
             cmd = c.Transfer(window_id, field(data, "business", str, None), field(data, "window", str, None),
-                             field(data, "place", str, "front", PLACES), as_clerk=p.clerk)
+                             field(data, "place", str, "front", PLACES), as_clerk=acting)
         elif action == "call":
             no_unknown(data, "number")
-            cmd = c.CallNumber(window_id, field(data, "number", str, max_len=ID_MAX), as_clerk=p.clerk)
+            cmd = c.CallNumber(window_id, field(data, "number", str, max_len=ID_MAX), as_clerk=acting)
         elif action == "finish":
             no_unknown(data, "outcome", "note")
             cmd = c.Finish(window_id, field(data, "outcome", str, "done", max_len=32),
-                           field(data, "note", str, "", max_len=TEXT_MAX), as_clerk=p.clerk)
+                           field(data, "note", str, "", max_len=TEXT_MAX), as_clerk=acting)
         elif action == "pause":
             no_unknown(data, "reason")
-            cmd = c.Pause(window_id, field(data, "reason", str, None, max_len=32), as_clerk=p.clerk)
+            cmd = c.Pause(window_id, field(data, "reason", str, None, max_len=32), as_clerk=acting)
         elif action == "park":
             no_unknown(data, "reason")
-            cmd = c.Park(window_id, field(data, "reason", str, "", max_len=TEXT_MAX), as_clerk=p.clerk)
+            cmd = c.Park(window_id, field(data, "reason", str, "", max_len=TEXT_MAX), as_clerk=acting)
         elif action == "unpark":
             no_unknown(data, "ticket")
-            cmd = c.Unpark(window_id, field(data, "ticket", str, max_len=ID_MAX), as_clerk=p.clerk)
+            cmd = c.Unpark(window_id, field(data, "ticket", str, max_len=ID_MAX), as_clerk=acting)
         else:
             no_unknown(data, "clerk", "pin")
             clerk = field(data, "clerk", str, max_len=ID_MAX)
             pin = field(data, "pin", str, None, max_len=ID_MAX)
-            if clerk != p.clerk:  # the token does not name this clerk: the clerk proves it with their PIN
+            if clerk != acting:  # the token does not name this clerk: the clerk proves it with their PIN
                 await _check_pin(request, clerk, pin)
             cmd = c.SignIn(window_id, clerk)
     else:
         await json_body(request, allow_empty=True)  # a body, if any, must still be JSON
         # A token that names a clerk signs that clerk in with its first action at the window, in the
         # same decision (the engine refuses both or neither).
-        cmd = SIMPLE[action](window_id, as_clerk=p.clerk if action != "sign-out" else None)
+        cmd = SIMPLE[action](window_id, as_clerk=acting if action != "sign-out" else None)
 
     def view(events):
         out = window_json(rt, window_id)

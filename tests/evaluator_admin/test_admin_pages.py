@@ -98,7 +98,9 @@ async def test_live_hall_highlights_waits_past_yellow_and_red(hall, tokens):
     assert ("A003", "yellow") in [(t["number"], t["level"]) for t in live["late"]]
     await _sign_in(hall, tokens["supervisor"])
     page = (await hall.client.get("/admin")).text
-    assert '<tr class="red"><td>A002' in page and "张三" in page and "fetch(\"/api/v1/hall/live\"" in page
+    assert '<tr class="red"><td>A002' in page and "张三" in page and 'fetch("/admin/live"' in page
+    live_part = (await hall.client.get("/admin/live")).text  # what the page refreshes itself with
+    assert '<tr class="red"><td>A002' in live_part and "<html" not in live_part
     assert 'data-testid="open-window-A">建议增开窗口' in page and "open-window-B" not in page
 
 
