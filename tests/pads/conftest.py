@@ -1,6 +1,10 @@
+import os
+import tty
+
 import pytest
 
-from tests.pads.support import PadHall
+from firmware_bridge.emulator import PadBusEmulator, PadState
+from tests.pads.support import LiveHall, PadHall
 
 
 @pytest.fixture
@@ -17,3 +21,19 @@ async def signed_in(hall):
     r = await hall.post("/api/v1/windows/4/sign-in", {"clerk": "1001", "pin": "1001"})
     assert r.status_code == 200, r.text
     return hall
+
+
+@pytest.fixture
+async def live(tmp_path):
+    """A real `queued serve` (LiveHall, not started) and pad 4 on a pty: (hall, emulator, pad)."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    pad = PadState(4)
+    emulator = PadBusEmulator(master, [pad])
+    await emulator.start()
+    hall = LiveHall(tmp_path, os.ttyname(slave))
+    yield hall, emulator, pad
+    await hall.close()
+    await emulator.stop()
+    for fd in (master, slave):
+        os.close(fd)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
+import sqlite3
 import time
 import tty
 
 import httpx
 
 from firmware_bridge.emulator import PadBusEmulator, PadState
-from tests.support import token
+from tests.support import ServeProcess, free_port, hall_toml, token
 
 ADAPTERS = ["evaluator.service:EvaluatorAdapter", "evaluator.admin:AdminAdapter", "queued.pads:PadAdapter"]
 
@@ -123,3 +125,61 @@ class PadHall:
                 os.close(fd)
             except OSError:
                 pass
+
+
+PAD_WINDOW = """
+[[window]]
+id = "4"
+businesses = ["A"]
+pad = {{ port = "{port}", address = 4 }}
+
+[[bus]]
+port = "{port}"
+"""
+
+
+class LiveHall:
+    """A real `queued serve` with window 4's pad on a pty; restartable, with or without the crash hook."""
+
+    def __init__(self, tmp_path, pty_path: str):
+        self.tmp = tmp_path
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.db = str(tmp_path / "hall.sqlite3")
+        self.conf = tmp_path / "hall.toml"
+        self.conf.write_text(hall_toml(self.db, http_port=self.port, extra=PAD_WINDOW.format(port=pty_path)),
+                             encoding="utf-8")
+        self.proc: ServeProcess | None = None
+        self.h: dict[str, dict] = {}
+        self.client = httpx.AsyncClient(base_url=self.base, timeout=10)
+
+    async def start(self, env: dict | None = None) -> None:
+        self.proc = ServeProcess(self.conf, self.tmp, env=env)
+        await asyncio.to_thread(self.proc.start, self.base, 30)
+        if not self.h:
+            for role, args in (("kiosk", ()), ("supervisor", ()), ("integration", ()), ("clerk", ("4", "1001"))):
+                self.h[role] = {"Authorization": f"Bearer {token(self.db, role, *args)}"}
+
+    def exited(self) -> int | None:
+        return self.proc.proc.poll()
+
+    def kill9(self) -> None:
+        self.proc.kill(signal.SIGKILL)
+
+    async def post(self, path: str, body=None, role: str = "clerk") -> httpx.Response:
+        return await self.client.post(path, json=body or {}, headers=self.h[role])
+
+    def rows(self, sql: str, params=()) -> list[tuple]:
+        conn = sqlite3.connect(self.db, timeout=10)
+        try:
+            return [tuple(r) for r in conn.execute(sql, params)]
+        finally:
+            conn.close()
+
+    def events(self, kind: str) -> int:
+        return self.rows("SELECT COUNT(*) FROM events WHERE kind = ?", (kind,))[0][0]
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        if self.proc is not None:
+            self.proc.stop()

@@ -15,92 +15,16 @@ and count the rating once. Three ways to get there, each at an exact point:
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sqlite3
 import time
-import tty
 
-import httpx
 import pytest
 
 from firmware_bridge.emulator import PadBusEmulator, PadState
 from firmware_bridge.frames import KeyCode
 from tests.pads.support import wait_until
-from tests.support import ServeProcess, free_port, hall_toml, token
 
-PAD_WINDOW = """
-[[window]]
-id = "4"
-businesses = ["A"]
-pad = {{ port = "{port}", address = 4 }}
-
-[[bus]]
-port = "{port}"
-"""
 TIMEOUT_S = 30  # [hall] rating_timeout_s of the test hall
-
-
-class LiveHall:
-    """A real `queued serve` with window 4's pad on a pty; restartable, with or without the crash hook."""
-
-    def __init__(self, tmp_path, pty_path: str):
-        self.tmp = tmp_path
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.db = str(tmp_path / "hall.sqlite3")
-        self.conf = tmp_path / "hall.toml"
-        self.conf.write_text(hall_toml(self.db, http_port=self.port, extra=PAD_WINDOW.format(port=pty_path)),
-                             encoding="utf-8")
-        self.proc: ServeProcess | None = None
-        self.h: dict[str, dict] = {}
-        self.client = httpx.AsyncClient(base_url=self.base, timeout=10)
-
-    async def start(self, env: dict | None = None) -> None:
-        self.proc = ServeProcess(self.conf, self.tmp, env=env)
-        await asyncio.to_thread(self.proc.start, self.base, 30)
-        if not self.h:
-            for role, args in (("kiosk", ()), ("supervisor", ()), ("clerk", ("4", "1001"))):
-                self.h[role] = {"Authorization": f"Bearer {token(self.db, role, *args)}"}
-
-    def exited(self) -> int | None:
-        return self.proc.proc.poll()
-
-    def kill9(self) -> None:
-        self.proc.kill(signal.SIGKILL)
-
-    async def post(self, path: str, body=None, role: str = "clerk") -> httpx.Response:
-        return await self.client.post(path, json=body or {}, headers=self.h[role])
-
-    def rows(self, sql: str, params=()) -> list[tuple]:
-        conn = sqlite3.connect(self.db, timeout=10)
-        try:
-            return [tuple(r) for r in conn.execute(sql, params)]
-        finally:
-            conn.close()
-
-    def events(self, kind: str) -> int:
-        return self.rows("SELECT COUNT(*) FROM events WHERE kind = ?", (kind,))[0][0]
-
-    async def close(self) -> None:
-        await self.client.aclose()
-        if self.proc is not None:
-            self.proc.stop()
-
-
-@pytest.fixture
-async def bus(tmp_path):
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    pad = PadState(4)
-    emulator = PadBusEmulator(master, [pad])
-    await emulator.start()
-    hall = LiveHall(tmp_path, os.ttyname(slave))
-    yield hall, emulator, pad
-    await hall.close()
-    await emulator.stop()
-    for fd in (master, slave):
-        os.close(fd)
 
 
 def stall_after_ack(emulator: PadBusEmulator, pad: PadState, evt: int) -> None:
@@ -118,8 +42,8 @@ def stall_after_ack(emulator: PadBusEmulator, pad: PadState, evt: int) -> None:
 
 
 @pytest.mark.parametrize("moment", ["finish_committed", "acknowledged", "offline_http"])
-async def test_a_prompt_lost_to_kill_9_is_shown_after_the_restart_and_counts_once(bus, moment):
-    hall, emulator, pad = bus
+async def test_a_prompt_lost_to_kill_9_is_shown_after_the_restart_and_counts_once(live, moment):
+    hall, emulator, pad = live
     hook = {"QUEUED_TEST_KILL_AFTER_COMMIT": "ticket_finished"} if moment == "finish_committed" else None
     await hall.start(hook)
     r = await hall.post("/api/v1/windows/4/sign-in", {"clerk": "1001", "pin": "1001"})
