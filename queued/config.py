@@ -6,6 +6,7 @@ the start with a message naming the key and its line, so the daemon never runs h
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -51,6 +52,7 @@ class Config:
     timezone: str = "Asia/Shanghai"
     public_url: str = ""
     log_level: str = "info"
+    trusted_proxies: tuple[str, ...] = ()  # extension: X-Forwarded-For/-Proto are read only from these
     mqtt_url: str | None = None  # None: run the embedded broker
     mqtt_prefix: str = "queued"
     mqtt_username: str = ""
@@ -168,6 +170,15 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
     except ValueError as exc:
         raise bad("daemon", 0, "embedded_mqtt", str(exc)) from None
     screens = d["embedded_mqtt_screens"]
+    proxies = []
+    for entry in d["trusted_proxies"]:
+        try:
+            proxies.append(str(ipaddress.ip_network(entry, strict=False)) if isinstance(entry, str) else None)
+        except ValueError:
+            proxies.append(None)
+        if proxies[-1] is None:
+            raise bad("daemon", 0, "trusted_proxies", f"{entry!r} is not an IP address or network (e.g. 10.0.0.2 or "
+                      "10.0.0.0/24)")
     if not all(isinstance(x, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", x) and x not in ("queued", "queued-pads")
                and not x.startswith("bridge-") for x in screens):
         raise bad("daemon", 0, "embedded_mqtt_screens", "expected screen ids of 1–64 letters, digits, '-' or '_' "
@@ -339,7 +350,7 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
     )
     return Config(
         hall=hall, http_host=http_host, http_port=http_port, database=d["database"], timezone=d["timezone"],
-        public_url=d["public_url"].rstrip("/"), log_level=d["log_level"], mqtt_url=mqtt_url,
+        public_url=d["public_url"].rstrip("/"), log_level=d["log_level"], trusted_proxies=tuple(proxies), mqtt_url=mqtt_url,
         mqtt_prefix=prefix, mqtt_username=user, mqtt_password=password, mqtt_client_id=client_id,
         mqtt_pads_username=pads_user, embedded_mqtt=embedded, embedded_mqtt_screens=tuple(screens),
         rating_timeout_s=h["rating_timeout_s"], unrated_default=unrated_default,

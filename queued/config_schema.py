@@ -66,6 +66,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         # extension: more display accounts on the embedded broker (screen ids) than led-<window>, board, led-sim
         "embedded_mqtt_screens": (list, []),
         "log_level": (str, "info"),  # extension
+        # extension: reverse proxies (IPs or CIDRs) whose X-Forwarded-For/-Proto name the client; [] = none
+        "trusted_proxies": (list, []),
     },
     "mqtt": {
         "url": (str, _REQUIRED),

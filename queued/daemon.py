@@ -98,7 +98,8 @@ class Daemon:
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         try:
-            server, task = await http.start_serving(self.app, sock, cfg.http_host, cfg.http_port)
+            server, task = await http.start_serving(self.app, sock, cfg.http_host, cfg.http_port,
+                                                    trusted_proxies=cfg.trusted_proxies)
             log.info("queued serving %s (%s) on http://%s:%d", cfg.hall.name, cfg.source, cfg.http_host, cfg.http_port)
             print(f"queued: {cfg.hall.name} on http://{cfg.http_host}:{cfg.http_port}/  "
                   f"(kiosk /kiosk, screen /screen, clerk /clerk, admin /admin)", flush=True)

@@ -157,11 +157,15 @@ def limit_settings(config) -> dict:
 
 
 def client_address(request) -> str:
-    """The key of the caller's address: IPv4 as it is, IPv6 by its /64 (one subscriber's network)."""
-    host = request.client.host if request.client else "?"
-    if ":" in host:
-        try:
-            return str(ipaddress.IPv6Network(f"{host}/64", strict=False).network_address) + "/64"
-        except ValueError:
-            return host
-    return host
+    """The key of the caller's address: IPv4 as it is, IPv6 by its /64 (one subscriber's network).
+    Anything else (only a trusted proxy's X-Forwarded-For can say something else) shares one key."""
+    host = request.client.host if request.client else ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return "?"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False).network_address) + "/64"
+    return str(ip)

@@ -125,14 +125,15 @@ class ServerCollector:
         yield dropped
 
 
-async def start_serving(app, sock: socket.socket, host: str, port: int, hint: str = HINT):
+async def start_serving(app, sock: socket.socket, host: str, port: int, hint: str = HINT,
+                        trusted_proxies: tuple[str, ...] = ()):
     """uvicorn on the bound socket, SIGINT/SIGTERM asking it to stop (the caller owns the signals).
     Returns (server, task) once it listens; a StartupError naming the address if it cannot."""
     import signal
 
     import uvicorn
 
-    server = uvicorn.Server(uvicorn_config(app, host, port))
+    server = uvicorn.Server(uvicorn_config(app, host, port, trusted_proxies))
     server.install_signal_handlers = lambda: None
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -158,12 +159,14 @@ async def report_repeats(every_s: float = 10.0) -> None:
         logs.flush_repeats()
 
 
-def uvicorn_config(app, host: str, port: int):
+def uvicorn_config(app, host: str, port: int, trusted_proxies: tuple[str, ...] = ()):
     import uvicorn
 
     return uvicorn.Config(
         LoggedErrors(app), host=host, port=port, log_level="warning", access_log=False, log_config=None,
         lifespan="off", http=DeadlineProtocol, timeout_graceful_shutdown=3, server_header=False,
         timeout_keep_alive=KEEP_ALIVE_S, backlog=BACKLOG,
-        proxy_headers=False,  # no reverse proxy is assumed; X-Forwarded-* are not trusted
+        # X-Forwarded-For/-Proto only from the proxies `[daemon] trusted_proxies` names (the client is
+        # the rightmost address not among them); none by default, so no client can claim another address.
+        proxy_headers=bool(trusted_proxies), forwarded_allow_ips=list(trusted_proxies) or None,
     )

@@ -168,3 +168,18 @@ def test_a_limit_of_0_is_off_and_the_defaults_are_sane(daemon):
     for _ in range(1000):
         limits.take("issue", "10.0.0.1", "o1")
     assert limits.sizes()["issue_address"] == 0
+
+
+def test_addresses_are_keyed_as_networks_of_one_subscriber():
+    from types import SimpleNamespace
+
+    from queued.web.rate_limit import client_address
+
+    def key(host):
+        return client_address(SimpleNamespace(client=SimpleNamespace(host=host) if host is not None else None))
+
+    assert key("10.0.0.7") == "10.0.0.7"
+    assert key("2001:db8:1:2:aaaa::1") == key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert key("2001:db8:1:3::1") != key("2001:db8:1:2::1")
+    assert key("::ffff:10.0.0.7") == "10.0.0.7"
+    assert key("not-an-address") == key("\x01" * 5000) == key(None) == "?"  # bounded keys, whatever a proxy says
