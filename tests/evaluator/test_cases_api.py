@@ -183,3 +183,41 @@ async def test_national_export_and_departments_come_from_the_bound_case(make_dae
         assert (by[hall_dept]["served"], by[hall_dept]["bad"], by[hall_dept]["reason_2"]) == (2, 1, 1)
         r = await api.get("/api/v1/reports/queues?group_by=dept", headers=h["supervisor"])
         assert r.status_code == 422  # tickets have no department
+
+
+async def test_the_wechat_holder_reads_and_rates_each_case_with_the_session(make_daemon):
+    import httpx
+
+    from tests.support import PAGE_ORIGIN
+
+    d = await make_daemon(adapters=["evaluator.service:EvaluatorAdapter", "queued.channels.mobile:WeChatMobile"],
+                          extra="\n[wechat]\ndemo_login = true\n")
+    db = d.config.database
+    h = {"integration": {"Authorization": f"Bearer {token(db, 'integration')}"},
+         "clerk1": {"Authorization": f"Bearer {token(db, 'clerk', '1', '1001')}"}}
+
+    def phone():
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall", headers=PAGE_ORIGIN)
+
+    async with phone() as mine, phone() as other, phone() as staff:
+        for c in (mine, other):
+            assert (await c.post("/m/demo-login", data={"next": "/m"})).status_code == 303
+        r = await mine.post("/api/v1/tickets", json={"business": "A", "channel": "wechat"})
+        assert r.status_code == 201, r.text
+        t = r.json()["id"]
+        assert (await staff.post("/api/v1/windows/1/call-next", headers=h["clerk1"])).json()["ticket"]["id"] == t
+        for pno in ("330106202612010201", "330106202612010202"):
+            r = await staff.post("/api/v1/windows/1/cases", json={"project_no": pno}, headers=h["integration"])
+            assert r.status_code == 201, r.text
+        await staff.post("/api/v1/windows/1/finish", headers=h["clerk1"])
+        r = await mine.get(f"/api/v1/tickets/{t}/cases")
+        assert r.status_code == 200, r.text
+        first, second = (c["case"] for c in r.json()["cases"])
+        r = await other.get(f"/api/v1/tickets/{t}/cases")
+        assert (r.status_code, r.json()["error"]["code"]) == (403, "not_holder")
+        r = await other.post("/api/v1/ratings", json={"ticket": t, "case": second, "level": 1})
+        assert (r.status_code, r.json()["error"]["code"]) == (403, "not_holder")
+        r = await mine.post("/api/v1/ratings", json={"ticket": t, "case": second, "level": 3})
+        assert (r.status_code, r.json()["channel"], r.json()["case"]) == (201, "wechat", second)
+        r = await mine.get(f"/api/v1/tickets/{t}/cases")
+        assert [(c["case"], c["state"]) for c in r.json()["cases"]] == [(first, "open"), (second, "rated")]
