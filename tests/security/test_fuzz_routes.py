@@ -108,9 +108,6 @@ class FuzzHall:
         cfg = parse_config(text, source="fuzz")
         d = Daemon(cfg, clock=Clock(MONDAY_10AM), adapters=ADAPTERS)
         await d.start()
-        # The served case's rating prompt times out by a real-time timer (rating_timeout_s): on a busy
-        # machine the run outlasts it, and the time-out would land between two refused requests.
-        d.adapter("EvaluatorAdapter").timeout_delay = 24 * 3600.0
         h = cls(d)
         await h.setup(db)
         return h
