@@ -77,7 +77,10 @@ async def test_a_prompt_lost_to_kill_9_is_shown_after_the_restart_and_counts_onc
 
     await hall.start()  # no hook
     emulator.set_silent(4, False)  # the stalled or unplugged pad is heard again
+    healthy = time.monotonic()
     await wait_until(lambda: pad.prompt is not None, 15, "RATE_REQUEST after the restart")
+    print(f"{moment}: prompted {time.monotonic() - healthy:.2f} s after the restarted daemon was healthy"
+          f" ({healthy - killed_at:.2f} s restart)")
     assert pad.pending == 0 and pad.ack_fallbacks == 0  # the FINISH acknowledged; ACK never fell back to 0
     assert pad.prompt.ticket == "A001"
     left = pad.prompt.deadline - pad.clock()

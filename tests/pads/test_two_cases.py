@@ -104,3 +104,21 @@ async def test_the_holders_page_names_each_case_and_rates_the_one_the_pad_did_no
     await wait_until(lambda: pad.prompt is None, what="RATE_CANCEL on the pad")
     assert hall.rows("SELECT case_id, level, channel FROM ratings ORDER BY case_id") == [
         (first, 4, "pad"), (second, 5, "qr")]
+
+
+async def test_a_case_timed_out_on_the_pad_is_followed_by_the_next_cases_prompt(signed_in):
+    hall = signed_in
+    pad = hall.pad4
+    hall.headers["integration"] = {"Authorization": f"Bearer {token(hall.daemon.config.database, 'integration')}"}
+    ticket, (first, second) = await serve_two(hall.post, pad)
+    pad.time_out_rating()  # the citizen walked away from the first
+    await wait_until(lambda: pad.prompt is not None and pad.prompt.case == second, what="the second prompt follows")
+    pad.rate(3)
+    await wait_until(lambda: pad.pending == 0)
+    r = await hall.get(f"/api/v1/tickets/{ticket['id']}/cases", role="supervisor")
+    assert [(c["case"], c["state"], c["level"]) for c in r.json()["cases"]] == [(first, "unrated", None),
+                                                                               (second, "rated", 3)]
+    # The first may still be rated later by the QR code (within rating_window_days): it replaces the time-out.
+    r = await hall.client.post("/api/v1/ratings", json={"ticket": ticket["id"], "key": ticket["rating_key"],
+                                                        "level": 5})
+    assert (r.status_code, r.json()["case"], r.json()["replaced"]) == (201, first, "unrated")
