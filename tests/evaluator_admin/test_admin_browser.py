@@ -69,6 +69,11 @@ async def test_sign_in_see_the_review_charts_and_record_a_call_back(served, toke
             await expect(page.locator("#clerks svg.chart")).to_contain_text("张三")
             # 30 ratings, 6 差评: 24 good.
             await expect(page.locator(".cards")).to_contain_text("80.0%")
+            await expect(page.locator("#downloads")).to_contain_text("好差评统计（按部门）")
+            async with page.expect_download() as dl:
+                await page.locator("#downloads tr", has_text="按部门").get_by_text("CSV").click()
+            csv_text = open(await (await dl.value).path(), encoding="utf-8-sig").read()
+            assert csv_text.splitlines()[0].startswith("分组,名称,办件数")  # one row per department
             await page.screenshot(path=str(artifacts / "admin-reviews.png"), full_page=True)
 
             await page.click("text=差评整改")
