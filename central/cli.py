@@ -122,31 +122,46 @@ def cmd_token_list(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="queued central", description="the central service of a city's halls")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("serve", help="run the central service (HTTP over PostgreSQL)")
-    p.add_argument("--config", help="central.toml ([central] database, http)")
+CONFIG_HELP = "中心服务配置 central.toml（[central] database、http，见 docs/central.md）"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from firmware_bridge.cli_help import Help, in_chinese
+
+    parser = argparse.ArgumentParser(prog="queued central", formatter_class=Help,
+                                     description="市级中心服务：汇总各大厅的事件，出全市报表、排名和差评整改（PostgreSQL）")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="命令")
+
+    def command(name: str, text: str, parent=sub) -> argparse.ArgumentParser:
+        return parent.add_parser(name, help=text, description=text, formatter_class=Help)
+
+    p = command("serve", "运行中心服务（HTTP，数据在 PostgreSQL）")
+    p.add_argument("--config", help=CONFIG_HELP)
     p.set_defaults(fn=cmd_serve)
-    p = sub.add_parser("migrate", help="apply the schema migrations (serve does it too)")
-    p.add_argument("--config")
+    p = command("migrate", "执行数据库结构迁移（serve 启动时也会做）")
+    p.add_argument("--config", help=CONFIG_HELP)
     p.set_defaults(fn=cmd_migrate)
-    p = sub.add_parser("token", help="hall and supervisor tokens")
-    tsub = p.add_subparsers(dest="token_command", required=True)
-    t = tsub.add_parser("create", help="print a new token, alone on the last line")
-    t.add_argument("--hall", help="the hall's [hall] id: a hall token (replaces the hall's previous one)")
-    t.add_argument("--role", choices=("hall", "supervisor"), help="supervisor: city reports and pages")
-    t.add_argument("--name", help="the hall's name (until its shipper sends its own)")
-    t.add_argument("--label", help="who or what holds the token")
-    t.add_argument("--config")
+    p = command("token", "大厅令牌与督查员令牌：create、revoke、list")
+    tsub = p.add_subparsers(dest="token_command", required=True, metavar="操作")
+    t = command("create", "生成新令牌，单独打印在最后一行（须 --hall 或 --role supervisor）", tsub)
+    t.add_argument("--hall", help="大厅的 [hall] id：生成该大厅的上传令牌（替换它之前的令牌）")
+    t.add_argument("--role", choices=("hall", "supervisor"), help="supervisor：看全市报表和页面；不给：hall")
+    t.add_argument("--name", help="大厅名称（在大厅自己上传名称之前使用）；不给：用 id")
+    t.add_argument("--label", help="备注：谁或什么持有此令牌；不给：空")
+    t.add_argument("--config", help=CONFIG_HELP)
     t.set_defaults(fn=cmd_token_create)
-    t = tsub.add_parser("revoke", help="revoke a token (the token, or its id from `token list`)")
-    t.add_argument("token")
-    t.add_argument("--config")
+    t = command("revoke", "吊销令牌（令牌本身，或 token list 显示的编号）", tsub)
+    t.add_argument("token", help="令牌或其编号")
+    t.add_argument("--config", help=CONFIG_HELP)
     t.set_defaults(fn=cmd_token_revoke)
-    t = tsub.add_parser("list", help="list tokens (never the tokens themselves)")
-    t.add_argument("--config")
+    t = command("list", "列出令牌（从不显示令牌本身）", tsub)
+    t.add_argument("--config", help=CONFIG_HELP)
     t.set_defaults(fn=cmd_token_list)
+    return in_chinese(parser)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "token" and args.token_command == "create" and not args.hall and args.role != "supervisor":
         parser.error("token create needs --hall ID or --role supervisor")

@@ -77,15 +77,21 @@ def demo_traffic(hall_url: str, db: Path) -> None:
             c.post("/api/v1/windows/1/finish", headers={"Authorization": f"Bearer {clerk}"})
 
 
+def parser() -> argparse.ArgumentParser:
+    from firmware_bridge import cli_help
+
+    ap = cli_help.parser("python -m central.demo", "make central：临时 PostgreSQL、中心服务和向它上传的演示大厅")
+    ap.add_argument("--dir", default=".central", help="临时集群和中心服务的文件放在这个目录")
+    ap.add_argument("--http", default="127.0.0.1:8090", help="中心服务的监听地址")
+    ap.add_argument("--hall-http", default="127.0.0.1:8080", help="演示大厅的监听地址")
+    ap.add_argument("--mqtt-port", type=int, default=11883, help="演示大厅内置 MQTT 的端口")
+    ap.add_argument("--pg-port", type=int, default=0, help="集群端口；0：选一个空闲端口并记住")
+    ap.add_argument("--sample-halls", type=int, default=3, help="另外生成几个带历史数据的示例大厅")
+    return cli_help.in_chinese(ap)
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m central.demo", description=__doc__.split("\n")[0])
-    ap.add_argument("--dir", default=".central")
-    ap.add_argument("--http", default="127.0.0.1:8090", help="the central service's address")
-    ap.add_argument("--hall-http", default="127.0.0.1:8080", help="the demo hall's address")
-    ap.add_argument("--mqtt-port", type=int, default=11883, help="the demo hall's embedded broker")
-    ap.add_argument("--pg-port", type=int, default=0, help="the cluster's port (default: a free one, kept)")
-    ap.add_argument("--sample-halls", type=int, default=3)
-    args = ap.parse_args(argv)
+    args = parser().parse_args(argv)
     folder = Path(args.dir).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     port_file = folder / "pg.port"

@@ -113,12 +113,18 @@ class Cluster:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def parser() -> argparse.ArgumentParser:
+    from firmware_bridge import cli_help
+
+    p = cli_help.parser("python -m central.pgcluster", "测试和演示用的临时 PostgreSQL 集群：start 或 stop")
+    p.add_argument("action", choices=("start", "stop"), help="start 启动（没有则新建），stop 停止")
+    p.add_argument("folder", help="集群所在目录")
+    p.add_argument("--port", type=int, help="监听端口；不给：选一个空闲端口")
+    return cli_help.in_chinese(p)
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m central.pgcluster", description=__doc__.split("\n")[0])
-    p.add_argument("action", choices=("start", "stop"))
-    p.add_argument("folder")
-    p.add_argument("--port", type=int)
-    args = p.parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         if args.action == "stop":
             Cluster(args.folder, port=1).stop()

@@ -321,22 +321,27 @@ class Announcer:
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="queued announcer",
-                                description="语音叫号：play every call of the hall through this PC's speakers")
+def parser() -> argparse.ArgumentParser:
+    from firmware_bridge import cli_help
+
+    p = cli_help.parser("queued announcer", "语音叫号：大厅电脑订阅每次叫号，依次用音箱播放守护进程生成的语音（WAV）。")
     add_login_options(p, "announcer")
-    p.add_argument("--daemon", default=None, help="the daemon's HTTP address, where the calls' audio is "
-                                                   "(default: from its config or state, else http://127.0.0.1:8080)")
-    p.add_argument("--player", default=None, help="command that plays a WAV file, {file} standing for it "
-                                                   "(also {ticket}, {window}); default: paplay or aplay -q")
-    p.add_argument("--repeat", type=int, default=None, help="say each call this often (default: the daemon's "
-                                                             "[hall] announce_repeat, carried by each call)")
-    p.add_argument("--max-age", type=float, default=60.0, help="skip a call older than this many seconds when its "
-                                                                "turn comes (default 60)")
-    p.add_argument("--gap", type=float, default=0.8, help="seconds of silence between repeats (default 0.8)")
-    p.add_argument("--windows", default="all", help="only the calls of these windows, e.g. 1,2,3 (default all)")
-    p.add_argument("--duration", type=float, default=None, help="exit after this many seconds")
-    return p.parse_args(argv)
+    p.add_argument("--daemon", default=None, help="守护进程的 HTTP 地址（语音文件从这里取）；不给：从其配置或"
+                                                   "状态目录得知，否则 http://127.0.0.1:8080")
+    p.add_argument("--player", default=None, help="播放 WAV 的命令，{file} 代表文件（还可用 {ticket}、{window}）；"
+                                                   "不给：paplay，没有则 aplay -q")
+    p.add_argument("--repeat", type=int, default=None, help="每次叫号播几遍；不给：按守护进程 [hall] "
+                                                             "announce_repeat（随每次叫号带来）")
+    p.add_argument("--max-age", type=float, default=60.0, help="轮到播放时已超过这么多秒的叫号跳过"
+                                                                "（断线重连后不补播旧号）")
+    p.add_argument("--gap", type=float, default=0.8, help="两遍之间的静音秒数")
+    p.add_argument("--windows", default="all", help="只播这些窗口的叫号，如 1,2,3；all 为全部")
+    p.add_argument("--duration", type=float, default=None, help="运行这么多秒后退出；不给：一直运行")
+    return cli_help.in_chinese(p)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    return parser().parse_args(argv)
 
 
 def run_announcer(argv: list[str]) -> int:

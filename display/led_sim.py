@@ -192,13 +192,20 @@ class LedSim:
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="queued led-sim", description="LED 窗口屏模拟器：subscribe like a controller")
+def parser() -> argparse.ArgumentParser:
+    from firmware_bridge import cli_help
+
+    p = cli_help.parser("queued led-sim", "LED 窗口屏模拟器：像真的屏幕控制器一样订阅 MQTT，在终端里显示各窗口屏、\n"
+                                          "汇总屏和大厅时钟（大厅时区的时间，不是本机的 UTC）。")
     add_login_options(p, "led-sim")
-    p.add_argument("--windows", default="all", help="window ids, e.g. 1,2,3, or all")
-    p.add_argument("--plain", action="store_true", help="no colours or screen clearing (for logs)")
-    p.add_argument("--duration", type=float, default=None, help="exit after this many seconds")
-    return p.parse_args(argv)
+    p.add_argument("--windows", default="all", help="显示哪些窗口，如 1,2,3；all 为全部")
+    p.add_argument("--plain", action="store_true", help="不用颜色、不清屏（适合写进日志）")
+    p.add_argument("--duration", type=float, default=None, help="运行这么多秒后退出；不给：一直运行")
+    return cli_help.in_chinese(p)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    return parser().parse_args(argv)
 
 
 def run_led_sim(argv: list[str]) -> int:

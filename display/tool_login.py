@@ -15,17 +15,18 @@ from queued.errors import ConfigError
 
 
 def add_login_options(p: argparse.ArgumentParser, default_account: str) -> None:
-    p.add_argument("--url", default=None, help="broker, mqtt://HOST:PORT (default: the daemon's embedded one)")
-    p.add_argument("--prefix", default=None, help="topic prefix (default: the daemon's, else queued)")
-    p.add_argument("--hall", default=None, help="hall id (default: the daemon's, else main)")
-    p.add_argument("--screen-id", default=None, help=f"id in heartbeats (on the embedded broker: a display "
-                                                      f"account, default {default_account})")
-    p.add_argument("--username", default=None, help="broker account (default: from the daemon's state)")
-    p.add_argument("--password-file", default=None, help="file holding that account's password")
-    p.add_argument("--state-dir", default=None, help="the daemon's state directory (where its database is): "
-                                                      "take the account from the embedded broker's file there")
-    p.add_argument("--config", default=None, help="the daemon's hall configuration (finds its state directory)")
-    p.add_argument("--timezone", default=None, help="the hall's time zone (default: the daemon's, else Asia/Shanghai)")
+    p.add_argument("--url", default=None, help="MQTT 服务器 mqtt://主机:端口；不给：守护进程内置的那个，"
+                                                "否则 mqtt://127.0.0.1:1883")
+    p.add_argument("--prefix", default=None, help="主题前缀；不给：守护进程的，否则 queued")
+    p.add_argument("--hall", default=None, help="大厅编号；不给：守护进程的，否则 main")
+    p.add_argument("--screen-id", default=None, help=f"心跳里的屏幕编号（内置 MQTT 上即显示屏账号）；"
+                                                      f"默认 {default_account}")
+    p.add_argument("--username", default=None, help="MQTT 账号；不给：从守护进程的状态目录取")
+    p.add_argument("--password-file", default=None, help="存放该账号密码的文件；不给：从状态目录取")
+    p.add_argument("--state-dir", default=None, help="守护进程的状态目录（数据库所在处），从内置 MQTT 的账号"
+                                                      "文件取账号；不给：由 --config 找，否则当前目录（演示大厅）")
+    p.add_argument("--config", default=None, help="守护进程的大厅配置（用来找状态目录和时区）；不给：演示大厅")
+    p.add_argument("--timezone", default=None, help="大厅时区（时钟按它显示）；不给：守护进程的，否则 Asia/Shanghai")
 
 
 def http_base(host: str, port: int) -> str:

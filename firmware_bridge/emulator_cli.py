@@ -17,6 +17,7 @@ import tty
 from collections.abc import Sequence
 from typing import TextIO
 
+from . import cli_help
 from .emulator import PadBusEmulator, PadState
 from .errors import FirmwareBridgeError
 from .frames import KeyCode, RatingLevel
@@ -137,11 +138,22 @@ class PadConsole:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="queued pad-emu", description="Emulated QPad evaluator/caller.")
-    parser.add_argument("--port", help="pyserial URL or device path; omitted: create a pty pair")
-    parser.add_argument("--address", type=int, action="append", help="pad address 1..247 (repeatable)")
-    parser.add_argument("--baud", type=int, default=9600)
-    return parser
+    parser = cli_help.parser(
+        "queued pad-emu",
+        "评价器（QPad v1）模拟器：扮演 RS-485 总线上的评价器/呼叫器，键入 help 看按键命令。\n"
+        "不给 --port 时创建一对伪终端（pty）并打印其路径，例如 /dev/pts/5；守护进程的配置里\n"
+        "窗口写 pad = { port = \"/dev/pts/5\", address = 1 }；用 --link 给它一个固定路径，配置就不必每次改：\n"
+        "  queued pad-emu --address 3 --link /tmp/queued-pad3\n"
+        "  queued serve --config docs/examples/pad_hall.toml    # 3号窗口 pad = { port = \"/tmp/queued-pad3\", address = 3 }\n"
+        "完整步骤见 README「评价器与显示屏」。")
+    parser.add_argument("--port", help="pyserial 地址或串口设备（如 /dev/ttyUSB0、socket://host:4001）；"
+                                       "不给：新建伪终端并打印它的路径")
+    parser.add_argument("--address", type=int, action="append",
+                        help="评价器地址 1..247，可重复给出以模拟一条总线上的多台；不给：地址 1")
+    parser.add_argument("--baud", type=int, default=9600, help="波特率，须与配置一致")
+    parser.add_argument("--link", help="新建伪终端时，在这个路径放一个指向它的符号链接（退出时删除），"
+                                       "配置里的 port 写这个路径；不给：不建链接")
+    return cli_help.in_chinese(parser)
 
 
 def _read_stdin(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue) -> None:
@@ -161,6 +173,9 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
         port = master_fd
         # The daemon opens this path; we hold the slave open so the pty survives its restarts.
         print(f"pty ready: {os.ttyname(slave_fd)}  (serial port for the daemon's config)", file=out)
+        if args.link:
+            _link(os.ttyname(slave_fd), args.link)
+            print(f"link ready: {args.link} -> {os.ttyname(slave_fd)}", file=out)
     emulator = PadBusEmulator(port, [PadState(a) for a in addresses], baudrate=args.baud)
     try:
         await emulator.start()
@@ -191,7 +206,18 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
         if slave_fd is not None:
             os.close(slave_fd)
             os.close(port)
+            if args.link and os.path.islink(args.link):
+                os.unlink(args.link)
     return 0
+
+
+def _link(target: str, path: str) -> None:
+    """`path` → the pty; an old link there (a previous run's) is replaced, anything else refused."""
+    if os.path.lexists(path):
+        if not os.path.islink(path):
+            raise SystemExit(f"queued pad-emu: --link {path} exists and is not a symbolic link; not replacing it")
+        os.unlink(path)
+    os.symlink(target, path)
 
 
 def run_pad_emulator(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from . import cli_help
 from .errors import FirmwareBridgeError, FrameError
 from .frames import (
     HostCommand,
@@ -340,23 +341,23 @@ class MqttBridge:
             self._send(kind[0], frame)
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m firmware_bridge.mqtt_bridge",
-                                description="QPad bus bridge: pads on a serial port <-> the daemon over MQTT.")
-    p.add_argument("--port", required=True, help="pyserial URL or device path of the bus")
-    p.add_argument("--address", type=int, action="append", required=True, help="pad address 1..247 (repeatable)")
-    p.add_argument("--mqtt", default="", help="mqtt://HOST:PORT of the hall's broker (with --state-dir: the "
-                                               "daemon's embedded one unless given)")
-    p.add_argument("--prefix", default=None, help="topic prefix (default: the daemon's with --state-dir, else queued)")
-    p.add_argument("--hall", default=None, help="hall id (default: the daemon's with --state-dir, else main)")
-    p.add_argument("--baud", type=int, default=9600)
-    p.add_argument("--reply-timeout-ms", type=int, default=100)
-    p.add_argument("--username", default="")
-    p.add_argument("--password-file", default="")
-    p.add_argument("--client-id", default="")
-    p.add_argument("--state-dir", default="", help="on the daemon's host: its state directory (where its "
-                                                   "database is); the bridge takes its account for these pads "
-                                                   "from the embedded broker's accounts file there")
-    return p
+    p = cli_help.parser("python -m firmware_bridge.mqtt_bridge",
+                        "评价器总线桥：串口上的评价器 ⇄ 经 MQTT 连到守护进程（评价器不在守护进程那台机器上时用）")
+    p.add_argument("--port", required=True, help="总线的 pyserial 地址或串口设备（如 /dev/ttyUSB0）")
+    p.add_argument("--address", type=int, action="append", required=True,
+                   help="评价器地址 1..247，可重复给出")
+    p.add_argument("--mqtt", default="", help="大厅 MQTT 服务器 mqtt://主机:端口；不给：有 --state-dir 时"
+                                               "用守护进程内置的那个")
+    p.add_argument("--prefix", default=None, help="主题前缀；不给：有 --state-dir 时取守护进程的，否则 queued")
+    p.add_argument("--hall", default=None, help="大厅编号；不给：有 --state-dir 时取守护进程的，否则 main")
+    p.add_argument("--baud", type=int, default=9600, help="波特率")
+    p.add_argument("--reply-timeout-ms", type=int, default=100, help="等待评价器应答的毫秒数")
+    p.add_argument("--username", default="", help="MQTT 账号；不给：从 --state-dir 的账号文件取，或匿名")
+    p.add_argument("--password-file", default="", help="存放该账号密码的文件；不给：无密码")
+    p.add_argument("--client-id", default="", help="MQTT 客户端编号；不给：按地址生成")
+    p.add_argument("--state-dir", default="", help="在守护进程那台机器上：它的状态目录（数据库所在处），"
+                                                   "从内置 MQTT 的账号文件里取这些评价器的账号；不给：不用")
+    return cli_help.in_chinese(p)
 
 
 def state_login(state_dir: str, addresses: Sequence[int], username: str = "") -> dict:

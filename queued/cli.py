@@ -133,69 +133,85 @@ def cmd_backup(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="queued", description="政务服务中心 queue, call and evaluator daemon")
-    sub = parser.add_subparsers(dest="command", required=True)
+CONFIG_HELP = "大厅配置文件（TOML，见 docs/operations.md）；不给：内置演示大厅"
+TOOL_HELP = "其余参数交给该工具；看它的选项：queued {name} --help"
 
-    p = sub.add_parser("serve", help="run the daemon (no --config: the built-in demo hall)")
-    p.add_argument("--config", help="hall configuration (TOML)")
+
+def build_parser() -> argparse.ArgumentParser:
+    from firmware_bridge.cli_help import Help, in_chinese
+    from queued import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="queued", formatter_class=Help,
+        description="政务服务中心排队叫号与好差评系统（queue, call and 好差评 daemon for a government service hall）\n"
+                    "新手：queued serve 启动内置演示大厅，浏览器打开 http://127.0.0.1:8080/ 。")
+    parser.add_argument("--version", action="version", version=f"queued {__version__}", help="显示版本号后退出")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="命令")
+
+    def command(name: str, text: str, parent=sub) -> argparse.ArgumentParser:
+        return parent.add_parser(name, help=text, description=text, formatter_class=Help)
+
+    p = command("serve", "运行守护进程（不给 --config：内置演示大厅，自带 MQTT，数据库在当前目录）")
+    p.add_argument("--config", help=CONFIG_HELP)
     p.set_defaults(fn=cmd_serve)
 
-    p = sub.add_parser("token", help="manage bearer tokens")
-    tsub = p.add_subparsers(dest="token_command", required=True)
-    t = tsub.add_parser("create", help="print a new bearer token, alone on the last line")
-    t.add_argument("--role", required=True, choices=ROLES)
-    t.add_argument("--window", type=text_arg, help="the window a clerk token acts on")
-    t.add_argument("--clerk", type=text_arg, help="工号 of the clerk this token signs in")
-    t.add_argument("--label", type=text_arg, help="a note: who or what holds the token")
-    t.add_argument("--config", help="hall configuration (TOML)")
+    p = command("token", "管理访问令牌（bearer token）：create、revoke、list")
+    tsub = p.add_subparsers(dest="token_command", required=True, metavar="操作")
+    t = command("create", "生成新令牌，单独打印在最后一行（只显示这一次）", tsub)
+    t.add_argument("--role", required=True, choices=ROLES,
+                   help="角色：kiosk 取号机，desk 导办台，clerk 窗口（须 --window），integration 一窗受理系统，"
+                        "supervisor 督查员，admin 管理员")
+    t.add_argument("--window", type=text_arg, help="clerk 令牌绑定的窗口号；不给：不绑定窗口")
+    t.add_argument("--clerk", type=text_arg, help="此令牌签到的工作人员工号；不给：由窗口上签到的人定")
+    t.add_argument("--label", type=text_arg, help="备注：谁或哪台设备持有此令牌；不给：空")
+    t.add_argument("--config", help=CONFIG_HELP)
     t.set_defaults(fn=cmd_token)
-    t = tsub.add_parser("revoke", help="revoke a token (the token itself, or its id from `token list`)")
-    t.add_argument("token", type=text_arg)
-    t.add_argument("--config", help="hall configuration (TOML)")
+    t = command("revoke", "吊销令牌（令牌本身，或 token list 显示的编号）；守护进程 10 秒内拒绝它", tsub)
+    t.add_argument("token", type=text_arg, help="令牌或其编号")
+    t.add_argument("--config", help=CONFIG_HELP)
     t.set_defaults(fn=cmd_token_revoke)
-    t = tsub.add_parser("list", help="list tokens (ids, roles, windows; never the tokens themselves)")
-    t.add_argument("--config", help="hall configuration (TOML)")
+    t = command("list", "列出令牌（编号、角色、窗口；从不显示令牌本身）", tsub)
+    t.add_argument("--config", help=CONFIG_HELP)
     t.set_defaults(fn=cmd_token_list)
 
-    p = sub.add_parser("clerk", help="manage clerks' PIN sign-in")
-    csub = p.add_subparsers(dest="clerk_command", required=True)
-    t = csub.add_parser("set-pin", help="set a clerk's PIN (read from the terminal or stdin, stored hashed)")
-    t.add_argument("--clerk", required=True, help="工号, one of the configuration's [[clerk]] ids")
-    t.add_argument("--config", help="hall configuration (TOML)")
+    p = command("clerk", "工作人员密码（PIN）登录：set-pin")
+    csub = p.add_subparsers(dest="clerk_command", required=True, metavar="操作")
+    t = command("set-pin", "设置工作人员的 PIN（从终端输入两次或从标准输入读一行，只存散列；从不作为参数）", csub)
+    t.add_argument("--clerk", required=True, help="工号，须是配置 [[clerk]] 里的 id")
+    t.add_argument("--config", help=CONFIG_HELP)
     t.set_defaults(fn=cmd_clerk_set_pin)
 
-    p = sub.add_parser("backup", help="copy the database while the daemon runs (SQLite online backup)")
-    p.add_argument("file")
-    p.add_argument("--config")
+    p = command("backup", "守护进程运行时备份数据库（SQLite 在线备份），恢复见 docs/operations.md")
+    p.add_argument("file", help="备份写到这个文件")
+    p.add_argument("--config", help=CONFIG_HELP)
     p.set_defaults(fn=cmd_backup)
 
-    p = sub.add_parser("pad-emu", help="a QPad emulator on a pty or serial URL, for installers and tests")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(fn=lambda a: _delegate("firmware_bridge.emulator_cli", "run_pad_emulator", a.rest))
+    for name, text in TOOLS_HELP.items():
+        p = command(name, text)
+        p.add_argument("rest", nargs=argparse.REMAINDER, help=TOOL_HELP.format(name=name))
+    return in_chinese(parser)
 
-    p = sub.add_parser("led-sim", help="a terminal LED simulator subscribed like a real controller")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(fn=lambda a: _delegate("display.led_sim", "run_led_sim", a.rest))
 
-    p = sub.add_parser("announcer", help="语音叫号: play every call through this PC's speakers (aplay/paplay)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(fn=lambda a: _delegate("display.announcer", "run_announcer", a.rest))
+# The tools that parse their own options (handed the rest of the command line whole).
+TOOLS = {"pad-emu": ("firmware_bridge.emulator_cli", "run_pad_emulator"), "led-sim": ("display.led_sim", "run_led_sim"),
+         "announcer": ("display.announcer", "run_announcer"), "central": ("central.cli", "main"),
+         "simulate": ("queued.simulate.cli", "main")}
+TOOLS_HELP = {
+    "pad-emu": "评价器（QPad）模拟器：在伪终端（pty）或串口上扮演评价器，配置里 pad = {port = …} 指向它",
+    "led-sim": "终端里的 LED 窗口屏模拟器，像真屏一样订阅 MQTT，显示大厅时钟",
+    "announcer": "语音叫号：大厅电脑的音箱依次播放每次叫号（paplay 或 aplay）",
+    "central": "市级中心服务（多个大厅汇总）：serve、token、migrate",
+    "simulate": "用真实叫号引擎模拟工作日：等候时间、假设分析、排班测算",
+}
 
-    p = sub.add_parser("central", help="the central service of a city's halls (serve, token create, migrate)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(fn=lambda a: _delegate("central.cli", "main", a.rest))
 
-    p = sub.add_parser("simulate", help="simulated days through the real engine: waits, what-ifs, a staffing plan")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
 
     argv = sys.argv[1:] if argv is None else argv
-    tools = {"pad-emu": ("firmware_bridge.emulator_cli", "run_pad_emulator"), "led-sim": ("display.led_sim", "run_led_sim"),
-             "announcer": ("display.announcer", "run_announcer"), "central": ("central.cli", "main"),
-             "simulate": ("queued.simulate.cli", "main")}
-    if argv and argv[0] in tools:
+    if argv and argv[0] in TOOLS:
         # argparse's REMAINDER drops options that come first (`led-sim --url ...`): hand them over whole.
-        return _delegate(*tools[argv[0]], argv[1:])
+        return _delegate(*TOOLS[argv[0]], argv[1:])
     args = parser.parse_args(argv)
     # What the daemon and its commands create (database, secrets, backups, broker accounts) is for
     # the daemon's user alone; the files that matter are also created 0600 explicitly.

@@ -26,24 +26,26 @@ MAX_DAYS = 1000
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="queued simulate", description="模拟大厅的工作日：真实的叫号引擎、模拟的时钟")
-    p.add_argument("--config", help="hall configuration (TOML); none: the built-in demo hall")
-    p.add_argument("--demand", help="demand file (TOML): arrivals, case times, clerks, [[plan]]")
-    p.add_argument("--from-db", action="store_true", help="take arrivals and case times from the hall's database")
-    p.add_argument("--weeks", type=int, default=4, help="with --from-db: the last N weeks (default 4)")
-    p.add_argument("--today", help="with --from-db: the day the history ends before (default: today)")
-    p.add_argument("--days", type=int, default=10, help="simulated working days (default 10)")
-    p.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same days")
-    p.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    from firmware_bridge import cli_help
+
+    p = cli_help.parser("queued simulate", "模拟大厅的工作日：真实的叫号引擎、模拟的时钟（见 docs/simulate.md）")
+    p.add_argument("--config", help="大厅配置（TOML）；不给：内置演示大厅")
+    p.add_argument("--demand", help="需求文件（TOML）：到达、办理时长、人员、[[plan]]；不给：按配置估计")
+    p.add_argument("--from-db", action="store_true", help="到达和办理时长取自大厅数据库的历史")
+    p.add_argument("--weeks", type=int, default=4, help="配合 --from-db：取最近几周")
+    p.add_argument("--today", help="配合 --from-db：历史截止到这一天之前（YYYY-MM-DD）；不给：今天")
+    p.add_argument("--days", type=int, default=10, help="模拟多少个工作日")
+    p.add_argument("--seed", type=int, default=1, help="随机种子：同一种子得到同样的日子")
+    p.add_argument("--format", choices=("text", "json", "csv"), default="text", help="输出格式")
     p.add_argument("--eta-every", type=int, default=1, metavar="N",
-                   help="read the engine's ETA of every N-th ticket (default 1: all; a busy hall's estimate costs)")
-    p.add_argument("--chart", help="write a chart of waits through the day (SVG) to this file")
-    p.add_argument("--journal", help="also write the simulated events into this SQLite journal (a new file)")
+                   help="每 N 张票读一次引擎的预计等候（1：每张都读；繁忙大厅读一次有开销）")
+    p.add_argument("--chart", help="把全天等候图（SVG）写到这个文件；不给：不画")
+    p.add_argument("--journal", help="同时把模拟事件写进这个 SQLite 日志（新文件）；不给：不写")
     p.add_argument("--what-if", nargs="+", metavar="FILE",
-                   help="compare: B (against the base), or B A; files of [hall] keys, [[plan]], [clerks]")
-    p.add_argument("--planner", action="store_true", help="plan the fewest windows per half hour")
-    p.add_argument("--target-p90", type=float, default=15.0, help="planner: p90 wait target in minutes (default 15)")
-    return p
+                   help="比较：B（与基准比）或 B A；文件里写 [hall] 键、[[plan]]、[clerks]；不给：不比较")
+    p.add_argument("--planner", action="store_true", help="排班测算：每半小时最少开几个窗口")
+    p.add_argument("--target-p90", type=float, default=15.0, help="排班测算：90%% 等候不超过多少分钟")
+    return cli_help.in_chinese(p)
 
 
 def _config(path: str | None, overrides: dict | None = None):
