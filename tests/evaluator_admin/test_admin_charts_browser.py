@@ -88,7 +88,12 @@ GEOMETRY_JS = """
   }).map(t => t.textContent);
   const fonts = [...document.querySelectorAll('svg.chart text')].map(t => parseFloat(getComputedStyle(t).fontSize)
                  * t.getScreenCTM().a);
-  return {days, points, rates, legend, outside, smallest_font: Math.min(...fonts), grid_count: grid('grid-count'), grid_rate: grid('grid-rate'),
+  const hbars = [...document.querySelectorAll('svg.chart g.hbar')].map(g => ({
+    panel: g.closest('section').id, value: +g.dataset.value, max: +g.dataset.max,
+    bar: g.querySelector('rect.bar').getBoundingClientRect().width,
+    track: g.querySelector('rect.track').getBoundingClientRect().width,
+    label: g.querySelector('text').textContent, text: g.querySelector('text.v').textContent}));
+  return {days, points, rates, legend, outside, hbars, smallest_font: Math.min(...fonts), grid_count: grid('grid-count'), grid_rate: grid('grid-rate'),
           ticks_count: ticks('tick-count'), width: box(svg).right - box(svg).left};
 }
 """
@@ -152,6 +157,14 @@ async def test_the_daily_chart_reads_true_on_a_projector(site, tokens, artifacts
         assert label["text"] == f"{rate * 100:.0f}%" and 0 < p["cy"] - label["bottom"] < 16
         assert abs(p["cx"] - d["x"]["cx"]) < 1.0
     assert [x["text"] for x in geo["rates"]] == ["83%", "83%", "86%", "62%"]
+    # The ranking bars: each as long as its value on its track, the value printed at its end.
+    ranked = {(b["panel"], b["label"]): b for b in geo["hbars"]}
+    assert ranked[("windows", "1号窗口")]["text"] == "77.8%（18评/4差）"  # 14 of 18 good
+    assert ranked[("reasons", "服务态度差")]["text"] == "6 件"
+    for b in geo["hbars"]:
+        assert abs(b["bar"] / b["track"] - b["value"] / b["max"]) < 0.005, b
+        if b["panel"] in ("windows", "clerks"):
+            assert b["text"].startswith(f'{b["value"]:.1f}%'), b
     # The legend says what each colour shows, in the colours drawn.
     legend = {g["text"].split("（")[0]: g["fill"] for g in geo["legend"]}
     assert set(legend) == {"好评率", "好评件数", "差评件数"}
