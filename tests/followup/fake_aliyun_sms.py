@@ -14,12 +14,14 @@ test: RFC 3986 percent-encoding (unreserved kept, space %20), sorted `k=v&…`, 
 "POST&%2F&" + enc(query), Base64(HMAC-SHA1(secret + "&")).
 
 Knobs: `limit_next` (answer the next N sends with isv.BUSINESS_LIMIT_CONTROL), `fail_next` (the
-next N with isp.SYSTEM_ERROR, HTTP 500), `down` (close the connection without an answer).
+next N with isp.SYSTEM_ERROR, HTTP 500), `hang_next` (hold the next N requests `hang_s` seconds and
+deliver nothing: a request the client gives up on or dies during).
 `calls` records every request's parameters and answer code; `sent` the delivered messages.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -67,6 +69,8 @@ class FakeAliyunSms:
         self.templates = {TEMPLATE: TEMPLATE_VARS}
         self.limit_next = 0
         self.fail_next = 0
+        self.hang_next = 0
+        self.hang_s = 30.0
         self.calls: list[dict] = []
         self.sent: list[dict] = []
         self.nonces: set[str] = set()
@@ -102,6 +106,11 @@ class FakeAliyunSms:
         params = dict(pairs)
         call = {"params": params, "code": None, "raw": body}
         self.calls.append(call)
+        if self.hang_next:
+            self.hang_next -= 1
+            call["code"] = "hung"
+            await asyncio.sleep(self.hang_s)
+            return JSONResponse({"Code": "isp.SYSTEM_ERROR", "Message": "timeout"}, status_code=504)
         status, answer = self._judge(params)
         call["code"] = answer["Code"]
         answer.setdefault("RequestId", str(uuid.uuid4()).upper())
