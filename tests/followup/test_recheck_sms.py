@@ -181,3 +181,24 @@ async def test_no_way_to_reach_the_citizen_says_why(make_hall, fake_sms, secret_
     r = await h.act(t["leader"], case["case"], "recheck", {}, 409)
     assert "没有群众的联系方式" in r["error"]["message"]
     assert fake_sms.calls == []
+
+
+async def test_an_expired_link_and_an_item_under_appeal_take_no_answer(make_hall, fake_sms, secret_file):
+    h, t = await sms_hall(make_hall, fake_sms, secret_file)
+    one = await h.serve(t, phone=PHONE, project_no="330100202609180007")
+    await h.rate_bad(one)
+    await h.rectify(t["leader"], one["case"])
+    two = await h.serve(t, phone="13905715678", project_no="330100202609180008")
+    await h.rate_bad(two)
+    await h.rectify(t["leader"], two["case"])
+    await eventually(lambda: len(fake_sms.sent) == 2)
+    by_case = {int(m["out_id"]): m["values"]["token"] for m in fake_sms.sent}
+    await h.act(t["supervisor"], two["case"], "appeal", {"reason": "群众反映的情况与监控记录不符"})
+    r = await h.client.post(f"/api/v1/rechecks/{by_case[two['case']]}", json={"level": 1})
+    assert r.status_code == 409 and "申诉" in r.json()["error"]["message"]
+    h.clock.advance(16 * 86400)  # the link is valid 15 days
+    page = await h.client.get(f"/r/{by_case[one['case']]}")
+    assert page.status_code == 409 and "评价链接已过期" in page.text
+    r = await h.client.post(f"/api/v1/rechecks/{by_case[one['case']]}", json={"level": 4})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "rating_closed"
+    assert await h.rows("SELECT * FROM second_ratings") == []
