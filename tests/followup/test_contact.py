@@ -117,3 +117,42 @@ async def test_the_citizen_leaves_a_phone_with_consent_after_a_bad_rating(make_h
     r = await h.client.post("/api/v1/contacts", json={"ticket": good["ticket"], "key": h.keys[good["ticket"]],
                                                       "phone": PHONE, "consent": True})
     assert r.status_code == 409 and "只有差评需要回访" in r.json()["error"]["message"]
+
+
+async def test_the_wechat_session_proves_the_holder_for_the_phone(make_hall, fake_wechat):
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    from tests.followup.conftest import PUBLIC, wechat_toml
+
+    h = await make_hall(wechat_toml(fake_wechat, recheck=False))
+    t = make_tokens(h.db)
+    openid = fake_wechat.add_user()
+    case = await h.serve(t, openid=openid)
+
+    async def signed_in(who: str) -> httpx.AsyncClient:
+        web = httpx.AsyncClient(transport=httpx.ASGITransport(app=h.daemon.app), base_url=PUBLIC,
+                                headers={"Origin": PUBLIC})
+        fake_wechat.next_openid = who
+        r = await web.get("/m")
+        async with httpx.AsyncClient() as phone:
+            consent = await phone.get(r.headers["location"].split("#")[0])
+        back = urlsplit(consent.headers["location"])
+        assert (await web.get(f"{back.path}?{back.query}")).status_code in (302, 303)
+        return web
+
+    mine, stranger = await signed_in(openid), await signed_in(fake_wechat.add_user())
+    try:
+        r = await mine.post("/api/v1/ratings", json={"ticket": case["ticket"], "level": 2, "reasons": [2]})
+        assert r.status_code == 201, r.text
+        body = {"ticket": case["ticket"], "phone": PHONE, "consent": True}
+        r = await stranger.post("/api/v1/contacts", json=body)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "not_holder"
+        r = await mine.post("/api/v1/contacts", json=body)
+        assert r.status_code == 201, r.text
+        (row,) = await h.rows("SELECT phone, channel FROM case_contacts")
+        assert row == {"phone": PHONE, "channel": "wechat"}
+    finally:
+        await mine.aclose()
+        await stranger.aclose()
