@@ -29,9 +29,10 @@ class HallState:
         self.calendar = calendar
         self.day = day or ""
         self.next_serial = 1
-        # 办件编号 bound since start (today's by replay): a second binding is refused. Not reset at
-        # the day's roll-over, so a number bound just before midnight is still known after it;
-        # earlier days' numbers are checked against the database by the adapter.
+        # 办件编号 bound today (by replay after a restart): a second binding is refused. Reset when a
+        # day starts: a ticket not finished by its day's end is closed with it, and its 办件 may be
+        # bound again on a later day (容缺受理: the citizen comes back with the missing document);
+        # a 办件 once finished is refused by the adapter against the database (queued/web/api_cases.py).
         self.bound_projects: dict[str, int] = {}
         self.service_avg: dict[str, float] = {b.code: hall.default_service_s for b in hall.businesses}
         # (window, business) → [moving-average service time, cases]: clerks differ (ETAs use it).
@@ -433,6 +434,7 @@ class HallState:
 
     def _on_day_started(self, ev: e.DayStarted) -> None:
         self._reset_day()
+        self.bound_projects.clear()
         self.day = ev.day
 
     def _on_day_closed(self, ev: e.DayClosed) -> None:

@@ -142,8 +142,10 @@ def _transferred(ev: e.TicketTransferred, day: str):
 
 
 def _case_bound(ev: e.CaseBound, day: str):
+    # OR REPLACE: a 办件 bound on an earlier day to a ticket never finished (closed with its day) is
+    # bound anew; the adapter refuses one bound today or finished (queued/web/api_cases.py).
     yield (
-        "INSERT INTO case_bindings (case_id, ticket, day, window, project_no, item_code, item_name, dept_code,"
+        "INSERT OR REPLACE INTO case_bindings (case_id, ticket, day, window, project_no, item_code, item_name, dept_code,"
         " applicant_name, applicant_id, applicant_phone, applicant_type, bound_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (ev.case, ev.ticket, day, ev.window, ev.project_no, ev.item_code, ev.item_name, ev.dept_code,
          ev.applicant_name, ev.applicant_id, ev.applicant_phone, ev.applicant_type, ev.at),

@@ -6,9 +6,11 @@ token for its own window only. Everything is checked before the decision, and th
 window's state and the 办件编号 again in it, so a refused binding changes nothing:
 - the body: only the spec's fields, each a string of bounded length; `project_no` printable ASCII
   without spaces (办件编号 are letters, digits and `-`/`_`); the phone digits with `+`, `-`, spaces;
-- a `project_no` bound on an earlier day is refused too (the engine knows today's bindings; older
-  ones are in `case_bindings`, whose unique index must never be what refuses it: that would be a
-  failed commit, and the daemon stops on a failed commit).
+- a `project_no` bound today, or finished with a ticket on any day, is refused (the engine knows
+  today's bindings; finished ones are in `cases`, whose unique index must never be what refuses
+  it). One bound on an earlier day to a ticket that was never finished (挂起 overnight, 容缺受理:
+  the citizen comes back with the missing document) may be bound again: its old binding is
+  replaced (the projection's INSERT OR REPLACE).
 """
 
 from __future__ import annotations
@@ -68,8 +70,10 @@ async def bind_case(request: Request) -> JSONResponse:
     if window not in rt.engine.windows:
         raise ApiError("unknown_window", f"没有{window}号窗口（no window {window!r}）")
     cmd = case_command(window, await json_body(request))
-    row = await rt.journal.fetchone("SELECT day FROM case_bindings WHERE project_no = ?", (cmd.project_no,))
-    if row is not None:
+    row = await rt.journal.fetchone(
+        "SELECT b.day, EXISTS (SELECT 1 FROM cases c WHERE c.project_no = b.project_no) AS finished"
+        " FROM case_bindings b WHERE b.project_no = ?", (cmd.project_no,))
+    if row is not None and (row["finished"] or row["day"] >= rt.calendar.day(rt.clock())):
         raise ApiError("duplicate_case", f"办件 {cmd.project_no} 已于 {row['day']} 绑定过"
                                          f"（project_no {cmd.project_no!r} is already bound）")
     (bound,), _ = await rt.execute(cmd)

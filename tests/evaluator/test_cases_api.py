@@ -221,3 +221,38 @@ async def test_the_wechat_holder_reads_and_rates_each_case_with_the_session(make
         assert (r.status_code, r.json()["channel"], r.json()["case"]) == (201, "wechat", second)
         r = await mine.get(f"/api/v1/tickets/{t}/cases")
         assert [(c["case"], c["state"]) for c in r.json()["cases"]] == [(first, "open"), (second, "rated")]
+
+
+async def test_a_case_left_unfinished_overnight_is_bound_again_the_next_day_a_finished_one_never(
+        api, staff, daemon, clock):
+    # Monday: P-1 bound to A001, which is parked (挂起: a document is missing) and never resumed;
+    # P-2 bound to A002 and finished.
+    await at_window(api, staff)
+    assert (await api.post("/api/v1/windows/1/cases", json={"project_no": "P-1"},
+                           headers=staff["integration"])).status_code == 201
+    assert (await api.post("/api/v1/windows/1/start", headers=staff["clerk1"])).status_code == 200
+    r = await api.post("/api/v1/windows/1/park", json={"reason": "缺身份证复印件"}, headers=staff["clerk1"])
+    assert r.status_code == 200, r.text
+    await at_window(api, staff)
+    assert (await api.post("/api/v1/windows/1/cases", json={"project_no": "P-2"},
+                           headers=staff["integration"])).status_code == 201
+    assert (await api.post("/api/v1/windows/1/finish", headers=staff["clerk1"])).status_code == 200
+    r = await api.post("/api/v1/windows/1/cases", json={"project_no": "P-1"}, headers=staff["integration"])
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "duplicate_case")  # the same day: still A001's
+    clock.advance(86400)  # Tuesday: the citizen comes back with the document, on a new ticket
+    t = await at_window(api, staff)
+    r = await api.post("/api/v1/windows/1/cases", json={"project_no": "P-2"}, headers=staff["integration"])
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "duplicate_case")  # finished: rated already
+    r = await api.post("/api/v1/windows/1/cases", json={"project_no": "P-1"}, headers=staff["integration"])
+    assert r.status_code == 201, r.text
+    again = r.json()["case"]
+    r = await api.post("/api/v1/windows/1/cases", json={"project_no": "P-1"}, headers=staff["integration"])
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "duplicate_case")  # but once a day
+    assert (await api.post("/api/v1/windows/1/finish", headers=staff["clerk1"])).status_code == 200
+    r = await api.post("/api/v1/ratings", json={"ticket": t, "key": t.key, "level": 5})
+    assert (r.status_code, r.json()["case"]) == (201, again)
+    now = {b[2]: b[1] for b in await bindings(daemon)}
+    assert sorted(now) == ["P-1", "P-2"] and now["P-1"] == t  # Monday's P-1 binding replaced
+    rows = await daemon.runtime.journal.fetchall("SELECT project_no, ticket, state FROM cases ORDER BY case_id")
+    assert [(r["project_no"], r["state"]) for r in rows] == [("P-2", "unrated"), ("P-1", "rated")]
+    assert (await api.get("/healthz")).status_code == 200
