@@ -115,7 +115,10 @@ def test_a_page_on_another_port_cannot_pause_a_window_or_sign_the_browser_in(ser
 
             # The console itself (same origin) still pauses and resumes.
             page.bring_to_front()
-            page.keyboard.press("F7")  # 暂停
+            page.keyboard.press("F7")  # 暂停 asks for the reason where the hall lists pause reasons
+            reasons = page.locator("#pause-reasons button")
+            if reasons.count():
+                reasons.first.click()
             expect(page.locator("#state")).to_have_text("暂停服务")
             assert window_state(base, watcher) == "paused"
 
