@@ -170,8 +170,10 @@ class HallState:
             n += sum(1 for t in w.directed.items if t.lane is w.directed and t.business not in w.businesses)
         return n
 
-    def ticket_view(self, t: Ticket, now: float) -> dict[str, Any]:
-        est = self.estimate(t, now)
+    def ticket_view(self, t: Ticket, now: float, estimate: bool = True) -> dict[str, Any]:
+        """The ticket as the API shows it. `estimate=False` leaves position and eta_seconds None (the
+        issue reply fills them after its commit: one plan for the whole group commit, not one each)."""
+        est = self.estimate(t, now) if estimate else Estimate(None, None)
         view = {
             "id": t.id,
             "number": t.number,

@@ -41,7 +41,8 @@ async def issue_ticket(request: Request) -> JSONResponse:
     if priority == "green" and (p is None or not p.can("green")):
         raise ApiError("forbidden", "绿色通道号须由导办台发放（the green channel needs a desk or admin token）")
     cmd = c.IssueTicket(business, new_ticket_id(), channel, priority, openid or None, rating_key=new_rating_key())
-    _, view = await rt.execute(cmd, lambda evs: rt.ticket_json(cmd.ticket_id))
+    _, view = await rt.execute(cmd, lambda evs: rt.ticket_json(cmd.ticket_id, estimate=False))
+    rt.add_estimate(view)  # after the commit: one plan serves every ticket of the group commit
     view["rating_key"] = cmd.rating_key  # the holder's proof: in this reply only (http-api.md 1.1)
     return JSONResponse(view, status_code=201, headers={"Location": f"/api/v1/tickets/{cmd.ticket_id}"})
 
