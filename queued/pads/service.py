@@ -15,7 +15,8 @@
   book's journaled state, not this adapter's: whenever a pad comes online (the first reply after a
   start, or after it was offline) it is sent every prompt of its window still open, with the time
   left, so a restart or an unplugged pad loses no prompt; a prompt that never reaches the pad is
-  closed by the evaluator's backstop timer.
+  closed by the evaluator's backstop timer. A pad that comes online with a RATING still queued for
+  a prompt sent to it again is sent RATE_CANCEL for that case once the RATING is heard.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class PadAdapter:
         self.pollers: dict[str, BusPoller] = {}
         self.remote: RemoteBuses | None = None
         self.showing: dict[str, int] = {}  # window → case of the last prompt its pad took (what it shows)
+        self.resent: dict[str, set[int]] = {}  # window → prompts sent again when its pad came online
         self.book = None  # the evaluator's RatingBook (open prompts), when the evaluator runs
         self.sent_state: dict[str, tuple] = {}  # window → the SHOW_STATE last queued for its pad
         self.events: Counter = Counter()  # processed pad events, by type
@@ -245,8 +247,15 @@ class PadAdapter:
                 self.sent_state.pop(binding.window, None)  # the clerk pressed on a stale screen: resend
                 self._mark_dirty()
         self.events[kind] += 1
-        if isinstance(event, Rating | RateTimeout) and self.showing.get(binding.window) == event.case:
-            del self.showing[binding.window]  # the pad closed it itself
+        if isinstance(event, Rating | RateTimeout):
+            w = binding.window
+            if self.showing.get(w) == event.case:
+                del self.showing[w]  # the pad closed it itself
+            if event.case in self.resent.get(w, ()):
+                # Sent again as the pad came online while this event still waited on it (a rating
+                # given while the host was down or the pad unheard): the pad shows it again; close it.
+                self.resent[w].discard(event.case)
+                self.send(w, RateCancel(event.case))
 
     async def _rate(self, window: str, event: Rating, processed) -> None:
         cmd = Rate(int(event.level), case=event.case, reasons=event.reasons, channel="pad", window=window,
@@ -264,7 +273,9 @@ class PadAdapter:
         self._send_state(w)
         self.showing.pop(w, None)  # it may have lost its prompt with its power
         if self.book is not None:
-            for c in self.book.open_prompts(w):  # oldest first: the pad ends on the newest
+            prompts = self.book.open_prompts(w)
+            self.resent[w] = {c.case for c in prompts}
+            for c in prompts:  # oldest first: the pad ends on the newest
                 self._prompt(w, c.case)
 
     def pad_offline(self, port: str, addr: int) -> None:

@@ -135,3 +135,22 @@ async def test_a_prompt_whose_time_ran_out_while_the_pad_was_away_is_closed_by_t
 
     await wait_until(unrated, what="the daemon's time-out of a prompt nobody could see")
     assert pad.prompt is None  # never shown: its time had run out
+
+
+async def test_a_rating_given_while_the_daemon_was_down_leaves_no_prompt_behind(signed_in):
+    """The restarted daemon sends the still-open prompt as the pad comes online, while the pad's
+    queued RATING for it is yet to be heard: once it is, the pad must not go on asking."""
+    import asyncio
+
+    hall = signed_in
+    pad = hall.pad4
+    case = await serve_one(hall)
+    await hall.daemon.stop()
+    pad.rate(4)  # the citizen rates while the host is down: the event waits on the pad
+    await hall.start_daemon()
+    await wait_until(lambda: pad.pending == 0, what="the queued rating heard")
+    review = (await hall.get(f"/api/v1/reviews/{case}", role="supervisor")).json()
+    assert (review["state"], review["level"], review["channel"]) == ("rated", 4, "pad")
+    await asyncio.sleep(0.5)  # a prompt sent again at the start has reached the pad by now
+    assert pad.prompt is None
+    assert await hall.daemon.runtime.journal.fetchall("SELECT * FROM rating_refusals") == []
