@@ -102,3 +102,37 @@ async def test_a_prompt_lost_to_kill_9_is_shown_after_the_restart_and_counts_onc
     row = next(x for x in r.json()["rows"] if x["key"] == "4")
     assert (row["served"], row["rated"], row["satisfied"]) == (1, 1, 1)
     assert hall.events("rating_recorded") == 1 and hall.events("rating_requested") == 1
+
+
+async def test_the_next_cases_prompt_survives_a_kill_right_after_the_first_is_rated(live):
+    """Two 办件 on A001: the first rated on the pad, the daemon dies right after that commit (which
+    also opened the second's prompt, in the same decision) before RATE_REQUEST of the second goes out
+    and before the RATING's ACK; after the restart the pad is asked about the second, and each
+    办件 has exactly one rating."""
+    hall, _emulator, pad = live
+    await hall.start({"QUEUED_TEST_KILL_AFTER_COMMIT": "rating_recorded"})
+    r = await hall.post("/api/v1/windows/4/sign-in", {"clerk": "1001", "pin": "1001"})
+    assert r.status_code == 200, r.text
+    assert (await hall.post("/api/v1/tickets", {"business": "A"}, role="kiosk")).status_code == 201
+    pad.press(KeyCode.CALL_NEXT)
+    await wait_until(lambda: pad.ticket == "A001", what="A001 called from the pad")
+    cases = []
+    for pno in ("330106202612010301", "330106202612010302"):
+        r = await hall.post("/api/v1/windows/4/cases", {"project_no": pno}, role="integration")
+        assert r.status_code == 201, r.text
+        cases.append(r.json()["case"])
+    pad.press(KeyCode.FINISH)
+    await wait_until(lambda: pad.prompt is not None, what="the first prompt")
+    assert pad.prompt.case == cases[0]
+    pad.rate(5)
+    await wait_until(lambda: hall.exited() is not None, what="the daemon killed by the hook")
+    assert pad.prompt is None and pad.pending == 1  # rated, not acknowledged; the second never sent
+    assert hall.events("rating_requested") == 2  # the second prompt was committed with the rating
+
+    await hall.start()
+    await wait_until(lambda: pad.prompt is not None, 15, "the second prompt after the restart")
+    assert pad.prompt.case == cases[1] and pad.pending == 0 and pad.ack_fallbacks == 0
+    pad.rate(2, reasons=0b1)
+    await wait_until(lambda: pad.pending == 0)
+    assert hall.rows("SELECT case_id, level FROM ratings ORDER BY case_id") == [(cases[0], 5), (cases[1], 2)]
+    assert hall.rows("SELECT COUNT(*) FROM rating_refusals") == [(0,)]
