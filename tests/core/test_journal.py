@@ -26,6 +26,7 @@ def snapshot(engine, now: float) -> dict:
             for t in engine.tickets.values()
         },
         "windows": {w.id: engine.window_view(w.id) for w in engine.windows.values()},
+        "saturation": engine.saturation(now),
         "waiting": {b: engine.waiting(b) for b in engine.queues},
         "service_avg": {b: round(v, 6) for b, v in engine.service_avg.items()},
         "holders": sorted((k, v.id) for k, v in engine.holders.items()),
@@ -42,10 +43,18 @@ def random_command(rng: random.Random, engine, i: int):
         return c.IssueTicket(rng.choice("ABC"), f"id{i}", priority="green" if rng.random() < 0.05 else "normal",
                              openid=f"o{rng.randrange(30)}" if rng.random() < 0.3 else None)
     kinds = [c.CallNext, c.Recall, c.Skip, c.Start, c.Finish, c.Pause, c.Resume]
-    if roll < 0.9:
+    if roll < 0.8:
         return rng.choice(kinds)(w)
+    if roll < 0.84:  # 办结 with an outcome (办不成 needs a note), 暂停 with a reason
+        outcome = rng.choice(["done", "accepted_pending", "returned", "consulted", "failed"])
+        return c.Finish(w, outcome, "缺材料" if outcome == "failed" else "")
+    if roll < 0.86:
+        return c.Pause(w, reason=rng.choice(["会议", "就餐", None]))
+    if roll < 0.9:  # 挂起, or 回呼 of a case this window parked
+        parked = list(engine.windows[w].parked)
+        return c.Unpark(w, ticket=rng.choice(parked)) if parked and rng.random() < 0.5 else c.Park(w, reason="补材料")
     if roll < 0.94:
-        return c.Transfer(w, business=rng.choice("AB"))
+        return c.Transfer(w, business=rng.choice("AB"), place=rng.choice(["front", "end", "issued"]))
     if roll < 0.96:
         return c.SignIn(w, clerk=rng.choice(["1001", "1002"]))
     if roll < 0.98 and engine.by_number:
@@ -70,6 +79,11 @@ async def test_replay_equals_live_state(tmp_path, clock):
         except CoreError:
             pass
     assert accepted > 700
+    eng = live.runtime.engine
+    # The day really had outcomes, cases taken back after 挂起, and pauses with a reason.
+    assert {"failed", "returned", "consulted"} <= {t.outcome for t in eng.tickets.values()}
+    assert any(t.parked_s > 0 for t in eng.tickets.values())
+    assert any(w.open_s > 0 for w in eng.windows.values())
     before = snapshot(live.runtime.engine, clock())
     await live.stop()
 
