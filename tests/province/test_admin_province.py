@@ -59,8 +59,8 @@ async def test_the_outbox_page_and_its_repush_button(make_hall, fake, artifacts)
                 await page.screenshot(path=str(artifacts / "admin-province.png"), full_page=False)
 
                 fake.downs.clear()  # the platform is back; the supervisor fixed the rejection's cause
-                await page.click(f"button.repush[data-rating='{bad.rating_id}']")
-                await page.wait_for_load_state("load")
+                async with page.expect_navigation():  # the form's POST and its redirect, then reload
+                    await page.click(f"button.repush[data-rating='{bad.rating_id}']")
                 await h.settled()
                 await page.reload()
                 await expect(page.locator(f"tr[data-rating='{bad.rating_id}']")).to_have_count(0)
