@@ -63,7 +63,8 @@ def live_hall(adapter) -> dict:
                         "waiting": v["waiting"], "served_today": v["served_today"],
                         "since_s": round(now - v["since"]) if v["since"] else None,
                         "pause_reason": v["pause_reason"],
-                        "pad": devices["pads"].get(w.id)})
+                        "pad": devices["pads"].get(w.id),
+                        "parked": [p["number"] for p in v["parked"]]})  # 挂起 cases of the window
     return {"at": rt.iso(now), "day": eng.day, "warn_wait_s": [yellow, red], "windows": windows,
             "screens": devices["screens"], "broker": devices["broker"],
             "screen_overwrites": devices["screen_overwrites"],  # another client overwrote a screen

@@ -115,3 +115,21 @@ async def test_warning_and_ledger_in_chromium(make_daemon, clock, artifacts):
     finally:
         server.should_exit = True
         await task
+
+
+async def test_the_live_hall_shows_parked_cases(make_daemon, clock):
+    d = await make_daemon(adapters=ADAPTERS)
+    db = d.config.database
+    kiosk = {"Authorization": f"Bearer {token(db, 'kiosk')}"}
+    clerk = {"Authorization": f"Bearer {token(db, 'clerk', '1', '1001')}"}
+    sup = {"Authorization": f"Bearer {token(db, 'supervisor')}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall",
+                                 headers=PAGE_ORIGIN) as api:
+        await api.post("/api/v1/tickets", json={"business": "A"}, headers=kiosk)
+        await api.post("/api/v1/windows/1/call-next", headers=clerk)
+        await api.post("/api/v1/windows/1/start", headers=clerk)
+        assert (await api.post("/api/v1/windows/1/park", json={}, headers=clerk)).status_code == 200
+        live = (await api.get("/api/v1/hall/live", headers=sup)).json()
+        assert next(w for w in live["windows"] if w["window"] == "1")["parked"] == ["A001"]
+        await api.post("/admin/login", data={"token": sup["Authorization"].split()[1], "next": "/admin"})
+        assert 'data-testid="parked-1">挂起 A001</span>' in (await api.get("/admin")).text
