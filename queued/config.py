@@ -337,6 +337,19 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
             if text_problem(password):
                 raise bad("mqtt", 0, "password_file", f"the password holds {text_problem(password)}")
 
+    kiosks = _kiosks(lists["kiosk"], lines)
+    wechat = _wechat(sec["wechat"], lines)
+    if not d["public_url"]:
+        needs = ("[wechat] appid" if wechat["appid"] else
+                 "[printer] url" if sec["printer"]["url"] else
+                 next((f"[[kiosk]] {k['label']}" for k in kiosks if k["qr"]), None))
+        if needs:
+            raise bad("daemon", 0, "public_url", f"is required with {needs}: QR codes and WeChat links must lead "
+                      "to an address a phone can open (e.g. public_url = \"https://hall.example.gov.cn\"; or "
+                      "qr = false for a kiosk without QR codes)")
+    elif not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", d["public_url"]):
+        raise bad("daemon", 0, "public_url", "expected http(s)://HOST[:PORT][/path]")
+
     hall = HallConfig(
         id=h["id"], name=h["name"], businesses=tuple(businesses), windows=tuple(windows), clerks=tuple(clerks),
         reasons=tuple(h["reasons"]), max_wait_s=float(h["max_wait_minutes"]) * 60,
@@ -358,8 +371,9 @@ def _build(sec, mqtt, lists, lines: _Lines, source: str, raw: dict) -> Config:
         queue_alert=h["queue_alert"],
         rating_window_days=h["rating_window_days"], department=h["department"], region_code=h["region_code"],
         pads=tuple(pads), buses=buses,
-        sections={"wechat": _wechat(sec["wechat"], lines), "printer": sec["printer"],
-                  "appointments": sec["appointments"], "limits": _limits(sec["limits"], lines), "central": _central(sec["central"], lines),
+        sections={"wechat": wechat, "printer": sec["printer"], "kiosks": {k["label"]: k for k in kiosks},
+                  "appointments": sec["appointments"], "limits": _limits(sec["limits"], lines),
+                  "central": _central(sec["central"], lines),
                   "voice": _voice(sec["voice"], lines), "screen": _screen(sec["screen"], lines),
                   "province": _lined(sec["province"], lines, "province") if "province" in raw else None,
                   "sms": _lined(sec["sms"], lines, "sms") if "sms" in raw else None},
@@ -391,6 +405,22 @@ def _wechat(w: dict[str, Any], lines: _Lines) -> dict[str, Any]:
     if w["notify_ahead"] < 0:
         raise _fail(lines, "wechat", 0, "notify_ahead", "must be 0 or more", False)
     return w
+
+
+def _kiosks(items: list[dict[str, Any]], lines: _Lines) -> list[dict[str, Any]]:
+    """[[kiosk]]: each ticket machine by its token's label, with its own printer (or none)."""
+    out = []
+    for i, k in enumerate(items):
+        if not k["label"].strip():
+            raise _fail(lines, "kiosk", i, "label", "expected the label of the kiosk's token", True)
+        if any(x["label"] == k["label"] for x in out):
+            raise _fail(lines, "kiosk", i, "label", f"{k['label']!r} is used twice", True)
+        if k["printer"] and not re.match(r"^(serial|tcp|usb|file)://", k["printer"]):
+            raise _fail(lines, "kiosk", i, "printer", "use serial://, tcp://, usb:// or file://", True)
+        if not 16 <= k["width_chars"] <= 64:
+            raise _fail(lines, "kiosk", i, "width_chars", "must be 16..64 (58 mm paper: 32, 80 mm: 48)", True)
+        out.append(dict(k))
+    return out
 
 
 def _central(c: dict[str, Any], lines: _Lines) -> dict[str, Any]:

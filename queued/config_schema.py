@@ -150,10 +150,18 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         # for an official account's web pages; both take the same JSON.
         "subscribe_api": (str, "send"),
         "demo_login": (bool, False),  # config.md 1.1: the demo sign-in (no WeChat); demos and tests only
+        "jssdk_url": (str, "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"),  # the JS-SDK of the consent button
     },
-    "printer": {  # extension: the kiosk's thermal printer
+    "printer": {  # extension: the printer of kiosks and guide desks not listed in [[kiosk]] (docs/kiosk.md)
         "url": (str, ""),  # serial:///dev/ttyUSB1, tcp://10.0.0.9:9100, usb://04b8:0202, file:///tmp/x.bin
         "width_chars": (int, 32),
+    },
+    "kiosk": {  # extension, [[kiosk]]: one ticket machine, known by its token's label (docs/kiosk.md)
+        "label": (str, _REQUIRED),  # queued token create --role kiosk --label LABEL
+        "printer": (str, ""),  # its own printer (a URL as [printer] url); "" = it prints nothing
+        "width_chars": (int, 32),
+        "qr": (bool, True),  # QR codes on its screen and slips (they need [daemon] public_url)
+        "elder": (bool, False),  # starts in 适老化 mode (large print, fewer choices, spoken guidance)
     },
     "voice": {  # extension: the spoken call, rendered on the server (mqtt.md 1.1 calls.audio; docs/voice.md)
         "engine": (str, "auto"),  # auto (clips when `clips` is set, else espeak-ng) | clips | espeak | off
@@ -230,7 +238,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "no_show_limit": (int, 3),
     },
 }
-LIST_SECTIONS = {"business", "clerk", "window", "bus"}
+LIST_SECTIONS = {"business", "clerk", "window", "bus", "kiosk"}
 
 
 class _Lines:

@@ -33,6 +33,7 @@ HALL_TOML = """
 [daemon]
 http = "127.0.0.1:{http_port}"
 database = "{database}"
+public_url = "{public_url}"
 embedded_mqtt = "127.0.0.1:{mqtt_port}"
 
 {mqtt}
@@ -86,13 +87,18 @@ businesses = ["C"]
 
 
 def hall_toml(database: str, http_port: int | None = None, mqtt_port: int | None = None,
-              mqtt_url: str | None = None, extra: str = "", hall_extra: str = "", every_day: bool = True) -> str:
+              mqtt_url: str | None = None, extra: str = "", hall_extra: str = "", every_day: bool = True,
+              public_url: str | None = None) -> str:
     """The test hall; `extra` is appended (more tables), `hall_extra` goes inside [hall].
+    `public_url` (QR codes and WeChat links need one): by default the address the test reaches the
+    hall at, http://127.0.0.1:PORT for a served hall, http://hall for in-process clients.
     `every_day`: the hall also serves on weekends (service_days), so tests that issue tickets at
     today's date behave the same whatever day of the week they run; calendar tests turn it off."""
     mqtt = f'[mqtt]\nurl = "{mqtt_url}"\n' if mqtt_url else ""
     service_days = 'service_days = ["sat", "sun"]' if every_day else ""
-    return HALL_TOML.format(http_port=http_port or free_port(), database=database,
+    if public_url is None:
+        public_url = f"http://127.0.0.1:{http_port}" if http_port else "http://hall"
+    return HALL_TOML.format(http_port=http_port or free_port(), database=database, public_url=public_url,
                             mqtt_port=mqtt_port or free_port(), mqtt=mqtt, extra=extra, hall_extra=hall_extra,
                             service_days=service_days)
 

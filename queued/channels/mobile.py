@@ -7,6 +7,15 @@ out (/m/logout) deletes it. `app.state.mobile_session` reads it back, which is w
 Without an appid, and only where `[wechat] demo_login = true` (the built-in demo hall), the page
 offers a clearly marked demo sign-in (演示模式) instead; with neither, /m says WeChat is not set up.
 Notices (a few ahead, called) go out through `notify.Notifier`, never in a request's path.
+
+Citizens read Chinese only: refusals shown on the page are the Chinese part of the API's message
+(or a plain Chinese sentence for malformed requests); the English stays in the logs and in the
+API's `message` for staff. Whether a ticket was rated comes from the rating book (`rated` in
+/m/api/mine and /m/api/t/{id}), so another phone or browser never shows the form again. On the
+holder's own WeChat session the page rates without the QR key, so the rating's channel is `wechat`.
+Subscribe notices need the citizen's consent in WeChat: the page loads the JS-SDK, signs
+`wx.config` from /m/api/wx-config (wechat_jssdk) and shows the `wx-open-subscribe` button for the
+hall's template ids.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from starlette.routing import Route
 
 from queued.channels.notify import Notifier
 from queued.channels.wechat import WeChatClient, WeChatError, WeChatSettings
+from queued.channels.wechat_jssdk import wx_config
 from queued.core import events as e
 from queued.sessions import LIFETIME_S, SessionError, clear_cookie, set_cookie
 from queued.sessions.cookies import secure
@@ -69,6 +79,8 @@ class WeChatMobile:
             Route("/m/demo-login", self.demo_login, methods=["POST"]),
             Route("/m/logout", self.logout, methods=["POST"]),
             Route("/m/api/mine", self.my_tickets, methods=["GET"]),
+            Route("/m/api/t/{ticket_id}", self.one_ticket, methods=["GET"]),
+            Route("/m/api/wx-config", self.wx_config, methods=["GET"]),
             Route("/m/t/{ticket_id}", self.follow_page, methods=["GET"]),
         ]
 
@@ -134,8 +146,11 @@ class WeChatMobile:
     def _render(self, request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
         hall = self.config.hall
         context.setdefault("openid", None)
-        context.update(hall_name=hall.name, demo=self.settings.demo_login, levels=LEVELS,
-                       reasons=list(hall.reasons), windows={w.id: w.label for w in hall.windows})
+        s = self.settings
+        context.update(hall_name=hall.name, demo=s.demo_login, levels=LEVELS,
+                       reasons=list(hall.reasons), windows={w.id: w.label for w in hall.windows},
+                       subscribe={"sdk": s.jssdk_url, "templates": [t for t in (s.template_ahead, s.template_called) if t]}
+                       if s.enabled and (s.template_ahead or s.template_called) else None)
         return self.templates.TemplateResponse(request, name, context, status_code=status)
 
     async def page(self, request: Request) -> Response:
@@ -146,7 +161,7 @@ class WeChatMobile:
                 return self._render(request, "mobile_signin.html", next="/m")
             if not self.settings.enabled:
                 return self._render(request, "mobile_error.html", 404,
-                                    message="本大厅未开通微信取号，请到大厅取号机取号（WeChat sign-in is not set up）。")
+                                    message="本大厅未开通微信取号，请到大厅取号机取号。")
             state = secrets.token_urlsafe(16)
             target = self.client.authorize_url(f"{base}/m/oauth", state)
             response = RedirectResponse(target, status_code=302)
@@ -161,28 +176,27 @@ class WeChatMobile:
 
     async def oauth_callback(self, request: Request) -> Response:
         if not self.settings.enabled:
-            return self._render(request, "mobile_error.html", 404, message="未启用微信登录（WeChat is not configured）")
+            return self._render(request, "mobile_error.html", 404, message="本大厅未开通微信登录，请到大厅取号机取号。")
         code = request.query_params.get("code", "")
         state = request.query_params.get("state", "")
         saved, _, next_path = (request.cookies.get(STATE_COOKIE) or "").partition("|")
         if not code:
             return self._render(request, "mobile_error.html", 400, message="未获得微信授权，请从公众号菜单重新进入。")
         if not saved or not hmac.compare_digest(saved, state):
-            return self._render(request, "mobile_error.html", 400,
-                                message="登录已过期或来源不明，请重新打开页面（OAuth state mismatch）。")
+            log.info("WeChat OAuth callback with a state that does not match its cookie")
+            return self._render(request, "mobile_error.html", 400, message="登录已过期或来源不明，请重新打开页面。")
         try:
             openid = await self.client.openid_for_code(code)
         except WeChatError as exc:
             log.warning("WeChat OAuth code exchange failed: %s", exc)
-            what = f"{exc.errcode} {exc.errmsg}" if exc.errcode is not None else exc.errmsg
-            return self._render(request, "mobile_error.html", 502,
-                                message=f"微信登录失败，请重新打开页面（{what}）。")
+            code = f"（错误码 {exc.errcode}）" if exc.errcode is not None else ""
+            return self._render(request, "mobile_error.html", 502, message=f"微信登录失败，请重新打开页面{code}。")
         try:
             return await self._signed_in(RedirectResponse(_safe_next(unquote(next_path)), status_code=303), request,
                                          openid)
         except SessionError:
             log.warning("WeChat OAuth gave an openid that cannot be stored: %r", openid[:80])
-            return self._render(request, "mobile_error.html", 502, message="微信登录失败，请重新打开页面（bad openid）。")
+            return self._render(request, "mobile_error.html", 502, message="微信登录失败，请重新打开页面。")
 
     async def demo_login(self, request: Request) -> Response:
         if not self.settings.demo_login:
@@ -210,7 +224,54 @@ class WeChatMobile:
             ticket = await request.app.state.history_ticket(ticket_id)
         if ticket is None:
             return self._render(request, "mobile_error.html", 404, message="没有找到这张票，请核对二维码。")
-        return self._render(request, "mobile_ticket.html", ticket=ticket, openid=await self.session_openid(request))
+        openid = await self.session_openid(request)
+        ticket["rated"] = await self.rated(ticket_id)
+        t = self.runtime.engine.tickets.get(ticket_id)
+        mine = openid is not None and t is not None and t.openid == openid  # the session proves the holder
+        return self._render(request, "mobile_ticket.html", ticket=ticket, openid=openid, mine=mine)
+
+    async def one_ticket(self, request: Request) -> JSONResponse:
+        """The follow page's poll: the API's ticket view and whether it was rated (on any device)."""
+        ticket_id = request.path_params["ticket_id"]
+        if ticket_id in self.runtime.engine.tickets:
+            view = self.runtime.ticket_json(ticket_id)
+        else:
+            view = await request.app.state.history_ticket(ticket_id)
+            if view is None:
+                raise ApiError("unknown_ticket", f"没有这张票（no ticket {ticket_id[:64]!r}）")
+        view["rated"] = await self.rated(ticket_id)
+        return JSONResponse(view)
+
+    async def rated(self, ticket_id: str) -> bool:
+        """Every case of the ticket has its citizen's rating (the rating book; older days: the cases table)."""
+        evaluator = self.daemon.adapter("EvaluatorAdapter")
+        if evaluator is None:
+            return False
+        cases = evaluator.book.ticket_cases(ticket_id)
+        if cases:
+            return all(c.state == "rated" for c in cases)
+        if ticket_id in self.runtime.engine.tickets:
+            return False  # not finished yet, or finished with nothing to rate
+        rows = await self.runtime.journal.fetchall("SELECT state FROM cases WHERE ticket=?", (ticket_id,))
+        return bool(rows) and all(r["state"] == "rated" for r in rows)
+
+    async def wx_config(self, request: Request) -> JSONResponse:
+        """wx.config for the page at `url` (signed), with the template ids of the consent button."""
+        openid = await self.session_openid(request)
+        if openid is None:
+            raise ApiError("unauthorized", "请先登录（sign in on /m first）")
+        if self.client is None or not (self.settings.template_ahead or self.settings.template_called):
+            raise ApiError("not_found", "本大厅未开通订阅通知（no WeChat templates configured）", 404)
+        url = request.query_params.get("url", "")
+        base = self.base_url(request)
+        if not (url == f"{base}/m" or url.startswith((f"{base}/m?", f"{base}/m/"))) or len(url) > 1000:
+            raise ApiError("invalid_request", "页面地址不对（url must be a page of this hall's /m）")
+        try:
+            return JSONResponse(await wx_config(self.client, url))
+        except WeChatError as exc:
+            log.warning("cannot sign wx.config: %s", exc)
+            raise ApiError("unavailable", "微信服务暂不可用，请稍后再试（jsapi_ticket: "
+                           f"{exc.errcode} {exc.errmsg}）", 502) from None
 
     async def my_tickets(self, request: Request) -> JSONResponse:
         openid = await self.session_openid(request)
@@ -221,4 +282,5 @@ class WeChatMobile:
         tickets = [self.runtime.ticket_json(i) for i in reversed(ids)]
         for view in tickets:  # the holder's own page: it may keep the key (a link that rates without WeChat)
             view["rating_key"] = eng.tickets[view["id"]].rating_key
+            view["rated"] = await self.rated(view["id"]) if view["status"] == "done" else False
         return JSONResponse({"tickets": tickets, "demo": self.settings.demo_login})

@@ -44,9 +44,38 @@ def ticket_url(base: str, ticket_id: str, rating_key: str | None = None) -> str:
     return f"{url}#k={rating_key}" if rating_key else url
 
 
+def wait_lines(ahead: int | None, eta_seconds: float | None) -> list[str]:
+    """What the ticket says about the wait, one line each, never contradicting itself: nobody ahead
+    with windows still busy reads "您是下一位" and when a window frees, not "前面还有 0 人 … 约 5 分钟"."""
+    minutes = None if eta_seconds is None else max(1, math.ceil(eta_seconds / 60))
+    if ahead is None:
+        return [] if minutes is None else [f"预计等候约 {minutes} 分钟"]
+    if ahead <= 0:
+        if eta_seconds is None or eta_seconds < 60:
+            return ["您是下一位，马上叫号"]
+        return ["您是下一位", f"窗口正在办理，约 {minutes} 分钟后叫到您"]
+    if minutes is None:
+        return [f"前面还有 {ahead} 人"]
+    return [f"前面还有 {ahead} 人", f"预计等候约 {minutes} 分钟"]
+
+
+def serving_windows(hall, engine, business: str) -> str:
+    """The windows that serve `business`, as the citizen looks for them ("1号、3号窗口"): the open
+    ones when any is open, else all that may open."""
+    ids = [w.id for w in hall.windows if business in w.businesses]
+    open_ids = [i for i in ids if i in engine.windows and engine.windows[i].state in ("idle", "calling", "serving")]
+    shown = open_ids or ids
+    if not shown:
+        return ""
+    named = [w for w in hall.windows if w.id in shown]
+    if all(not w.name and w.id.isdigit() for w in named):
+        return "、".join(f"{w.id}号" for w in named) + "窗口"
+    return "、".join(w.label for w in named)
+
+
 def render_ticket(*, hall_name: str, business_name: str, number: str, ahead: int | None, eta_seconds: int | None,
                   issued_at: str, url: str, width_chars: int = 32, slot: str | None = None,
-                  green: bool = False) -> bytes:
+                  green: bool = False, windows: str = "") -> bytes:
     """The slip as ESC/POS bytes."""
     from escpos.printer import Dummy  # imported on first print: it costs 0.3 s at start-up
 
@@ -70,16 +99,17 @@ def render_ticket(*, hall_name: str, business_name: str, number: str, ahead: int
     p.set(normal_textsize=True, align="center")
     if slot:
         line(f"预约时段：{slot}")
-    if ahead is not None:
-        line(f"前面还有 {ahead} 人")
-    if eta_seconds is not None:
-        line(f"预计等候约 {math.ceil(eta_seconds / 60)} 分钟")
+    for text in wait_lines(ahead, eta_seconds):
+        line(text)
+    if windows:
+        line(f"办理窗口：{windows}")
     line(f"取号时间：{issued_at}")
     line("-" * width_chars)
-    p.set(align="center")
-    p.qr(url, native=True, size=5 if width_chars < 40 else 6)
-    line("微信扫码，查看排队进度，办结后评价")
-    line("当日有效，过号请到窗口咨询")
+    if url:
+        p.set(align="center")
+        p.qr(url, native=True, size=5 if width_chars < 40 else 6)
+        line("微信扫码，查看排队进度，办结后评价")
+    line("请留意叫号，当日有效，过号请到窗口咨询")
     p.cut()
     return p.output
 
@@ -154,41 +184,79 @@ class PrinterLink:
                 printer.close()
 
 
+class _Line:
+    """One printer and its queue: a slow or jammed printer delays only its own kiosk's slips."""
+
+    def __init__(self, url: str, width: int):
+        self.link = PrinterLink(url)
+        self.width = max(16, width)
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=50)
+        self.task: asyncio.Task | None = None
+
+
 class TicketPrinter:
-    """Adapter: prints kiosk and guide-desk tickets on the printer of `[printer] url`."""
+    """Adapter: prints kiosk and guide-desk tickets after the commit, each on its kiosk's printer:
+    `[[kiosk]] printer` for a kiosk whose token has that label, `[printer] url` for the others."""
 
     def __init__(self, daemon):
         cfg = daemon.config
         section = cfg.sections["printer"]
         self.runtime = daemon.runtime
-        self.width = max(16, int(section.get("width_chars", 32)))
-        self.link = PrinterLink(section["url"]) if section.get("url") else None
+        self.default = _Line(section["url"], int(section.get("width_chars", 32))) if section.get("url") else None
+        self.kiosks: dict[str, _Line | None] = {
+            label: (_Line(k["printer"], k["width_chars"]) if k["printer"] else None)
+            for label, k in (cfg.sections.get("kiosks") or {}).items()}
+        self.qr_off = {label for label, k in (cfg.sections.get("kiosks") or {}).items() if not k["qr"]}
         self.base = cfg.public_url or f"http://{cfg.http_host}:{cfg.http_port}"
+        self.hall = cfg.hall
         self.hall_name = cfg.hall.name
         self.slot_minutes = int(cfg.sections["appointments"].get("slot_minutes", 30))
         self.jobs = Counter("queued_print_jobs", "Printed tickets by result (ok, failed, dropped)", ["result"],
                             registry=daemon.metrics.registry)
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=50)
-        self._task: asyncio.Task | None = None
-        if self.link is not None:
+        self.sources: dict[str, str] = {}  # ticket id → the label of the kiosk that is issuing it
+        if self.lines():
             self.runtime.subscribe(self.on_events)
+
+    def lines(self) -> list[_Line]:
+        out = [line for line in (self.default, *self.kiosks.values()) if line is not None]
+        return list({id(line): line for line in out}.values())
+
+    def line_for(self, label: str | None) -> _Line | None:
+        """The printer of the kiosk whose token has `label` (None: it has none)."""
+        if label is not None and label in self.kiosks:
+            return self.kiosks[label]
+        return self.default
+
+    def note_source(self, ticket_id: str, label: str) -> None:
+        """The kiosk page says which kiosk issues `ticket_id`, before it issues it (a dict entry:
+        nothing on the issue path waits for a printer)."""
+        if len(self.sources) > 1000:  # issues that never committed leave theirs behind
+            self.sources.clear()
+        self.sources[ticket_id] = label
+
+    def forget_source(self, ticket_id: str) -> None:
+        self.sources.pop(ticket_id, None)
 
     def on_events(self, events: Sequence[e.Event]) -> None:
         for ev in events:
             if type(ev) is e.TicketIssued and ev.channel in PRINTED_CHANNELS:
+                label = self.sources.pop(ev.ticket, None)
+                line = self.line_for(label)
+                if line is None:
+                    continue
                 try:
-                    slip = self.slip(ev)
+                    slip = self.slip(ev, line.width, qr=label not in self.qr_off)
                 except Exception:
                     log.exception("cannot render the ticket %s", ev.number)
                     self.jobs.labels("failed").inc()
                     continue
                 try:
-                    self.queue.put_nowait(slip)
+                    line.queue.put_nowait(slip)
                 except asyncio.QueueFull:  # the printer is far behind: a late slip helps nobody
-                    log.warning("printer queue full, ticket %s not printed", ev.number)
+                    log.warning("printer queue full (%s), ticket %s not printed", line.link.url, ev.number)
                     self.jobs.labels("dropped").inc()
 
-    def slip(self, ev: e.TicketIssued) -> bytes:
+    def slip(self, ev: e.TicketIssued, width: int = 32, qr: bool = True) -> bytes:
         rt = self.runtime
         eng = rt.engine
         t = eng.tickets.get(ev.ticket)
@@ -201,31 +269,33 @@ class TicketPrinter:
             hall_name=self.hall_name, business_name=eng.hall.business_index[ev.business].name, number=ev.number,
             ahead=None if est is None or est.position is None else est.position - 1,
             eta_seconds=None if est is None else est.eta_seconds,
-            issued_at=rt.calendar.iso(ev.at)[:16].replace("T", " "), url=ticket_url(self.base, ev.ticket, ev.rating_key),
-            width_chars=self.width, slot=slot, green=ev.priority == "green",
+            issued_at=rt.calendar.iso(ev.at)[:16].replace("T", " "),
+            url=ticket_url(self.base, ev.ticket, ev.rating_key) if qr else "",
+            width_chars=width, slot=slot, green=ev.priority == "green",
+            windows=serving_windows(self.hall, eng, ev.business),
         )
 
     async def start(self) -> None:
-        if self.link is not None:
-            self._task = asyncio.create_task(self._worker(), name="ticket-printer")
+        for line in self.lines():
+            line.task = asyncio.create_task(self._worker(line), name=f"ticket-printer {line.link.url}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        for line in self.lines():
+            if line.task is not None:
+                line.task.cancel()
+                try:
+                    await line.task
+                except asyncio.CancelledError:
+                    pass
+                line.task = None
 
-    async def _worker(self) -> None:
-        assert self.link is not None
+    async def _worker(self, line: _Line) -> None:
         while True:
-            data = await self.queue.get()
+            data = await line.queue.get()
             try:
-                await self.link.send(data)
+                await line.link.send(data)
             except Exception as exc:
-                log.warning("printing on %s failed: %s", self.link.url, exc or type(exc).__name__)
+                log.warning("printing on %s failed: %s", line.link.url, exc or type(exc).__name__)
                 self.jobs.labels("failed").inc()
             else:
                 self.jobs.labels("ok").inc()

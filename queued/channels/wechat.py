@@ -4,6 +4,9 @@
 - The server access token (`cgi-bin/token`), cached and refreshed before it expires, and at once
   when WeChat says it expired or is invalid (40001, 42001, 40014), with one retry.
 - Subscribe messages (`cgi-bin/message/subscribe/send`, or `…/bizsend` for official-account pages).
+- The JS-SDK's `jsapi_ticket` (`cgi-bin/ticket/getticket?type=jsapi`), cached like the token and
+  refreshed before it expires, one fetch at a time; `js_signature` signs a page's `wx.config`
+  (sha1 of "jsapi_ticket=…&noncestr=…&timestamp=…&url=…", the page's URL without its fragment).
 
 Every call has a timeout; nothing here retries on its own except the one token refresh, so the
 caller (the notice sender) decides how often to try again.
@@ -12,6 +15,7 @@ caller (the notice sender) decides how often to try again.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -56,6 +60,8 @@ class WeChatSettings:
         self.authorize_base: str = section.get("authorize_base", "https://open.weixin.qq.com").rstrip("/")
         self.template_ahead: str = section.get("template_ahead", "")
         self.template_called: str = section.get("template_called", "")
+        # The JS-SDK the /m page loads for wx.config and the wx-open-subscribe button (a local fake in tests).
+        self.jssdk_url: str = section.get("jssdk_url", "https://res.wx.qq.com/open/js/jweixin-1.6.0.js")
         self.notify_ahead: int = int(section.get("notify_ahead", 3))
         self.subscribe_path: str = f"/cgi-bin/message/subscribe/{section.get('subscribe_api', 'send')}"
         # The demo sign-in (演示模式, no WeChat): only where the file says so (config.md 1.1).
@@ -66,6 +72,14 @@ class WeChatSettings:
         return bool(self.appid)
 
 
+def js_signature(jsapi_ticket: str, noncestr: str, timestamp: int | str, url: str) -> str:
+    """The JS-SDK's wx.config signature (WeChat's 附录1): sha1 over the four fields in this order,
+    the URL without its #fragment."""
+    url = url.split("#", 1)[0]
+    text = f"jsapi_ticket={jsapi_ticket}&noncestr={noncestr}&timestamp={timestamp}&url={url}"
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
 class WeChatClient:
     def __init__(self, settings: WeChatSettings, timeout_s: float = 5.0):
         self.settings = settings
@@ -74,6 +88,10 @@ class WeChatClient:
         self._token_expires = 0.0  # time.monotonic() after which we fetch a new one
         self._token_lock = asyncio.Lock()
         self.tokens_fetched = 0
+        self._ticket: str | None = None
+        self._ticket_expires = 0.0
+        self._ticket_lock = asyncio.Lock()
+        self.tickets_fetched = 0
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -116,6 +134,37 @@ class WeChatClient:
     def forget_token(self, token: str) -> None:
         if self._token == token:
             self._token = None
+
+    # ---- the JS-SDK ticket and signature ------------------------------------------------------------
+
+    async def jsapi_ticket(self) -> str:
+        """The cached jsapi_ticket (2 h at WeChat, refreshed TOKEN_MARGIN_S early). Concurrent callers
+        wait for the one fetch; a refused access token (40001, 42001, 40014) is fetched anew once."""
+        async with self._ticket_lock:
+            if self._ticket and time.monotonic() < self._ticket_expires:
+                return self._ticket
+            for attempt in (1, 2):
+                token = await self.access_token()
+                try:
+                    data = await self._get("/cgi-bin/ticket/getticket", {"access_token": token, "type": "jsapi"})
+                    break
+                except WeChatError as exc:
+                    if exc.errcode in TOKEN_ERRORS and attempt == 1:
+                        log.info("WeChat access token refused for getticket (%s); fetching a new one", exc.errcode)
+                        self.forget_token(token)
+                        continue
+                    raise
+            ticket = data.get("ticket")
+            if not isinstance(ticket, str) or not ticket:
+                raise WeChatError(None, f"no ticket in the answer: {data!r}")
+            expires_in = float(data.get("expires_in") or 7200)
+            self._ticket = ticket
+            self._ticket_expires = time.monotonic() + max(expires_in - TOKEN_MARGIN_S, expires_in / 2)
+            self.tickets_fetched += 1
+            return ticket
+
+    def forget_jsapi_ticket(self) -> None:
+        self._ticket = None
 
     # ---- subscribe messages --------------------------------------------------------------------------
 

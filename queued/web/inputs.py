@@ -12,6 +12,7 @@ from queued.core.text import text_problem
 from queued.web.errors import ApiError
 
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "an object"}
+_TYPE_NAMES_ZH = {str: "文本", int: "整数", bool: "true 或 false", list: "列表", dict: "对象"}
 
 
 def _json_media_type(request: Request) -> bool | None:
@@ -112,7 +113,7 @@ def field(data: dict[str, Any], name: str, typ: type, default: Any = ..., choice
     value = data[name]
     wrong = not isinstance(value, typ) or (typ is int and isinstance(value, bool))
     if wrong:
-        raise ApiError("invalid_request", f"字段 {name} 应为 {_TYPE_NAMES.get(typ, typ.__name__)}"
+        raise ApiError("invalid_request", f"字段 {name} 应为{_TYPE_NAMES_ZH.get(typ, typ.__name__)}"
                                           f"（field {name!r} must be {_TYPE_NAMES.get(typ, typ.__name__)}）")
     if max_len is not None and isinstance(value, str) and len(value) > max_len:
         raise ApiError("invalid_request", f"字段 {name} 过长，最多 {max_len} 个字符（field {name!r} longer than {max_len}）")

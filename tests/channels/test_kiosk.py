@@ -72,8 +72,11 @@ async def test_taking_a_number_shows_the_confirmation(h):
     tid = r.headers["location"].rsplit("/", 1)[1]
     assert h.daemon.runtime.engine.tickets[tid].channel == "kiosk"
     assert re.search(r'data-testid="ticket-number">A002<', html)
-    assert re.search(r'data-testid="ticket-ahead">前面还有 <b>1</b> 人', html)
-    assert re.search(r'data-testid="ticket-eta">预计等候约 <b>\d+</b> 分钟', html)
+    assert 'data-testid="ticket-wait">前面还有 1 人<' in html
+    assert re.search(r'data-testid="ticket-wait">预计等候约 \d+ 分钟<', html)
+    # A is served at windows 1 and 2 (none open yet: both named); no printer here: no slip to take.
+    assert 'data-testid="ticket-windows">办理窗口 <b>1号、2号窗口</b>' in html
+    assert "请取走号票" not in html and "请记住您的号码" in html
     assert "取号时间 2026-11-16 10:00" in html
     # The QR code leads to the ticket's page and carries its holder's rating key (after "#k=").
     key = h.daemon.runtime.engine.tickets[tid].rating_key
@@ -120,7 +123,8 @@ async def test_guide_desk_issues_green_channel_tickets(h):
     t = h.daemon.runtime.engine.tickets[tid]
     assert (t.channel, t.priority) == ("desk", "green")
     page = await h.api.get(r.headers["location"])
-    assert "（绿色通道）" in page.text and re.search(r'前面还有 <b>0</b> 人', page.text)
+    # Nobody ahead and no window open: "您是下一位", never "前面还有 0 人" beside minutes of waiting.
+    assert "（绿色通道）" in page.text and "您是下一位" in page.text and "前面还有 0 人" not in page.text
     assert 'content="15;url=/kiosk?mode=desk"' in page.text
 
 
@@ -138,3 +142,76 @@ async def test_appointment_check_in_at_the_kiosk(h):
     assert re.search(r'data-testid="ticket-number">B001<', page.text)
     r = await h.api.post("/kiosk/check-in", data={"code": code})
     assert r.status_code == 409 and "已签到" in r.text
+
+
+def test_the_wait_never_contradicts_itself():
+    from queued.channels.printing import wait_lines
+
+    assert wait_lines(0, 300) == ["您是下一位", "窗口正在办理，约 5 分钟后叫到您"]
+    assert wait_lines(0, 20) == ["您是下一位，马上叫号"]
+    assert wait_lines(0, None) == ["您是下一位，马上叫号"]
+    assert wait_lines(3, 301) == ["前面还有 3 人", "预计等候约 6 分钟"]
+    assert wait_lines(2, 5) == ["前面还有 2 人", "预计等候约 1 分钟"]  # never "约 0 分钟"
+    assert wait_lines(None, 600) == ["预计等候约 10 分钟"]
+
+
+async def test_open_windows_are_the_ones_named(h):
+    await signed_in(h)
+    r = await h.api.post("/api/v1/windows/1/sign-in", json={"clerk": "1001"}, headers=h.tokens["clerk1"])
+    assert r.status_code == 200, r.text
+    r = await h.api.post("/kiosk/take", data={"business": "B"})
+    page = (await h.api.get(r.headers["location"])).text
+    assert '办理窗口 <b>1号窗口</b>' in page  # B is served at 1 and 2; only 1 is open
+
+
+async def test_each_kiosk_prints_on_its_own_printer(make_hall, tmp_path):
+    from queued.auth import create_token
+
+    east, default = tmp_path / "east.bin", tmp_path / "default.bin"
+    h = await make_hall(adapters=["queued.channels.printing:TicketPrinter", "queued.channels.kiosk:Kiosk"], extra=(
+        f'\n[printer]\nurl = "file://{default}"\n'
+        f'\n[[kiosk]]\nlabel = "east"\nprinter = "file://{east}"\nwidth_chars = 48\n'
+        '\n[[kiosk]]\nlabel = "west"\nqr = false\n'))
+    db = h.daemon.config.database
+
+    async def take(label):
+        h.api.cookies.clear()
+        tok = create_token(db, "kiosk", label=label)
+        assert (await h.api.get("/kiosk", params={"token": tok})).status_code == 303
+        r = await h.api.post("/kiosk/take", data={"business": "A"})
+        tid = r.headers["location"].rsplit("/", 1)[1]
+        return h.daemon.runtime.engine.tickets[tid].number, (await h.api.get(r.headers["location"])).text
+
+    east_no, east_page = await take("east")
+    west_no, west_page = await take("west")
+    other_no, other_page = await take("lobby")  # not in [[kiosk]]: the [printer]
+    import asyncio
+    for _ in range(200):
+        if east.exists() and default.exists() and default.read_bytes().endswith(b"\x1dV\x00"):
+            break
+        await asyncio.sleep(0.01)
+    assert east_no.encode() in east.read_bytes() and west_no.encode() not in east.read_bytes()
+    assert other_no.encode() in default.read_bytes() and east_no.encode() not in default.read_bytes()
+    assert west_no.encode() not in default.read_bytes()  # west has no printer
+    assert "请取走号票" in east_page and "请取走号票" in other_page
+    assert "请取走号票" not in west_page and "请记住您的号码" in west_page
+    assert 'data-testid="ticket-qr"' in east_page and 'data-testid="ticket-qr"' not in west_page
+
+
+def test_public_url_is_required_with_qr_codes_or_wechat():
+    from queued.config import parse_config
+    from queued.errors import ConfigError
+    from tests.support import hall_toml
+
+    for extra, named in (('\n[printer]\nurl = "tcp://10.0.0.9:9100"\n', r"\[printer\] url"),
+                         ('\n[[kiosk]]\nlabel = "k1"\n', r"\[\[kiosk\]\] k1"),
+                         ('\n[wechat]\nappid = "wx1"\nsecret = "s"\n', r"\[wechat\] appid")):
+        with pytest.raises(ConfigError, match=rf"daemon.public_url \(line \d+\): is required with {named}"):
+            parse_config(hall_toml("x.sqlite3", extra=extra, public_url=""))
+    # No QR codes at that kiosk: no public_url needed; with one, the same file starts.
+    parse_config(hall_toml("x.sqlite3", extra='\n[[kiosk]]\nlabel = "k1"\nqr = false\n', public_url=""))
+    parse_config(hall_toml("x.sqlite3", extra='\n[[kiosk]]\nlabel = "k1"\n', public_url="https://q.example.cn"))
+    with pytest.raises(ConfigError, match=r"kiosk\[1\].label .*used twice"):
+        parse_config(hall_toml("x.sqlite3", extra='\n[[kiosk]]\nlabel = "k1"\n\n[[kiosk]]\nlabel = "k1"\n'))
+    with pytest.raises(ConfigError, match="public_url .*expected http"):
+        parse_config(hall_toml("x.sqlite3", public_url="hall.example.cn"))

@@ -21,12 +21,13 @@ CLOSED_D = '\n[[business]]\ncode = "D"\nname = "税务办理"\nhours = ["13:30-1
 @pytest.fixture
 async def served(make_hall, tmp_path):
     slips = tmp_path / "slips.bin"
-    hall = await make_hall(adapters=ADAPTERS, extra=CLOSED_D + f'\n[printer]\nurl = "file://{slips}"\n')
+    port = free_port()
+    hall = await make_hall(adapters=ADAPTERS, extra=CLOSED_D + f'\n[printer]\nurl = "file://{slips}"\n',
+                           public_url=f"http://127.0.0.1:{port}")
     for _ in range(2):
         await hall.api.post("/api/v1/tickets", json={"business": "B"}, headers=hall.tokens["kiosk"])
     for _ in range(5):  # C's daily cap is 5: full
         await hall.api.post("/api/v1/tickets", json={"business": "C"}, headers=hall.tokens["admin"])
-    port = free_port()
     server = uvicorn.Server(uvicorn.Config(hall.daemon.app, host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="off", access_log=False))
     task = asyncio.create_task(server.serve())
@@ -63,8 +64,10 @@ async def test_take_a_ticket_by_tapping(served, artifacts, monkeypatch):
             await page.get_by_test_id("business-B").click()
             await expect(page.get_by_test_id("ticket-number")).to_have_text("B003")
             await expect(page.get_by_test_id("ticket-business")).to_have_text("不动产登记")
-            await expect(page.get_by_test_id("ticket-ahead")).to_have_text("前面还有 2 人")
-            await expect(page.get_by_test_id("ticket-eta")).to_contain_text("预计等候约")
+            await expect(page.get_by_test_id("ticket-wait").first).to_have_text("前面还有 2 人")
+            await expect(page.get_by_test_id("ticket-wait").nth(1)).to_contain_text("预计等候约")
+            await expect(page.get_by_test_id("ticket-windows")).to_have_text("办理窗口 1号、2号窗口")
+            await expect(page.get_by_test_id("ticket-next")).to_contain_text("请取走号票")  # a printer is set
             await expect(page.get_by_test_id("ticket-time")).to_have_text("取号时间 2026-11-16 10:00")
             qr = page.get_by_test_id("ticket-qr")
             await expect(qr.locator("svg")).to_be_visible()

@@ -59,7 +59,8 @@ def test_errors_name_the_key_and_line(text, expected):
 def test_wechat_secret_file_is_read_by_the_config(tmp_path):
     secret = tmp_path / "wechat.secret"
     secret.write_text("s3cr3t\n")
-    cfg = parse_config(GOOD + f'\n[wechat]\nappid = "wx1"\nsecret_file = "{secret}"\n')
+    cfg = parse_config(GOOD + f'\n[wechat]\nappid = "wx1"\nsecret_file = "{secret}"\n'
+                       '\n[daemon]\npublic_url = "https://hall.example.gov.cn"\n')
     assert cfg.sections["wechat"]["secret"] == "s3cr3t"
     with pytest.raises(ConfigError, match=r"wechat.secret_file \(line 19\): cannot read"):
         parse_config(GOOD + f'\n[wechat]\nappid = "wx1"\nsecret_file = "{tmp_path / "nope"}"\n')

@@ -170,8 +170,7 @@ async def test_public_url_is_the_origin_behind_a_proxy(make_daemon, tmp_path):
     from queued.config import parse_config
     from queued.daemon import Daemon
 
-    text = hall_toml(str(tmp_path / "p.sqlite3")).replace(
-        "[daemon]\n", '[daemon]\npublic_url = "https://hall.example.gov.cn"\n', 1)
+    text = hall_toml(str(tmp_path / "p.sqlite3"), public_url="https://hall.example.gov.cn")
     d = Daemon(parse_config(text, source="test"), adapters=["queued.clerk.clerk:ClerkConsole"])
     await d.start()
     try:

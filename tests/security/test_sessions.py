@@ -48,10 +48,7 @@ class Hall:
         self.clients: list[httpx.AsyncClient] = []
 
     def config_text(self) -> str:
-        text = hall_toml(self.db, extra=wechat_toml(self.fake))
-        if self.public_url:
-            text = text.replace("[daemon]\n", f'[daemon]\npublic_url = "{self.public_url}"\n', 1)
-        return text
+        return hall_toml(self.db, extra=wechat_toml(self.fake), public_url=self.public_url or None)
 
     async def start(self) -> Hall:
         from queued.config import parse_config

@@ -5,15 +5,25 @@ on a free port) speaking the endpoints and JSON the mobile channel uses, with th
 - GET  /sns/oauth2/access_token         code → openid (40029 invalid code, 40163 code been used, …)
 - GET  /cgi-bin/token                   the server access token, {"access_token", "expires_in": 7200}
 - POST /cgi-bin/message/subscribe/send  subscribe messages (40001/42001 token, 43101 refused, 47003 …)
+- GET  /cgi-bin/ticket/getticket        the JS-SDK's jsapi_ticket (41001 missing, 40001/42001 token, 40097 type)
+- GET  /open/js/jweixin-1.6.0.js        a stand-in for WeChat's JS-SDK inside WeChat: wx.config posts its
+                                        arguments to POST /jssdk/config, which checks the signature as WeChat
+                                        does (sha1 of jsapi_ticket, noncestr, timestamp, url; "config:invalid
+                                        signature" otherwise); <wx-open-subscribe> renders its template and a
+                                        tap is the user's consent (POST /jssdk/subscribe, one message per
+                                        accepted template, as WeChat's one-time subscriptions)
 
 Knobs for tests: `delay` (slow mode: every API answer waits this long), `fail_sends` (answer the next
 N sends with errcode -1 "system error"), `refused` (openids that did not accept), `expire_tokens()`
-and `revoke_tokens()`. Everything received is recorded in `calls`; delivered messages in `messages`.
+and `revoke_tokens()`; `require_consent` (a send without the user's consent answers 43101, as WeChat
+does), `reject_subscribe` (the user taps 取消 in the consent sheet). Everything received is recorded
+in `calls`; delivered messages in `messages`; `js_configs` holds each wx.config check and its result.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import secrets
@@ -24,7 +34,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from tests.support import free_port
@@ -60,6 +70,12 @@ class FakeWeChat:
         self.calls: list[dict] = []  # every API call: {"path", "params", "body", "errcode"}
         self.messages: list[dict] = []  # delivered subscribe messages (the JSON body)
         self.in_flight = 0
+        self.js_tickets: dict[str, float] = {}  # jsapi_ticket → time.monotonic() it expires
+        self.js_configs: list[dict] = []  # each wx.config checked: its arguments, "url" and "result"
+        self.browser_user: str | None = None  # who uses the WeChat app the pages open in (the last OAuth)
+        self.consents: dict[tuple[str, str], int] = {}  # (openid, template) → messages the user allowed
+        self.require_consent = False
+        self.reject_subscribe = False
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -85,6 +101,22 @@ class FakeWeChat:
         """Someone else fetched a newer token (it invalidates ours): the next use answers 40001."""
         self.tokens.clear()
 
+    def expire_js_tickets(self) -> None:
+        for t in self.js_tickets:
+            self.js_tickets[t] = 0.0
+
+    def ticket_requests(self) -> int:
+        return sum(1 for c in self.calls if c["path"] == "/cgi-bin/ticket/getticket")
+
+    def signature_ok(self, noncestr: str, timestamp, url: str, signature: str) -> str:
+        """WeChat's check of wx.config: "config:ok" or its error message."""
+        live = [t for t, exp in self.js_tickets.items() if exp > time.monotonic()]
+        for t in live:
+            text = f"jsapi_ticket={t}&noncestr={noncestr}&timestamp={timestamp}&url={url.split('#')[0]}"
+            if hashlib.sha1(text.encode()).hexdigest() == signature:
+                return "config:ok"
+        return "config:invalid signature"
+
     def token_requests(self) -> int:
         return sum(1 for c in self.calls if c["path"] == "/cgi-bin/token")
 
@@ -101,6 +133,10 @@ class FakeWeChat:
             Route("/cgi-bin/message/subscribe/send", self.subscribe_send, methods=["POST"]),
             # official accounts' web pages: the same JSON at bizsend
             Route("/cgi-bin/message/subscribe/bizsend", self.subscribe_send, methods=["POST"]),
+            Route("/cgi-bin/ticket/getticket", self.getticket, methods=["GET"]),
+            Route("/open/js/jweixin-1.6.0.js", self.jssdk, methods=["GET"]),
+            Route("/jssdk/config", self.jssdk_config, methods=["POST", "OPTIONS"]),
+            Route("/jssdk/subscribe", self.jssdk_subscribe, methods=["POST", "OPTIONS"]),
         ])
         self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
                                                      lifespan="off", access_log=False, timeout_graceful_shutdown=1))
@@ -147,6 +183,7 @@ class FakeWeChat:
         if not target.startswith(("http://", "https://")):
             return PlainTextResponse("redirect_uri 参数错误", status_code=400)
         code = self.issue_code(self.next_openid or self.add_user())
+        self.browser_user = self.codes[code]
         parts = urlsplit(target)
         query = (parts.query + "&" if parts.query else "") + urlencode({"code": code, "state": q.get("state", "")})
         return RedirectResponse(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")), status_code=302)
@@ -219,6 +256,108 @@ class FakeWeChat:
                 return await self._answer(call, _err(47003, f"argument invalid! data.{key}.value invalid"))
         if body["touser"] in self.refused:
             return await self._answer(call, _err(43101, "user refuse to accept the msg"))
+        consent = (body["touser"], body["template_id"])
+        if self.require_consent and self.consents.get(consent, 0) <= 0:
+            return await self._answer(call, _err(43101, "user refuse to accept the msg"))
+        if self.require_consent:
+            self.consents[consent] -= 1  # one-time subscription: one message per consent
         response = await self._answer(call, JSONResponse({"errcode": 0, "errmsg": "ok", "msgid": secrets.randbits(60)}))
         self.messages.append(body)  # delivered once answered (in slow mode, after the delay)
         return response
+
+    # ---- the JS-SDK ------------------------------------------------------------------------------
+
+    async def getticket(self, request: Request):
+        q = request.query_params
+        call = self._record(request)
+        token = q.get("access_token")
+        if not token:
+            return await self._answer(call, _err(41001, "access_token missing"))
+        if token not in self.tokens:
+            return await self._answer(call, _err(40001, "invalid credential, access_token is invalid or not latest"))
+        if self.tokens[token] < time.monotonic():
+            return await self._answer(call, _err(42001, "access_token expired"))
+        if q.get("type") != "jsapi":
+            return await self._answer(call, _err(40097, "invalid args"))
+        ticket = secrets.token_urlsafe(64)
+        self.js_tickets[ticket] = time.monotonic() + 7200
+        return await self._answer(call, JSONResponse({"errcode": 0, "errmsg": "ok", "ticket": ticket,
+                                                      "expires_in": 7200}))
+
+    @staticmethod
+    def _cors(response: Response) -> Response:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        return response
+
+    async def jssdk(self, request: Request):
+        return Response(JWEIXIN.replace("__ORIGIN__", self.url), media_type="application/javascript")
+
+    async def jssdk_config(self, request: Request):
+        if request.method == "OPTIONS":
+            return self._cors(Response(status_code=204))
+        body = json.loads(await request.body() or b"{}")
+        if body.get("appId") != self.appid:
+            result = "config:invalid appId"
+        else:
+            result = self.signature_ok(str(body.get("nonceStr", "")), body.get("timestamp", ""),
+                                       str(body.get("url", "")), str(body.get("signature", "")))
+        self.js_configs.append({**body, "result": result})
+        return self._cors(JSONResponse({"errMsg": result}))
+
+    async def jssdk_subscribe(self, request: Request):
+        if request.method == "OPTIONS":
+            return self._cors(Response(status_code=204))
+        body = json.loads(await request.body() or b"{}")
+        templates = [t for t in str(body.get("template", "")).split(",") if t]
+        status = "reject" if self.reject_subscribe else "accept"
+        if status == "accept" and self.browser_user:
+            for t in templates:
+                self.consents[(self.browser_user, t)] = self.consents.get((self.browser_user, t), 0) + 1
+        details = {t: json.dumps({"status": status}) for t in templates}
+        return self._cors(JSONResponse({"errMsg": "subscribe:ok", "subscribeDetails": json.dumps(details)}))
+
+
+# The fake JS-SDK: wx.config → POST /jssdk/config (the signature check); ready/error callbacks; the
+# <wx-open-subscribe> open tag renders its text/wxtag-template in a shadow root once config is ok,
+# and a tap asks the fake for consent, then fires "success" with subscribeDetails as WeChat does.
+JWEIXIN = r"""
+(function () {
+  var ORIGIN = "__ORIGIN__", readyFns = [], errorFns = [], state = null, tags = [];
+  function settle(s, res) {
+    state = s;
+    (s === "ok" ? readyFns : errorFns).forEach(function (f) { f(res); });
+    if (s === "ok") tags.forEach(function (t) { t._render(); });
+  }
+  window.wx = {
+    config: function (c) {
+      fetch(ORIGIN + "/jssdk/config", {method: "POST", headers: {"Content-Type": "application/json"},
+        body: JSON.stringify({appId: c.appId, timestamp: c.timestamp, nonceStr: c.nonceStr, signature: c.signature,
+                              openTagList: c.openTagList || [], url: location.href.split("#")[0]})})
+        .then(function (r) { return r.json(); })
+        .then(function (res) { settle(res.errMsg === "config:ok" ? "ok" : "error", res); },
+              function () { settle("error", {errMsg: "config:fail"}); });
+    },
+    ready: function (f) { if (state === "ok") f(); else readyFns.push(f); },
+    error: function (f) { if (state === "error") f({errMsg: "config:invalid signature"}); else errorFns.push(f); }
+  };
+  class OpenSubscribe extends HTMLElement {
+    connectedCallback() { tags.push(this); if (state === "ok") this._render(); }
+    _render() {
+      if (this.shadowRoot) return;
+      var tpl = this.querySelector('script[type="text/wxtag-template"]');
+      var root = this.attachShadow({mode: "open"});
+      root.innerHTML = tpl ? tpl.textContent : "";
+      var self = this;
+      root.addEventListener("click", function () {
+        fetch(ORIGIN + "/jssdk/subscribe", {method: "POST", headers: {"Content-Type": "application/json"},
+          body: JSON.stringify({template: self.getAttribute("template")})})
+          .then(function (r) { return r.json(); })
+          .then(function (res) { self.dispatchEvent(new CustomEvent("success", {detail: res})); },
+                function () { self.dispatchEvent(new CustomEvent("error", {detail: {errCode: -1, errMsg: "fail"}})); });
+      });
+    }
+  }
+  customElements.define("wx-open-subscribe", OpenSubscribe);
+})();
+"""

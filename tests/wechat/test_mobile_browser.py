@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.pages import check_page, english_words
 from tests.support import launch_chromium, serve_hall, token
 
 pytestmark = pytest.mark.browser
@@ -127,14 +128,16 @@ def test_demo_sign_in_take_cancel_and_book(hall, browser, artifacts):
     expect(phone.get_by_test_id("take-C")).to_contain_text("等候 0 人")
 
     phone.get_by_test_id("take-B").click()
-    expect(phone.get_by_test_id("take-msg")).to_have_text("取号成功：B001，前面还有 0 人")
+    expect(phone.get_by_test_id("take-msg")).to_have_text("取号成功：B001，您是下一位")
     card = phone.get_by_test_id("ticket")
     expect(card.get_by_test_id("ticket-number")).to_have_text("B001")
     expect(card.get_by_test_id("ticket-status")).to_have_text("等候中")
     phone.get_by_test_id("take-B").click()
     expect(phone.get_by_test_id("take-msg")).to_contain_text("B001")  # 已有…的号 B001 在等候
     expect(phone.get_by_test_id("take-msg")).to_have_class("msg err")
-    phone.screenshot(path=str(artifacts / "mobile-home.png"), full_page=True)
+    refusal = phone.get_by_test_id("take-msg").inner_text()
+    assert not english_words(refusal), refusal  # not "（Already holding B001.）"
+    check_page(phone, artifacts, "mobile-home", citizen=True, allowed_words=("B001",), full_page=True)
 
     card.get_by_test_id("cancel").click()
     expect(card.get_by_test_id("ticket-status")).to_have_text("已取消")
