@@ -49,7 +49,7 @@ class Hall:
         from queued.config import parse_config
         from queued.daemon import Daemon
 
-        text = config_text(self.db).replace("[daemon]\n", f'[daemon]\npublic_url = "{PUBLIC}"\n', 1) + self.extra
+        text = config_text(self.db).replace('public_url = "http://hall"', f'public_url = "{PUBLIC}"', 1) + self.extra
         self.daemon = Daemon(parse_config(text, source="test"), clock=self.clock, adapters=self.adapters)
         await self.daemon.start()
         rc = self.recheck
