@@ -103,7 +103,8 @@ class Appointments:
         except AppointmentError as exc:
             raise _api(exc) from None
         # No await between the check above and the decision inside execute(): no double check-in.
-        _, view = await rt.execute(cmd, lambda evs: rt.ticket_json(cmd.ticket_id))
+        _, view = await rt.execute(cmd, lambda evs: rt.ticket_json(cmd.ticket_id, estimate=False))
+        rt.add_estimate(view)  # after the commit, as the issue reply
         view["appointment_slot"] = f"{hhmm(b.start)}-{hhmm(b.end)}"
         view["rating_key"] = cmd.rating_key  # the check-in reply is the holder's ticket (http-api.md 1.1)
         return view
