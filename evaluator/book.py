@@ -103,6 +103,10 @@ class RatingBook:
         self.by_ticket: dict[str, list[int]] = {}  # ticket → its cases, in binding order
         self.bound: dict[str, list[tuple[int, str]]] = {}  # ticket not finished yet → (case, project_no)
         self.prompts: dict[int, Case] = {}  # open prompts: requested, neither rated nor timed out
+        # (case, ticket, channel) whose duplicate rating is journaled already: a holder looping
+        # duplicates must not grow the journal without bound, so each is journaled once (the
+        # service still counts every attempt in its metric).
+        self.refused: set[tuple[int | None, str | None, str]] = set()
         # ticket → (rating_key, openid): the holder's proof, for today's tickets and the open cases'.
         # A ticket here but without cases was issued and never served (`not_served`).
         self.holders: dict[str, tuple[str | None, str | None]] = {}
@@ -252,6 +256,8 @@ class RatingBook:
         return out
 
     def _refuse(self, cmd: RefuseDuplicate, now: float) -> list[e.Event]:
+        if (cmd.case, cmd.ticket, cmd.channel) in self.refused:
+            return []
         return [ev.RatingRefused(now, cmd.case, cmd.ticket, cmd.channel, cmd.reason)]
 
     # ---- apply -------------------------------------------------------------------------------
@@ -289,7 +295,10 @@ class RatingBook:
                 c.state = "unrated" if x.level is None else "defaulted"
                 c.level = x.level
                 self.prompts.pop(c.case, None)
+        elif kind is ev.RatingRefused:
+            self.refused.add((x.case, x.ticket, x.channel))
         elif kind is e.DayStarted:
+            self.refused = {k for k in self.refused if k[0] in self.cases}
             self.bound.clear()  # tickets not finished by the day's end were closed with it
             first = _ordinal(x.day) - self.window_days
             for c in [c for c in self.cases.values() if _ordinal(c.day) < first]:

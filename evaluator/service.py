@@ -107,8 +107,11 @@ class EvaluatorAdapter:
         return next(x for x in events if isinstance(x, ev.RatingRecorded))
 
     async def _refuse(self, cmd: Rate, case: int | None = None, channel: str | None = None) -> None:
-        await self.runtime.execute(RefuseDuplicate(cmd.case if case is None else case, cmd.ticket,
-                                                   channel or cmd.channel or "qr"))
+        channel = channel or cmd.channel or "qr"
+        events, _ = await self.runtime.execute(RefuseDuplicate(cmd.case if case is None else case, cmd.ticket,
+                                                            channel))
+        if not events:  # journaled once already for this case and channel; still counted
+            self.refusals_total.labels(channel).inc()
 
     async def _older(self, cmd: Rate) -> None:
         """Not in the book: a case past the rating window, or a ticket of an earlier day never served.

@@ -56,6 +56,15 @@ async def test_rate_once_then_duplicate_is_refused_and_counted(api, tokens, daem
     with pytest.raises(AlreadyRated):
         await adapter.rate(Rate(5, case=body["case"], channel="pad", window="1"))
     assert await count(daemon, "SELECT COUNT(*) FROM rating_refusals") == 2
+
+    # A holder looping duplicates: every attempt refused and counted, the journal grows by none.
+    events = await count(daemon, "SELECT COUNT(*) FROM events")
+    for _ in range(20):
+        r = await api.post("/api/v1/ratings", json={"ticket": ticket, "key": ticket.key, "level": 1})
+        assert r.status_code == 409 and r.json()["error"]["code"] == "already_rated"
+    assert await count(daemon, "SELECT COUNT(*) FROM events") == events
+    assert await count(daemon, "SELECT COUNT(*) FROM rating_refusals") == 2
+    assert await metric(api, "queued_rating_refusals_total", channel="qr") == 21
     row = await daemon.runtime.journal.fetchone("SELECT level, reasons, comment, channel FROM ratings")
     assert tuple(row) == (2, 0b101, "等太久", "qr")
 
