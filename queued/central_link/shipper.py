@@ -30,6 +30,8 @@ from typing import Any
 import httpx
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from queued.central_link.redact import redact
+
 log = logging.getLogger("queued.central")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per batch is noise; failures are logged here
 
@@ -164,9 +166,10 @@ class CentralShipper:
         return [tuple(r) for r in rows]
 
     def _body(self, rows: list[tuple]) -> bytes:
-        # The journal's JSON is sent as it is stored (no decode and re-encode per event).
+        # The journal's JSON is sent as it is stored (no decode and re-encode per event), but for the
+        # kinds that carry citizens' secrets or personal data (redact.py), blanked first.
         events = ",".join(
-            f'{{"seq":{seq},"day":"{day}","at":{at!r},"kind":{json.dumps(kind)},"data":{data}}}'
+            f'{{"seq":{seq},"day":"{day}","at":{at!r},"kind":{json.dumps(kind)},"data":{redact(kind, data)}}}'
             for seq, day, at, kind, data in rows)
         head = {"hall": self.daemon.config.hall.id, "after": self.cursor, "head": self.head}
         if not self._profile_sent:

@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
+from queued.central_link.redact import redact
 from tests.support import ServeProcess, free_port, hall_toml, token
 
 pytestmark = pytest.mark.slow
@@ -177,7 +178,13 @@ def test_two_halls_ship_through_outages_exactly_once_and_city_reports_add_up(tmp
             assert local, "the hall journaled events"
             shipped = asyncio.run(central_events(central_url, h.id))
             assert [s for s, _, _ in shipped] == [s for s, _, _ in local]  # once each, in order
-            assert shipped == local  # and as they were committed
+            # As they were committed, but for what never leaves the hall (the holder's rating key and
+            # openid, the applicant's name, ID and phone, the 二次评价 link's token).
+            assert shipped == [(s, k, json.loads(redact(k, json.dumps(d)))) for s, k, d in local]
+            issued = [d for _, k, d in local if k == "ticket_issued"]
+            assert issued and all(d["rating_key"] for d in issued)
+            assert all(d["rating_key"] is None and d["openid"] is None
+                       for _, k, d in shipped if k == "ticket_issued")
             assert listed[h.id]["last_seq"] == local[-1][0]
             assert listed[h.id]["name"] == "高新区政务服务中心"
         metrics = httpx.get(central.url + "/metrics").text
