@@ -39,7 +39,7 @@ from starlette.routing import Route
 
 from queued.auth import Principal, token_hash
 from queued.channels.kiosk_voice import KioskVoice
-from queued.channels.printing import serving_windows, ticket_url, wait_lines
+from queued.channels.printing import serving_now, serving_windows, ticket_url, wait_lines
 from queued.core import commands as c
 from queued.core.errors import CoreError
 from queued.runtime import new_rating_key, new_ticket_id
@@ -276,15 +276,16 @@ class Kiosk:
             minutes = int(self.config.sections["appointments"].get("slot_minutes", 30))
             slot = f"{rt.calendar.iso(t.due_at)[11:16]}-{rt.calendar.iso(t.due_at + minutes * 60)[11:16]}"
         ahead = None if view["position"] is None else view["position"] - 1
+        serving = serving_now(self.config.hall, rt.engine, t.business)
         return self.templates.TemplateResponse(request, "kiosk_ticket.html", {
             "hall_name": self.config.hall.name, "t": view, "url": url, "qr": qr_svg(url) if url else "",
-            "wait": wait_lines(ahead, view["eta_seconds"]) if view["status"] == "waiting" else [],
+            "wait": wait_lines(ahead, view["eta_seconds"], serving) if view["status"] == "waiting" else [],
             "windows": serving_windows(self.config.hall, rt.engine, t.business),
             "issued": rt.calendar.iso(t.issued_at)[:16].replace("T", " "), "slot": slot, "printed": printed,
             "home": self._home_url(desk), "return_after": RETURN_AFTER_S * (2 if elder else 1), "elder": elder,
             "voice": self.voice.enabled and elder and fresh,
             "speech": self.voice.ticket_text(view["number"], ahead, view["eta_seconds"],
-                                             serving_windows(self.config.hall, rt.engine, t.business)),
+                                             serving_windows(self.config.hall, rt.engine, t.business), serving),
         })
 
     # ---- spoken guidance (适老化) -------------------------------------------------------------------
@@ -303,7 +304,8 @@ class Kiosk:
             return Response(status_code=404)
         est = rt.engine.estimate(t, rt.clock())
         text = self.voice.ticket_text(t.number, None if est.position is None else est.position - 1, est.eta_seconds,
-                                      serving_windows(self.config.hall, rt.engine, t.business))
+                                      serving_windows(self.config.hall, rt.engine, t.business),
+                                      serving_now(self.config.hall, rt.engine, t.business))
         return await self._wav(text)
 
     async def _wav(self, text: str) -> Response:

@@ -54,9 +54,10 @@ class KioskVoice:
         return self.espeak is not None
 
     @staticmethod
-    def ticket_text(number: str, ahead: int | None, eta_seconds: float | None, windows: str) -> str:
+    def ticket_text(number: str, ahead: int | None, eta_seconds: float | None, windows: str,
+                    serving: bool = True) -> str:
         parts = [f"您的号码是 {spell(number)} 号"]
-        parts += wait_lines(ahead, eta_seconds)
+        parts += wait_lines(ahead, eta_seconds, serving)
         if windows:
             parts.append(f"办理窗口是 {windows}")
         parts.append("请在大厅等候，留意屏幕和语音叫号")

@@ -32,6 +32,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from queued.channels.notify import Notifier
+from queued.channels.printing import serving_now
 from queued.channels.wechat import WeChatClient, WeChatError, WeChatSettings
 from queued.channels.wechat_jssdk import wx_config
 from queued.core import events as e
@@ -226,6 +227,7 @@ class WeChatMobile:
             return self._render(request, "mobile_error.html", 404, message="没有找到这张票，请核对二维码。")
         openid = await self.session_openid(request)
         ticket["rated"] = await self.rated(ticket_id)
+        ticket["serving"] = self._serving(ticket)
         t = self.runtime.engine.tickets.get(ticket_id)
         mine = openid is not None and t is not None and t.openid == openid  # the session proves the holder
         return self._render(request, "mobile_ticket.html", ticket=ticket, openid=openid, mine=mine)
@@ -240,7 +242,12 @@ class WeChatMobile:
             if view is None:
                 raise ApiError("unknown_ticket", f"没有这张票（no ticket {ticket_id[:64]!r}）")
         view["rated"] = await self.rated(ticket_id)
+        view["serving"] = self._serving(view)
         return JSONResponse(view)
+
+    def _serving(self, view: dict) -> bool:
+        """A window of the ticket's business is open: else the page promises no minutes."""
+        return serving_now(self.config.hall, self.runtime.engine, view["business"])
 
     async def rated(self, ticket_id: str) -> bool:
         """Every case of the ticket has its citizen's rating (the rating book; older days: the cases table)."""
@@ -283,4 +290,5 @@ class WeChatMobile:
         for view in tickets:  # the holder's own page: it may keep the key (a link that rates without WeChat)
             view["rating_key"] = eng.tickets[view["id"]].rating_key
             view["rated"] = await self.rated(view["id"]) if view["status"] == "done" else False
+            view["serving"] = self._serving(view)
         return JSONResponse({"tickets": tickets, "demo": self.settings.demo_login})

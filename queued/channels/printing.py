@@ -44,10 +44,15 @@ def ticket_url(base: str, ticket_id: str, rating_key: str | None = None) -> str:
     return f"{url}#k={rating_key}" if rating_key else url
 
 
-def wait_lines(ahead: int | None, eta_seconds: float | None) -> list[str]:
+def wait_lines(ahead: int | None, eta_seconds: float | None, serving: bool = True) -> list[str]:
     """What the ticket says about the wait, one line each, never contradicting itself: nobody ahead
-    with windows still busy reads "您是下一位" and when a window frees, not "前面还有 0 人 … 约 5 分钟"."""
+    with windows still busy reads "您是下一位" and when a window frees, not "前面还有 0 人 … 约 5 分钟";
+    with no window of the business open yet (`serving` false) no minutes are promised at all."""
     minutes = None if eta_seconds is None else max(1, math.ceil(eta_seconds / 60))
+    if not serving:
+        if ahead is not None and ahead > 0:
+            return [f"前面还有 {ahead} 人", "窗口开始办理后依次叫号"]
+        return ["您是下一位", "窗口开始办理后即叫您"]
     if ahead is None:
         return [] if minutes is None else [f"预计等候约 {minutes} 分钟"]
     if ahead <= 0:
@@ -57,6 +62,12 @@ def wait_lines(ahead: int | None, eta_seconds: float | None) -> list[str]:
     if minutes is None:
         return [f"前面还有 {ahead} 人"]
     return [f"前面还有 {ahead} 人", f"预计等候约 {minutes} 分钟"]
+
+
+def serving_now(hall, engine, business: str) -> bool:
+    """Some window that serves `business` is open (idle, calling or serving)."""
+    return any(business in w.businesses and w.id in engine.windows
+               and engine.windows[w.id].state in ("idle", "calling", "serving") for w in hall.windows)
 
 
 def serving_windows(hall, engine, business: str) -> str:
@@ -75,7 +86,7 @@ def serving_windows(hall, engine, business: str) -> str:
 
 def render_ticket(*, hall_name: str, business_name: str, number: str, ahead: int | None, eta_seconds: int | None,
                   issued_at: str, url: str, width_chars: int = 32, slot: str | None = None,
-                  green: bool = False, windows: str = "") -> bytes:
+                  green: bool = False, windows: str = "", serving: bool = True) -> bytes:
     """The slip as ESC/POS bytes."""
     from escpos.printer import Dummy  # imported on first print: it costs 0.3 s at start-up
 
@@ -99,7 +110,7 @@ def render_ticket(*, hall_name: str, business_name: str, number: str, ahead: int
     p.set(normal_textsize=True, align="center")
     if slot:
         line(f"预约时段：{slot}")
-    for text in wait_lines(ahead, eta_seconds):
+    for text in wait_lines(ahead, eta_seconds, serving):
         line(text)
     if windows:
         line(f"办理窗口：{windows}")
@@ -272,7 +283,7 @@ class TicketPrinter:
             issued_at=rt.calendar.iso(ev.at)[:16].replace("T", " "),
             url=ticket_url(self.base, ev.ticket, ev.rating_key) if qr else "",
             width_chars=width, slot=slot, green=ev.priority == "green",
-            windows=serving_windows(self.hall, eng, ev.business),
+            windows=serving_windows(self.hall, eng, ev.business), serving=serving_now(self.hall, eng, ev.business),
         )
 
     async def start(self) -> None:

@@ -73,7 +73,8 @@ async def test_taking_a_number_shows_the_confirmation(h):
     assert h.daemon.runtime.engine.tickets[tid].channel == "kiosk"
     assert re.search(r'data-testid="ticket-number">A002<', html)
     assert 'data-testid="ticket-wait">前面还有 1 人<' in html
-    assert re.search(r'data-testid="ticket-wait">预计等候约 \d+ 分钟<', html)
+    # No window of A is open yet: no minutes are promised (the engine's estimate assumes one).
+    assert 'data-testid="ticket-wait">窗口开始办理后依次叫号<' in html and "分钟" not in html.split("ticket-wait")[-1][:80]
     # A is served at windows 1 and 2 (none open yet: both named); no printer here: no slip to take.
     assert 'data-testid="ticket-windows">办理窗口 <b>1号、2号窗口</b>' in html
     assert "请取走号票" not in html and "请记住您的号码" in html
@@ -153,6 +154,8 @@ def test_the_wait_never_contradicts_itself():
     assert wait_lines(3, 301) == ["前面还有 3 人", "预计等候约 6 分钟"]
     assert wait_lines(2, 5) == ["前面还有 2 人", "预计等候约 1 分钟"]  # never "约 0 分钟"
     assert wait_lines(None, 600) == ["预计等候约 10 分钟"]
+    assert wait_lines(0, 0, serving=False) == ["您是下一位", "窗口开始办理后即叫您"]  # not "马上叫号"
+    assert wait_lines(4, 1200, serving=False) == ["前面还有 4 人", "窗口开始办理后依次叫号"]
 
 
 async def test_open_windows_are_the_ones_named(h):
@@ -162,6 +165,7 @@ async def test_open_windows_are_the_ones_named(h):
     r = await h.api.post("/kiosk/take", data={"business": "B"})
     page = (await h.api.get(r.headers["location"])).text
     assert '办理窗口 <b>1号窗口</b>' in page  # B is served at 1 and 2; only 1 is open
+    assert "您是下一位，马上叫号" in page  # window 1 is idle
 
 
 async def test_each_kiosk_prints_on_its_own_printer(make_hall, tmp_path):
@@ -215,3 +219,35 @@ def test_public_url_is_required_with_qr_codes_or_wechat():
         parse_config(hall_toml("x.sqlite3", extra='\n[[kiosk]]\nlabel = "k1"\n\n[[kiosk]]\nlabel = "k1"\n'))
     with pytest.raises(ConfigError, match="public_url .*expected http"):
         parse_config(hall_toml("x.sqlite3", public_url="hall.example.cn"))
+
+
+async def test_spoken_guidance_is_for_the_kiosk_and_its_fresh_ticket(make_hall):
+    import shutil
+
+    h = await make_hall(extra=CLOSED_D)
+    r = await h.api.get("/kiosk/voice/guide.wav")
+    assert r.status_code == 401  # not signed in: nothing rendered for strangers
+    await signed_in(h)
+    page = (await h.api.get("/kiosk", params={"elder": "1"})).text
+    assert 'class="kiosk elder"' in page and "business-D" not in page  # closed now: not shown in 适老化 mode
+    assert 'data-testid="checkin-form"' not in page and 'name="elder" value="1"' in page
+    r = await h.api.post("/kiosk/take", data={"business": "A", "elder": "1"})
+    assert r.headers["location"].endswith("?elder=1")
+    tid = r.headers["location"].split("/")[-1].split("?")[0]
+    page = (await h.api.get(r.headers["location"])).text
+    assert "您的号码是 A 零 零 一 号。您是下一位。窗口开始办理后即叫您。办理窗口是 1号、2号窗口。" in page
+    assert 'id="say-again"' in page
+    if shutil.which("espeak-ng"):
+        assert f'src="/kiosk/voice/t/{tid}.wav"' in page
+        wav = await h.api.get(f"/kiosk/voice/t/{tid}.wav")
+        assert wav.status_code == 200 and wav.content[:4] == b"RIFF" and len(wav.content) > 20000
+        h.clock.advance(180)  # the confirmation's speech only while it is the confirmation
+        assert (await h.api.get(f"/kiosk/voice/t/{tid}.wav")).status_code == 404
+
+
+async def test_without_a_server_voice_the_page_keeps_the_text(make_hall):
+    h = await make_hall(extra=CLOSED_D + '\n[voice]\nengine = "off"\n')
+    await signed_in(h)
+    page = (await h.api.get("/kiosk", params={"elder": "1"})).text
+    assert 'data-text="您好，请点击屏幕上您要办理的业务' in page and "/kiosk/voice/guide.wav" not in page
+    assert (await h.api.get("/kiosk/voice/guide.wav")).status_code == 404

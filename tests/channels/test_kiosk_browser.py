@@ -65,7 +65,7 @@ async def test_take_a_ticket_by_tapping(served, artifacts, monkeypatch):
             await expect(page.get_by_test_id("ticket-number")).to_have_text("B003")
             await expect(page.get_by_test_id("ticket-business")).to_have_text("不动产登记")
             await expect(page.get_by_test_id("ticket-wait").first).to_have_text("前面还有 2 人")
-            await expect(page.get_by_test_id("ticket-wait").nth(1)).to_contain_text("预计等候约")
+            await expect(page.get_by_test_id("ticket-wait").nth(1)).to_have_text("窗口开始办理后依次叫号")  # none open
             await expect(page.get_by_test_id("ticket-windows")).to_have_text("办理窗口 1号、2号窗口")
             await expect(page.get_by_test_id("ticket-next")).to_contain_text("请取走号票")  # a printer is set
             await expect(page.get_by_test_id("ticket-time")).to_have_text("取号时间 2026-11-16 10:00")

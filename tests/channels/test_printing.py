@@ -134,3 +134,12 @@ async def test_serial_printer_over_a_pty(make_hall):
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_slip_names_the_windows_and_an_honest_wait():
+    data = render_ticket(hall_name="高新区政务服务中心", business_name="出入境证件办理", number="E001", ahead=0,
+                         eta_seconds=290, issued_at="2026-11-16 10:00", url="", windows="4号、5号窗口")
+    assert "您是下一位".encode("gbk") in data and "窗口正在办理，约 5 分钟后叫到您".encode("gbk") in data
+    assert "前面还有 0 人".encode("gbk") not in data
+    assert "办理窗口：4号、5号窗口".encode("gbk") in data
+    assert GS_K not in data and "微信扫码".encode("gbk") not in data  # qr = false: no QR code, no words for one

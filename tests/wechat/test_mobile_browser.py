@@ -71,7 +71,8 @@ def test_follow_a_kiosk_ticket_until_called_then_rate(hall, browser, artifacts):
     expect(card.get_by_test_id("ticket-number")).to_have_text("A003")
     expect(card.get_by_test_id("ticket-status")).to_have_text("等候中")
     expect(card.get_by_test_id("ticket-ahead")).to_have_text("前面还有 2 人")
-    expect(card.get_by_test_id("ticket-eta")).to_contain_text("分钟")
+    # No window open yet: no minutes promised.
+    expect(card.get_by_test_id("ticket-eta")).to_have_text("窗口开始办理后依次叫号")
     phone.screenshot(path=str(artifacts / "mobile-waiting.png"))
 
     def window1(action):
@@ -81,6 +82,7 @@ def test_follow_a_kiosk_ticket_until_called_then_rate(hall, browser, artifacts):
 
     assert window1("call-next")["ticket"]["number"] == "A001"
     expect(card.get_by_test_id("ticket-ahead")).to_have_text("前面还有 1 人")  # the page polls by itself
+    expect(card.get_by_test_id("ticket-eta")).to_contain_text("分钟")  # window 1 is open now
     window1("finish")
     assert window1("call-next")["ticket"]["number"] == "A002"
     window1("finish")
