@@ -147,3 +147,26 @@ async def test_the_start_screen_fills_the_kiosk(served, artifacts, size):
             await check_page_async(page, artifacts, f"{size}-ticket", citizen=True)
         finally:
             await browser.close()
+
+
+@pytest.mark.parametrize("size", ["kiosk-portrait", "kiosk-landscape"])
+async def test_sign_in_and_the_guide_desk_fit(served, artifacts, size):
+    from playwright.async_api import async_playwright, expect
+
+    hall, base = served
+    admin = hall.tokens["admin"]["Authorization"].split()[1]
+    async with async_playwright() as pw:
+        browser = await launch_chromium(pw)
+        try:
+            page = await browser.new_page(viewport=VIEWPORTS[size], locale="zh-CN")
+            await page.goto(f"{base}/kiosk")
+            await expect(page.get_by_test_id("kiosk-login")).to_be_visible()
+            await check_page_async(page, artifacts, f"{size}-login")  # staff read it: the command stays as is
+            await page.goto(f"{base}/kiosk?mode=desk&token={admin}")
+            await expect(page.get_by_test_id("green-channel")).to_be_visible()
+            await expect(page.get_by_test_id("elder-toggle")).to_have_count(0)
+            grid = await page.get_by_test_id("kiosk-grid").bounding_box()
+            assert grid["height"] >= 0.5 * VIEWPORTS[size]["height"]
+            await check_page_async(page, artifacts, f"{size}-desk", citizen=True)
+        finally:
+            await browser.close()
