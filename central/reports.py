@@ -229,28 +229,54 @@ async def _p90(conn, where: str, params: list, cols: list[str], rows) -> dict[tu
         hist = [r[h] for h in queue_rollup.HIST]
         found = queue_rollup.p90_bin(hist, r["called"])
         if found is not None:
-            targets.append((*(r[f"k{i}"] for i in range(len(cols))), found[0], *queue_rollup.bin_bounds(found[0]),
-                            found[1]))
+            targets.append((*(r[f"k{i}"] for i in range(len(cols))), *queue_rollup.bin_bounds(found[0]), found[1],
+                            found[0]))
     if not targets:
         return {}
     n = len(params)
-    keys = list(zip(*targets, strict=True))
     width = len(cols)
-    types = ["date" if c == "day::text" else "text" for c in cols]  # a day joins as a date
-    g = ", ".join(f"${n + 1 + i}::{t}[]" for i, t in enumerate([*types, "int", "float8", "float8", "int"]))
-    names = ", ".join([*(f"k{i}" for i in range(width)), "bin", "lo", "hi", "r"])
-    # Only the rows with waits in the group's bin (most have none there) are unnested.
-    in_bin = "CASE g.bin " + " ".join(f"WHEN {i} THEN q.{h}" for i, h in enumerate(queue_rollup.HIST)) + " END > 0"
-    on = " AND ".join(f"g.k{i} = q.{c.removesuffix('::text')}" for i, c in enumerate(cols))
+    # No join: the planner, with no statistics for the groups, hashed the whole rollup or sorted it
+    # on disk for a merge join (1-3 s at 1,000 windows). Each row finds its group by a binary search
+    # (width_bucket) of the groups' keys as a sorted array of fixed width: the day itself, or a
+    # 64-bit hash of the key's columns (joined by U+001F; ids are printable), PostgreSQL's own
+    # hashtextextended, checked here to be distinct over the groups (else another seed), so a row's
+    # group is never mistaken: every row in range belongs to one of the groups.
+    if cols == ["day::text"]:
+        expr, typ, seed = "q.day", "date", None
+        keyed = sorted((dt.date.fromisoformat(t[0]), t) for t in targets)
+    else:
+        text = " || chr(31) || ".join(f"q.{c}" for c in cols)
+        texts = ["\x1f".join(str(x) for x in t[:width]) for t in targets]
+        for seed in range(8):
+            hashes = await conn.fetchval("SELECT array_agg(hashtextextended(k, $2) ORDER BY i)"
+                                         " FROM unnest($1::text[]) WITH ORDINALITY AS u(k, i)", texts, seed)
+            if len(set(hashes)) == len(hashes):
+                break
+        else:  # pragma: no cover - eight 64-bit collisions in a row
+            raise RuntimeError("no distinct hashes for the report's groups")
+        expr, typ = f"hashtextextended({text}, {seed})", "int8"
+        keyed = sorted(zip(hashes, targets, strict=True))
+    k, lo, hi = f"${n + 1}::{typ}[]", f"(${n + 2}::float8[])[x.gid]", f"(${n + 3}::float8[])[x.gid]"
+    # Only rows with waits in their group's bin are sliced and unnested (a few in ten); the bin's
+    # count column says so, out of the few bins the groups' p90s fall in.
+    bins = sorted({t[width + 3] for t in targets})
+    hist = ", ".join(f"q.{queue_rollup.HIST[b]}" for b in bins)
+    in_bin = (f"CASE (${n + 4}::int[])[x.gid] " + " ".join(f"WHEN {b} THEN x.{queue_rollup.HIST[b]}" for b in bins)
+              + " END > 0")
     found = await conn.fetch(
-        f"""SELECT {", ".join(f"g.k{i}" for i in range(width))},
-               (array_agg(w ORDER BY w))[min(g.r)] AS p90
-           FROM queue_daily q JOIN unnest({g}) AS g({names}) ON {on} AND {in_bin}
-           CROSS JOIN LATERAL unnest(q.waits[width_bucket(g.lo, q.waits) + 1 : width_bucket(g.hi, q.waits)]) AS w
-           WHERE {where} GROUP BY {", ".join(f"g.k{i}" for i in range(width))}""",
-        *params, *([dt.date.fromisoformat(x) if t == "date" else x for x in col] for col, t in zip(keys[:width], types, strict=True)),
-        *keys[width:])
-    return {tuple(str(r[f"k{i}"]) if t == "date" else r[f"k{i}"] for i, t in enumerate(types)): r["p90"] for r in found}
+        f"""SELECT x.gid, array_agg(w) AS waits
+           FROM (SELECT width_bucket({expr}, {k}) AS gid, {expr} AS key, q.waits, {hist} FROM queue_daily q
+                 WHERE {where}) AS x
+           CROSS JOIN LATERAL unnest(x.waits[width_bucket({lo}, x.waits) + 1 : width_bucket({hi}, x.waits)]) AS w
+           WHERE x.gid > 0 AND x.key = ({k})[x.gid] AND {in_bin}
+           GROUP BY x.gid""",
+        *params, [g[0] for g in keyed], [g[1][width] for g in keyed], [g[1][width + 1] for g in keyed],
+        [g[1][width + 3] for g in keyed])
+    out = {}
+    for r in found:
+        t = keyed[r["gid"] - 1][1]
+        out[t[:width]] = sorted(r["waits"])[t[width + 2] - 1]
+    return out
 
 
 async def _window_time(conn, group_by: str, start: str, end: str, hall: str | None) -> dict[tuple, dict[str, float]]:
