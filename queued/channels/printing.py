@@ -213,6 +213,7 @@ class TicketPrinter:
         cfg = daemon.config
         section = cfg.sections["printer"]
         self.runtime = daemon.runtime
+        self.daemon = daemon
         self.default = _Line(section["url"], int(section.get("width_chars", 32))) if section.get("url") else None
         self.kiosks: dict[str, _Line | None] = {
             label: (_Line(k["printer"], k["width_chars"]) if k["printer"] else None)
@@ -239,10 +240,10 @@ class TicketPrinter:
         return self.default
 
     def note_source(self, ticket_id: str, label: str) -> None:
-        """The kiosk page says which kiosk issues `ticket_id`, before it issues it (a dict entry:
-        nothing on the issue path waits for a printer)."""
-        if len(self.sources) > 1000:  # issues that never committed leave theirs behind
-            self.sources.clear()
+        """The kiosk page (or POST /api/v1/tickets, `app.state.ticket_source`) says which kiosk issues
+        `ticket_id`, before it issues it: one dict entry, nothing on the issue path waits for a printer."""
+        if len(self.sources) >= 1000:  # issues refused after the note leave theirs behind: drop the oldest
+            self.sources.pop(next(iter(self.sources)))
         self.sources[ticket_id] = label
 
     def forget_source(self, ticket_id: str) -> None:
@@ -287,6 +288,8 @@ class TicketPrinter:
         )
 
     async def start(self) -> None:
+        if self.lines():
+            self.daemon.app.state.ticket_source = self.note_source
         for line in self.lines():
             line.task = asyncio.create_task(self._worker(line), name=f"ticket-printer {line.link.url}")
 

@@ -41,6 +41,9 @@ async def issue_ticket(request: Request) -> JSONResponse:
     if priority == "green" and (p is None or not p.can("green")):
         raise ApiError("forbidden", "绿色通道号须由导办台发放（the green channel needs a desk or admin token）")
     cmd = c.IssueTicket(business, new_ticket_id(), channel, priority, openid or None, rating_key=new_rating_key())
+    source = getattr(request.app.state, "ticket_source", None)
+    if source is not None and p is not None and p.label:  # a [[kiosk]]'s own printer prints it (docs/kiosk.md)
+        source(cmd.ticket_id, p.label)
     _, view = await rt.execute(cmd, lambda evs: rt.ticket_json(cmd.ticket_id, estimate=False))
     rt.add_estimate(view)  # after the commit: one plan serves every ticket of the group commit
     view["rating_key"] = cmd.rating_key  # the holder's proof: in this reply only (http-api.md 1.1)

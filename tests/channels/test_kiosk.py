@@ -189,12 +189,20 @@ async def test_each_kiosk_prints_on_its_own_printer(make_hall, tmp_path):
     east_no, east_page = await take("east")
     west_no, west_page = await take("west")
     other_no, other_page = await take("lobby")  # not in [[kiosk]]: the [printer]
+    # Other kiosk software with the east token, through the API: east's printer too.
+    api_no = (await h.api.post("/api/v1/tickets", json={"business": "B"}, headers={
+        "Authorization": "Bearer " + create_token(db, "kiosk", label="east")})).json()["number"]
     import asyncio
     for _ in range(200):
         if east.exists() and default.exists() and default.read_bytes().endswith(b"\x1dV\x00"):
             break
         await asyncio.sleep(0.01)
+    for _ in range(200):
+        if api_no.encode() in east.read_bytes():
+            break
+        await asyncio.sleep(0.01)
     assert east_no.encode() in east.read_bytes() and west_no.encode() not in east.read_bytes()
+    assert api_no.encode() in east.read_bytes() and api_no.encode() not in default.read_bytes()
     assert other_no.encode() in default.read_bytes() and east_no.encode() not in default.read_bytes()
     assert west_no.encode() not in default.read_bytes()  # west has no printer
     assert "请取走号票" in east_page and "请取走号票" in other_page
