@@ -27,6 +27,7 @@ from .frames import (
     RatingLevel,
     SetTime,
     ShowClerk,
+    ShowParked,
     ShowState,
     Status,
     StatusFlags,
@@ -42,5 +43,5 @@ __all__ = [
     "EncodeError", "FirmwareBridgeError", "FrameError", "PadStateError", "PayloadError", "PortError",
     "Frame", "HostCommand", "Key", "KeyCode", "Nak", "NakCode", "PadEvent", "PadReply", "Poll",
     "RateCancel", "RateRequest", "RateTimeout", "Rating", "RatingLevel", "SetTime", "ShowClerk",
-    "ShowState", "Status", "StatusFlags", "WindowState", "encode",
+    "ShowParked", "ShowState", "Status", "StatusFlags", "WindowState", "encode",
 ]

@@ -35,6 +35,7 @@ from .frames import (
     RatingLevel,
     SetTime,
     ShowClerk,
+    ShowParked,
     ShowState,
     Status,
     StatusFlags,
@@ -67,7 +68,7 @@ class PadState:
     """One pad, without any I/O. ``clock`` is injectable so tests control rating timeouts."""
 
     def __init__(self, address: int, *, clock: Clock = time.monotonic, fw_version: tuple[int, int] = (1, 0),
-                 queue_limit: int = 32) -> None:
+                 queue_limit: int = 32, unknown_commands: Iterable[int] = ()) -> None:
         if not 1 <= address <= 247:
             raise PadStateError(f"pad address {address} is outside 1..247")
         # The queue must stay well below 255 events: unacknowledged EVTs must be distinct.
@@ -79,6 +80,8 @@ class PadState:
         self.queue_limit = queue_limit
         self.keys_locked = False
         self.busy = False  # answer commands other than POLL with NAK 3 (for tests)
+        # CMDs this pad's firmware lacks, answered NAK 2 (e.g. {ShowParked.CMD}: a pad older than 0x07)
+        self.unknown_commands = frozenset(unknown_commands)
         self.resends = 0  # events sent again because their ACK did not come
         self.ack_fallbacks = 0  # POLLs with ACK 0 after a non-zero ACK since power-up (protocol 1.1 forbids it)
         self.display_version = 0  # bumped whenever either screen changes
@@ -91,6 +94,8 @@ class PadState:
         self.state = WindowState.IDLE
         self.waiting = 0
         self.ticket = ""
+        self.parked: tuple[str, ...] = ()  # SHOW_PARKED: the 挂起 numbers shown, oldest first
+        self.parked_count = 0  # cases parked at the window (may exceed the numbers shown)
         self.prompt: RatingPrompt | None = None
         self.epoch_offset: float | None = None  # host epoch minus clock(), from SET_TIME
         self._queue: deque[PadEvent] = deque()
@@ -183,6 +188,8 @@ class PadState:
         broadcast = frame.addr == BROADCAST_ADDR
         if isinstance(frame, Poll):
             return None if broadcast else self._answer_poll(frame)
+        if frame.CMD in self.unknown_commands:
+            return None if broadcast else Nak(NakCode.UNKNOWN_COMMAND, addr=self.address, seq=frame.seq)
         if self.busy and not broadcast:
             return Nak(NakCode.BUSY, addr=self.address, seq=frame.seq)
         match frame:
@@ -198,6 +205,8 @@ class PadState:
                     self.prompt = None
             case SetTime():
                 self.epoch_offset = frame.epoch - self.clock()
+            case ShowParked():
+                self.parked, self.parked_count = frame.tickets, frame.count
             case _:
                 return None if broadcast else Nak(NakCode.UNKNOWN_COMMAND, addr=self.address, seq=frame.seq)
         self._changed()
@@ -244,8 +253,18 @@ class PadState:
         return lines
 
     def clerk_screen(self) -> list[str]:
-        return [f"[呼叫器 {self.address}] {_STATE_LABELS[self.state]}  当前号 {self.ticket or '-'}  "
-                f"等候 {self.waiting} 人  待发事件 {self.pending}"]
+        lines = [f"[呼叫器 {self.address}] {_STATE_LABELS[self.state]}  当前号 {self.ticket or '-'}  "
+                 f"等候 {self.waiting} 人  待发事件 {self.pending}"]
+        if self.parked_count:
+            lines.append(self.parked_line())
+        return lines
+
+    def parked_line(self) -> str:
+        """挂起 2 件: A012 B003 (what the clerk side shows of SHOW_PARKED); "" when none."""
+        if not self.parked_count:
+            return ""
+        more = " …" if self.parked_count > len(self.parked) else ""
+        return f"挂起 {self.parked_count} 件: {' '.join(self.parked)}{more}"
 
 
 class PadBusEmulator:

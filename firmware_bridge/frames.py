@@ -166,6 +166,21 @@ class SetTime(_Frame):
     epoch: int  # seconds, UTC
 
 
+@dataclass(frozen=True, slots=True)
+class ShowParked(_Frame):
+    """Extension 0x07 (docs/pads.md): the window's 挂起 cases, oldest first. A pad whose firmware
+    predates it answers NAK 2; the host then stops sending it to that pad (link.py)."""
+
+    CMD: ClassVar[int] = 0x07
+    tickets: tuple[str, ...] = ()  # the numbers that fit in the frame, oldest first
+    count: int = -1  # cases parked, which may be more than the numbers given; -1: len(tickets)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tickets", tuple(self.tickets))
+        if self.count == -1:
+            object.__setattr__(self, "count", len(self.tickets))
+
+
 # ---- pad -> host ------------------------------------------------------------------------------
 
 
@@ -208,12 +223,13 @@ class Nak(_Frame):
     code: NakCode
 
 
-HostCommand = Poll | ShowClerk | ShowState | RateRequest | RateCancel | SetTime
+HostCommand = Poll | ShowClerk | ShowState | RateRequest | RateCancel | SetTime | ShowParked
 PadReply = Status | Key | Rating | RateTimeout | Nak
 PadEvent = Key | Rating | RateTimeout  # the replies that carry an EVT and must be acknowledged
 Frame = HostCommand | PadReply
 
-HOST_COMMAND_TYPES: dict[int, type] = {t.CMD: t for t in (Poll, ShowClerk, ShowState, RateRequest, RateCancel, SetTime)}
+HOST_COMMAND_TYPES: dict[int, type] = {
+    t.CMD: t for t in (Poll, ShowClerk, ShowState, RateRequest, RateCancel, SetTime, ShowParked)}
 PAD_REPLY_TYPES: dict[int, type] = {t.CMD: t for t in (Status, Key, Rating, RateTimeout, Nak)}
 FRAME_TYPES: dict[int, type] = {**HOST_COMMAND_TYPES, **PAD_REPLY_TYPES}
 EVENT_TYPES = (Key, Rating, RateTimeout)
@@ -279,6 +295,8 @@ def encode_payload(frame: Frame) -> bytes:
             return struct.pack("<I", _check("case", case, 0, 0xFFFFFFFF))
         case SetTime(epoch=epoch):
             return struct.pack("<I", _check("epoch", epoch, 0, 0xFFFFFFFF))
+        case ShowParked():
+            return _parked_payload(frame)
         case Status(flags=flags, fw_major=major, fw_minor=minor, pending=pending):
             return bytes((_check("flags", int(flags), 0, 255), _check("fw_major", major, 0, 255),
                           _check("fw_minor", minor, 0, 255), _check("pending", pending, 0, 255)))
@@ -296,6 +314,20 @@ def encode_payload(frame: Frame) -> bytes:
                 raise EncodeError(f"code={code!r} is not a NAK code")
             return bytes((code,))
     raise EncodeError(f"not a QPad frame: {frame!r}")
+
+
+def _parked_payload(frame: ShowParked) -> bytes:
+    # COUNT, then LEN + NUMBER per case while they fit; COUNT still counts the ones left out.
+    if not len(frame.tickets) <= _check("count", frame.count, 0, 255):
+        raise EncodeError(f"count={frame.count} is less than the {len(frame.tickets)} tickets given")
+    out = bytearray((frame.count,))
+    for ticket in frame.tickets:
+        number = _ascii(ticket, 255)
+        if len(out) + 1 + len(number) > MAX_PAYLOAD:
+            break
+        out.append(len(number))
+        out += number
+    return bytes(out)
 
 
 def encode(frame: Frame) -> bytes:
@@ -362,6 +394,8 @@ def parse_payload(cmd: int, addr: int, seq: int, payload: bytes) -> Frame:
     if cmd == SetTime.CMD:
         _need(payload, exact=4)
         return SetTime(struct.unpack("<I", payload)[0], **meta)
+    if cmd == ShowParked.CMD:
+        return _parse_parked(payload, meta)
     if cmd == Status.CMD:
         _need(payload, exact=4)
         return Status(StatusFlags(payload[0]), payload[1], payload[2], payload[3], **meta)
@@ -380,3 +414,17 @@ def parse_payload(cmd: int, addr: int, seq: int, payload: bytes) -> Frame:
         _need(payload, exact=1)
         return Nak(_enum(NakCode, payload[0]), **meta)
     raise PayloadError(f"unknown CMD 0x{cmd:02X}")
+
+
+def _parse_parked(payload: bytes, meta: dict) -> ShowParked:
+    _need(payload, at_least=1)
+    count, tickets, at = payload[0], [], 1
+    while at < len(payload):
+        length = payload[at]
+        if at + 1 + length > len(payload):
+            raise PayloadError(f"ticket LEN {length} runs past the payload")
+        tickets.append(payload[at + 1:at + 1 + length].decode("ascii", errors="replace"))
+        at += 1 + length
+    if len(tickets) > count:
+        raise PayloadError(f"{len(tickets)} tickets but COUNT {count}")
+    return ShowParked(tuple(tickets), count, **meta)

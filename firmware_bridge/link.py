@@ -12,6 +12,10 @@ Two values, because they must be forgotten at different times:
   once it reports an empty queue (STATUS with PENDING 0) it holds no event the host might take for a
   retry, so the filter is cleared and its next event is heard whatever its EVT (otherwise a rebooted
   pad's EVT 1 after an acknowledged EVT 1 would be taken for a resend and a key press lost).
+
+A command the pad answered NAK 2 (unknown command: its firmware predates an extension such as
+SHOW_PARKED) is remembered in `unknown`, and not sent to it again until it comes (back) online or
+reports another firmware version in STATUS (it was rebooted or upgraded).
 """
 
 from __future__ import annotations
@@ -20,10 +24,21 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass, field
 
-from .frames import HostCommand, Nak, PadEvent, PadReply, SetTime, ShowClerk, ShowState, Status
+from .frames import (
+    HostCommand,
+    Nak,
+    NakCode,
+    PadEvent,
+    PadReply,
+    SetTime,
+    ShowClerk,
+    ShowParked,
+    ShowState,
+    Status,
+)
 
 # Commands where only the latest one matters: a newer one replaces a queued older one.
-_LATEST_WINS = (ShowClerk, ShowState, SetTime)
+_LATEST_WINS = (ShowClerk, ShowState, SetTime, ShowParked)
 
 
 @dataclass(slots=True)
@@ -45,6 +60,8 @@ class PadLink:
     misses: int = 0  # missed replies in a row
     next_probe: float = 0.0  # while offline: loop time of the next poll
     commands: deque[PendingCommand] = field(default_factory=deque)
+    unknown: set[int] = field(default_factory=set)  # CMDs the pad answered NAK 2 (unknown command)
+    firmware: tuple[int, int] | None = None  # FW_MAJOR, FW_MINOR of its last STATUS
 
     def __post_init__(self) -> None:
         if self.last_evt and not self.acked:
@@ -62,6 +79,11 @@ class PadLink:
         self.last_evt = self.acked = event.evt
 
     def status_seen(self, status: Status) -> None:
+        firmware = (status.fw_major, status.fw_minor)
+        if firmware != self.firmware:
+            if self.firmware is not None:
+                self.unknown.clear()  # upgraded (or swapped): it may know more now
+            self.firmware = firmware
         if status.pending == 0:
             self.last_evt = None  # nothing left to resend; the ACK stays (it never falls back to 0)
 
@@ -70,7 +92,13 @@ class PadLink:
         self.misses = 0
         came_online = self.online is not True
         self.online = True
+        if came_online:
+            self.unknown.clear()  # it may have been rebooted with other firmware meanwhile
         return came_online
+
+    def knows(self, frame: HostCommand) -> bool:
+        """False when the pad answered this kind of command NAK 2 and has not restarted since."""
+        return frame.CMD not in self.unknown
 
     def reply_missed(self) -> bool:
         """Record a missed reply; True when it takes the pad offline."""
@@ -114,6 +142,8 @@ class PadLink:
         may have been queued, and answering the head would mark that one done without sending it."""
         command.on_wire = False
         command.attempts += 1
+        if isinstance(reply, Nak) and reply.code == NakCode.UNKNOWN_COMMAND:
+            self.unknown.add(command.frame.CMD)
         busy = isinstance(reply, Nak) and reply.code == 3
         if (reply is not None and not busy) or command.attempts >= max_attempts:
             if command in self.commands:

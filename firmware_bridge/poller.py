@@ -29,6 +29,7 @@ from .frames import (
     HostCommand,
     Key,
     Nak,
+    NakCode,
     PadEvent,
     PadReply,
     Poll,
@@ -123,7 +124,8 @@ class BusPoller:
         Returns a future with the pad's reply (STATUS or NAK), or None when the command was given up
         (unanswered after ``command_max_attempts``, replaced by a newer SHOW_*/SET_TIME, or dropped on
         stop). The future never raises, so it is safe to ignore. ``send`` itself raises EncodeError
-        for a field out of range and FirmwareBridgeError for a pad not on this bus.
+        for a field out of range and FirmwareBridgeError for a pad not on this bus. A kind of command
+        the pad answered NAK 2 is not sent again until it restarts (link.py): the future gives that NAK.
         """
         if isinstance(frame, Poll):
             raise FirmwareBridgeError("POLL is the poller's own business")
@@ -135,6 +137,10 @@ class BusPoller:
             link = self.links.get(addr)
             if link is None:
                 raise FirmwareBridgeError(f"pad {addr} is not on this bus ({self.port})")
+            if not link.knows(frame):
+                self.stats.commands_unknown += 1
+                result.set_result(Nak(NakCode.UNKNOWN_COMMAND, addr=addr))
+                return result
             command = PendingCommand(frame, result, next(self._order))
             for dropped in link.queue_command(command, self.command_queue_limit):
                 self.stats.commands_dropped += 1
@@ -295,6 +301,11 @@ class BusPoller:
             return False
         link = min(ready, key=lambda link: link.commands[0].order)
         command = link.commands[0]
+        if not link.knows(command.frame):  # queued before the pad said it does not know it
+            link.commands.popleft()
+            self.stats.commands_unknown += 1
+            _resolve(command.result, Nak(NakCode.UNKNOWN_COMMAND, addr=link.addr))
+            return True
         command.on_wire = True
         self._commands_in_row += 1
         self.stats.commands_sent += 1

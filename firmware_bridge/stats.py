@@ -22,6 +22,7 @@ class BusStats:
     duplicate_events: int = 0  # resends of an event already processed (not delivered again)
     handler_errors: int = 0  # on_event raised: not acknowledged, the pad will resend
     commands_dropped: int = 0  # replaced, over the queue limit, or unanswered after max attempts
+    commands_unknown: int = 0  # not sent: the pad answered that command NAK 2 before (old firmware)
     port_opens: int = 0
     port_failures: int = 0
     cycles: int = 0

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 import aiomqtt
 
 from firmware_bridge.errors import FirmwareBridgeError
-from firmware_bridge.frames import EVENT_TYPE_NAMES, HostCommand, PadEvent, ShowClerk, ShowState
+from firmware_bridge.frames import EVENT_TYPE_NAMES, HostCommand, PadEvent, ShowClerk, ShowParked, ShowState
 from firmware_bridge.mqtt_bridge import command_to_json, event_from_json, pad_topic, parse_mqtt_url
 
 log = logging.getLogger("queued.pads")
@@ -76,7 +76,7 @@ class RemoteBuses:
             raise FirmwareBridgeError(f"pad {addr} is not on a remote bus")
         command_to_json(frame)  # a frame with no JSON form is the caller's error, not the link's
         fut = asyncio.get_running_loop().create_future()
-        if isinstance(frame, ShowState | ShowClerk):  # only the latest matters
+        if isinstance(frame, ShowState | ShowClerk | ShowParked):  # only the latest matters
             for item in [i for i in self._out if i[0] == addr and type(i[1]) is type(frame)]:
                 self._out.remove(item)
                 _resolve(item[2], None)

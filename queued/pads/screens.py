@@ -6,7 +6,7 @@ Pure: no I/O. The adapter compares `state_frame` with what it last sent and send
 
 from __future__ import annotations
 
-from firmware_bridge.frames import Key, KeyCode, ShowClerk, ShowState, WindowState
+from firmware_bridge.frames import Key, KeyCode, ShowClerk, ShowParked, ShowState, WindowState
 from queued.core import commands as c
 from queued.core.errors import CoreError, UnknownBusiness
 from queued.core.hall import HallConfig
@@ -33,6 +33,15 @@ def state_frame(engine, window: str) -> ShowState:
     w = engine.windows[window]
     number = w.current.number if w.current is not None else ""
     return ShowState(PAD_STATES[w.state], min(engine.waiting_for_window(window), 0xFFFF), number)
+
+
+def parked_frame(engine, window: str) -> ShowParked:
+    """The window's 挂起 cases, oldest first (SHOW_PARKED, docs/pads.md); the frame keeps the numbers
+    that fit, COUNT says how many there are."""
+    parked = engine.windows[window].parked
+    if not parked:
+        return ShowParked()
+    return ShowParked(tuple(t.number for t in list(parked.values())[:255]), min(len(parked), 255))
 
 
 def clerk_frame(hall: HallConfig, engine, window: str) -> ShowClerk:

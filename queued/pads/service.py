@@ -8,8 +8,10 @@
   command (a key that does not fit the window's state, a second rating) is journaled as processed
   too, and the pad is shown the truth again.
 - The pad always shows the truth: SHOW_CLERK on sign-in/out, SHOW_STATE after every change of the
-  window or of its waiting count (coalesced: one computation per loop turn, sent only when it
-  differs), both again whenever the pad comes (back) online.
+  window or of its waiting count, SHOW_PARKED (extension 0x07, docs/pads.md) after every 挂起/回呼
+  (coalesced: one computation per loop turn, sent only when it differs), all again whenever the pad
+  comes (back) online. A pad whose firmware answers SHOW_PARKED with NAK 2 is not sent it again
+  until it comes back online (BusPoller remembers).
 - Ratings: RatingRequested → RATE_REQUEST; RATING → the evaluator's Rate (channel "pad"); RATE_TIMEOUT
   → RatingTimeout; rated elsewhere while the prompt is open → RATE_CANCEL. Prompts are the rating
   book's journaled state, not this adapter's: whenever a pad comes online (the first reply after a
@@ -45,6 +47,7 @@ from firmware_bridge.frames import (
     RateTimeout,
     Rating,
     ShowClerk,
+    ShowParked,
     ShowState,
 )
 from firmware_bridge.poller import BusPoller
@@ -55,7 +58,7 @@ from queued.core.errors import CoreError
 from queued.pads import ledger, status
 from queued.pads.errors import PadError
 from queued.pads.remote import RemoteBuses
-from queued.pads.screens import clerk_frame, key_command, state_frame
+from queued.pads.screens import clerk_frame, key_command, parked_frame, state_frame
 
 log = logging.getLogger("queued.pads")
 
@@ -83,6 +86,7 @@ class PadAdapter:
         self.resent: dict[str, set[int]] = {}  # window → prompts sent again when its pad came online
         self.book = None  # the evaluator's RatingBook (open prompts), when the evaluator runs
         self.sent_state: dict[str, tuple] = {}  # window → the SHOW_STATE last queued for its pad
+        self.sent_parked: dict[str, ShowParked] = {}  # window → the SHOW_PARKED last queued for its pad
         self.events: Counter = Counter()  # processed pad events, by type
         self.keys: Counter = Counter()  # processed keys, by name
         self.refused: Counter = Counter()  # (type, code) of events whose command was refused
@@ -170,7 +174,7 @@ class PadAdapter:
         return bus is not None and bus.is_online(self.bindings[window].address)
 
     def send(self, window: str, frame: HostCommand) -> asyncio.Future | None:
-        screen = (window, type(frame)) if isinstance(frame, ShowClerk | ShowState) else None
+        screen = (window, type(frame)) if isinstance(frame, ShowClerk | ShowState | ShowParked) else None
         if screen in self.latest:
             # One screen of a kind in flight per pad; the newest truth follows when it is answered,
             # and an unanswered one is retried (below). BusPoller also lets a newer screen replace a
@@ -210,6 +214,9 @@ class PadAdapter:
             return
         if kind is ShowClerk:
             self.send(window, clerk_frame(self.hall, self.runtime.engine, window))
+        elif kind is ShowParked:
+            self.sent_parked.pop(window, None)
+            self._send_parked(window)
         else:
             self.sent_state.pop(window, None)
             self._send_state(window)
@@ -271,6 +278,8 @@ class PadAdapter:
         self.send(w, clerk_frame(self.hall, self.runtime.engine, w))
         self.sent_state.pop(w, None)
         self._send_state(w)
+        self.sent_parked.pop(w, None)
+        self._send_parked(w)
         self.showing.pop(w, None)  # it may have lost its prompt with its power
         if self.book is not None:
             prompts = self.book.open_prompts(w)
@@ -315,6 +324,7 @@ class PadAdapter:
         for w in self.bindings:
             if w in self.runtime.engine.windows:
                 self._send_state(w)
+                self._send_parked(w)
 
     def _send_state(self, window: str) -> None:
         frame = state_frame(self.runtime.engine, window)
@@ -323,6 +333,13 @@ class PadAdapter:
             return
         if self.send(window, frame) is not None:
             self.sent_state[window] = key
+
+    def _send_parked(self, window: str) -> None:
+        frame = parked_frame(self.runtime.engine, window)
+        if self.sent_parked.get(window) == frame:
+            return
+        if self.send(window, frame) is not None:
+            self.sent_parked[window] = frame
 
     def _prompt(self, window: str, case: int) -> None:
         """Send the open prompt of `case` to the window's pad with the time it has left; again after

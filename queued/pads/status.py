@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from firmware_bridge.frames import ShowParked
 from queued.web.inputs import require
 
 
@@ -24,7 +25,7 @@ def bus_rows(adapter) -> list[dict]:
             "frames_good": poller.frames_good, "frames_bad": poller.frames_bad,
             "missed_replies": st.missed_replies, "duplicates": st.duplicate_events,
             "port_failures": st.port_failures, "commands_sent": st.commands_sent,
-            "commands_dropped": st.commands_dropped,
+            "commands_dropped": st.commands_dropped, "commands_unknown": st.commands_unknown,
         })
     remote = adapter.remote
     if remote is not None:
@@ -43,8 +44,18 @@ def pad_rows(adapter, windows: list[str] | None = None) -> list[dict]:
         if windows is not None and w not in windows:
             continue
         out.append({"window": w, "port": p.port, "address": p.address, "remote": p.port in adapter.remote_ports,
-                    "online": adapter.is_online(w), "rating_prompt": adapter.showing.get(w)})
+                    "online": adapter.is_online(w), "rating_prompt": adapter.showing.get(w),
+                    "shows_parked": shows_parked(adapter, w)})
     return out
+
+
+def shows_parked(adapter, window: str) -> bool | None:
+    """False once the pad answered SHOW_PARKED with NAK 2 (firmware older than the extension) and has
+    not restarted since; None when its bus is remote (the bridge keeps that)."""
+    p = adapter.bindings[window]
+    poller = adapter.pollers.get(p.port)
+    link = poller.links.get(p.address) if poller is not None else None
+    return None if link is None else link.knows(ShowParked())
 
 
 def routes(adapter) -> list[Route]:

@@ -21,6 +21,7 @@ from firmware_bridge.frames import (
     RatingLevel,
     SetTime,
     ShowClerk,
+    ShowParked,
     ShowState,
     Status,
     StatusFlags,
@@ -51,6 +52,9 @@ HAND_COMPUTED = [
      "a5 5a 03 82 12 08 06 40 e2 01 00 02 05 00 4c df"),
     (RateTimeout(255, 123456, addr=4, seq=0x13), "a5 5a 04 83 13 05 ff 40 e2 01 00 f2 a3"),
     (Nak(NakCode.BUSY, addr=5, seq=0x14), "a5 5a 05 8f 14 01 03 c3 41"),
+    # Extension 0x07 SHOW_PARKED (docs/pads.md): COUNT, then LEN + NUMBER per parked case.
+    (ShowParked(("A012", "B003"), addr=4, seq=0x09), "a5 5a 04 07 09 0b 02 04 41 30 31 32 04 42 30 30 33 5a 30"),
+    (ShowParked(addr=4, seq=0x09), "a5 5a 04 07 09 01 00 05 26"),
 ]
 
 
@@ -148,6 +152,9 @@ def test_unknown_cmd_dropped():
         (0x81, b"\x01\x08\x00"),  # KEY 8
         (0x82, b"\x01\x00\x00\x00\x00\x06\x00\x00"),  # LEVEL 6
         (0x8F, b"\x09"),  # NAK code 9
+        (0x07, b""),  # SHOW_PARKED without COUNT
+        (0x07, b"\x01\x05AB"),  # a ticket LEN past the end
+        (0x07, b"\x01\x01A\x01B"),  # more numbers than COUNT
     ],
 )
 def test_payload_that_does_not_parse_is_dropped(cmd, payload):
@@ -206,3 +213,16 @@ def test_key_topic_names_are_stable():
         "call_next", "recall", "skip", "pause", "resume", "finish", "transfer"]
     assert KeyCode.from_topic_name("transfer") is KeyCode.TRANSFER
     assert [int(state) for state in WindowState] == [0, 1, 2, 3, 4]
+
+
+def test_show_parked_keeps_the_numbers_that_fit_and_counts_them_all():
+    many = tuple(f"A{i:03d}" for i in range(60))
+    wire = encode(ShowParked(many, 60, addr=4))
+    assert len(wire) <= 6 + 200 + 2
+    [frame] = FrameDecoder().feed(wire)
+    assert frame.count == 60 and frame.tickets == many[:39]  # 1 + 39 × (1 + 4) = 196 bytes
+    assert ShowParked(["A1"]) == ShowParked(("A1",), 1)  # COUNT defaults to the numbers given
+    with pytest.raises(EncodeError):
+        encode(ShowParked(("A1", "A2"), 1))
+    with pytest.raises(EncodeError):
+        encode(ShowParked((), 256))

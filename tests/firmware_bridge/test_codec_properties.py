@@ -19,6 +19,7 @@ from firmware_bridge.frames import (
     RatingLevel,
     SetTime,
     ShowClerk,
+    ShowParked,
     ShowState,
     Status,
     StatusFlags,
@@ -34,6 +35,13 @@ ascii_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_
 gbk_text = st.text(st.sampled_from("张三李四王五赵六钱七·窗口 abcXYZ019"), max_size=40)
 meta = {"addr": u8, "seq": u8}
 
+
+@st.composite
+def show_parked(draw):
+    tickets = draw(st.lists(ascii_text, max_size=8))  # at most 8 × 21 + 1 bytes: all fit
+    return ShowParked(tuple(tickets), draw(st.integers(len(tickets), 255)), addr=draw(u8), seq=draw(u8))
+
+
 frames = st.one_of(
     st.builds(Poll, u8, **meta),
     st.builds(ShowClerk, st.integers(0, 5), ascii_text, gbk_text, **meta),
@@ -41,6 +49,7 @@ frames = st.one_of(
     st.builds(RateRequest, u32, u8, ascii_text, **meta),
     st.builds(RateCancel, u32, **meta),
     st.builds(SetTime, u32, **meta),
+    show_parked(),
     st.builds(Status, st.builds(StatusFlags, u8), u8, u8, u8, **meta),
     st.builds(Key, evt, st.sampled_from(KeyCode), u8, **meta),
     st.builds(Rating, evt, u32, st.sampled_from(RatingLevel), u16, **meta),

@@ -20,6 +20,7 @@ from firmware_bridge.frames import (
     Rating,
     SetTime,
     ShowClerk,
+    ShowParked,
     ShowState,
     Status,
     StatusFlags,
@@ -181,3 +182,19 @@ def test_the_emulator_counts_an_ack_that_falls_back_to_0():
     pad.power_cycle()  # a new power-up: the host may start again from 0
     poll(pad, 0)
     assert pad.ack_fallbacks == 1
+
+
+def test_show_parked_is_shown_on_the_clerk_side_and_an_old_pad_answers_nak_2():
+    pad = PadState(5)
+    assert pad.handle(ShowParked(("A012", "B003"), addr=5, seq=3)) == Status(addr=5, seq=3)
+    assert pad.parked == ("A012", "B003") and pad.clerk_screen()[1] == "挂起 2 件: A012 B003"
+    pad.handle(ShowParked(("A012",), 7, addr=5, seq=4))  # 7 parked, only one number fitted
+    assert pad.clerk_screen()[1] == "挂起 7 件: A012 …"
+    pad.handle(ShowParked(addr=5, seq=5))
+    assert pad.parked_count == 0 and len(pad.clerk_screen()) == 1
+    pad.handle(ShowParked(("A012",), addr=5, seq=6))
+    pad.power_cycle()
+    assert pad.parked == () and pad.parked_line() == ""
+    old = PadState(6, unknown_commands={ShowParked.CMD})  # firmware older than the extension
+    assert old.handle(ShowParked(("A012",), addr=6, seq=7)) == Nak(NakCode.UNKNOWN_COMMAND, addr=6, seq=7)
+    assert old.parked == () and old.handle(ShowState(WindowState.IDLE, 1, "", addr=6, seq=8)) == Status(addr=6, seq=8)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-from firmware_bridge.frames import Key, KeyCode, Nak, NakCode, RateRequest, ShowState, Status, WindowState
+from firmware_bridge.frames import (
+    Key,
+    KeyCode,
+    Nak,
+    NakCode,
+    RateRequest,
+    ShowParked,
+    ShowState,
+    Status,
+    WindowState,
+)
 from firmware_bridge.link import PadLink, PendingCommand
 
 
@@ -82,3 +92,23 @@ async def test_a_newer_screen_queued_while_the_older_is_on_the_wire_is_still_sen
     assert link.queue_command(newer, 16) == []  # the older is on the wire: not replaced
     assert link.command_answered(older, Status(0, 1, 0, 0), 3) is older
     assert list(link.commands) == [newer]  # still to be sent
+
+
+async def test_nak_2_is_remembered_until_the_pad_restarts():
+    loop = asyncio.get_running_loop()
+    link = PadLink(1)
+    link.reply_seen()
+    link.status_seen(Status(fw_major=1, fw_minor=0))
+    parked = PendingCommand(ShowParked(("A012",)), loop.create_future(), 1)
+    link.queue_command(parked, 16)
+    assert link.command_answered(parked, Nak(NakCode.UNKNOWN_COMMAND), 3) is parked  # finished, not retried
+    assert not link.knows(ShowParked()) and link.knows(ShowState(WindowState.IDLE, 0))
+    link.status_seen(Status(fw_major=1, fw_minor=0))
+    assert not link.knows(ShowParked())  # the same pad, still old
+    link.status_seen(Status(fw_major=1, fw_minor=2))
+    assert link.knows(ShowParked())  # upgraded: try again
+    link.unknown.add(ShowParked.CMD)
+    for _ in range(3):
+        link.reply_missed()
+    assert not link.knows(ShowParked())
+    assert link.reply_seen() is True and link.knows(ShowParked())  # back online: maybe rebooted, try again

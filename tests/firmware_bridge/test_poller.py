@@ -15,10 +15,13 @@ from firmware_bridge.errors import EncodeError, FirmwareBridgeError
 from firmware_bridge.frames import (
     Key,
     KeyCode,
+    Nak,
+    NakCode,
     Poll,
     RateRequest,
     Rating,
     ShowClerk,
+    ShowParked,
     ShowState,
     Status,
     WindowState,
@@ -226,3 +229,27 @@ async def test_ack_never_falls_back_to_0_once_an_event_was_acknowledged(bus):
     assert [e.evt for _, e in bus.events] == [1, 2, 3]
     assert bus.poller.links[2].ack == 3
     assert bus.pad(2).ack_fallbacks == 0
+
+
+async def test_an_old_pad_that_naks_show_parked_is_not_sent_it_again_until_it_comes_back(bus):
+    old = bus.pad(2)
+    old.unknown_commands = frozenset({ShowParked.CMD})  # firmware older than SHOW_PARKED
+    assert isinstance(await bus.poller.send(1, ShowParked(("A012",))), Status)
+    assert bus.pad(1).parked == ("A012",)  # a pad that knows it shows it
+    reply = await bus.poller.send(2, ShowParked(("A012",)))
+    assert isinstance(reply, Nak) and reply.code == NakCode.UNKNOWN_COMMAND  # heard on the wire
+    sent, heard = bus.poller.stats.commands_sent, bus.emulator.frames_received
+    for tickets in (("A012", "A013"), ()):
+        reply = await bus.poller.send(2, ShowParked(tickets))
+        assert isinstance(reply, Nak) and reply.code == NakCode.UNKNOWN_COMMAND  # remembered, not sent
+    assert bus.poller.stats.commands_sent == sent and bus.poller.stats.commands_unknown == 2
+    assert isinstance(await bus.poller.send(2, ShowState(WindowState.IDLE, 3, "")), Status)  # the rest still goes
+    assert bus.emulator.frames_received > heard and old.waiting == 3 and old.parked == ()
+    # The pad goes away and comes back (it may have been upgraded meanwhile): it is asked again.
+    bus.emulator.set_silent(2)
+    await wait_until(lambda: 2 in bus.offline)
+    old.unknown_commands = frozenset()
+    bus.emulator.set_silent(2, False)
+    await wait_until(lambda: bus.poller.is_online(2))
+    assert isinstance(await bus.poller.send(2, ShowParked(("A014",))), Status)
+    assert old.parked == ("A014",) and bus.poller.stats.commands_sent == sent + 2

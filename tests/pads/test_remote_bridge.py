@@ -33,6 +33,18 @@ def test_json_forms_match_mqtt_md():
         command_from_json({"type": "show_state", "state": "dancing", "waiting": 1})
     with pytest.raises(FrameError):
         command_from_json({"type": "show_state", "state": "idle", "waiting": 70000})
+    # Extension (docs/pads.md): show_parked, the JSON of SHOW_PARKED (0x07).
+    from firmware_bridge.frames import ShowParked
+    from firmware_bridge.mqtt_bridge import command_to_json
+
+    assert command_to_json(ShowParked(("A012",), 3)) == {"type": "show_parked", "tickets": ["A012"], "count": 3}
+    assert command_from_json(b'{"type": "show_parked", "tickets": ["A012", "B003"]}') == ShowParked(("A012", "B003"))
+    assert command_from_json({"type": "show_parked"}) == ShowParked()
+    for bad in ({"type": "show_parked", "tickets": "A012"}, {"type": "show_parked", "tickets": [12]},
+                {"type": "show_parked", "tickets": ["A1", "A2"], "count": 1},
+                {"type": "show_parked", "count": 256}):
+        with pytest.raises(FrameError):
+            command_from_json(bad)
 
 
 @pytest.fixture
@@ -90,6 +102,13 @@ async def test_pads_through_a_remote_bridge(remote_hall):
         return (review["level"], review["channel"]) == (4, "pad")
 
     await wait_until(rated, what="the pad's rating recorded")
+    # 挂起 reaches the pad through the broker as show_parked.
+    await hall.issue("A")
+    pad.press(KeyCode.CALL_NEXT)
+    await wait_until(lambda: pad.ticket == "A002")
+    assert (await hall.post("/api/v1/windows/4/start")).status_code == 200
+    assert (await hall.post("/api/v1/windows/4/park")).status_code == 200
+    await wait_until(lambda: pad.parked == ("A002",) and pad.ticket == "", what="show_parked through the broker")
     # A pad the bridge cannot hear is reported offline through the retained topic.
     hall.emulator.set_silent(5)
     await wait_until(lambda: not hall.adapter.is_online("5"), what="online=false from the bridge")
