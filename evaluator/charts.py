@@ -3,8 +3,8 @@ they print. Text uses the page's font, so Chinese labels render with the CJK fon
 
 Made to be read on a projector: every value is printed (not only in a hover title), each axis is
 the scale of what is drawn against it (a bar as high as the "3件" grid line holds 3), every day of
-the range has its place on the x-axis (a day without ratings shows 0 and no rate), and the legend
-names what each colour counts. The SVG scales to its panel's width (viewBox), so a 1920 px page
+the range has its place on the x-axis (a day without ratings shows 0 and no rate; labels that would
+touch their neighbours are shortened or thinned), and the legend names what each colour counts. The SVG scales to its panel's width (viewBox), so a 1920 px page
 draws it about 1.5 times its nominal size.
 """
 
@@ -31,7 +31,7 @@ def nice_max(value: float, ticks: int = 5) -> tuple[float, float]:
     raw = value / ticks
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    step = max(step, 1)  # counts: whole numbers
+    step = max(int(round(step)), 1)  # counts: whole numbers ("4件", not "4.0件")
     return step * math.ceil(value / step), step
 
 
@@ -72,8 +72,13 @@ def rate_by_day(rows: list[dict], day_from: str | None = None, day_to: str | Non
     step = w / n
     bar_w = max(min(step * 0.62, 48), 1)
     top_count, count_step = nice_max(max(d["rated"] for d in days))
-    show_rates = step >= 30  # room for "100%" at each point
+    # What fits between two days' centres (chart units, FONT 14 bold): "100%" ~36, "无评价" 36 at
+    # FONT - 2, "09/18" ~42, "18" ~17; with a gap, so neighbours never touch (30 days in 1200 do not).
+    show_rates = step >= 34  # smaller type below 42; with less room only a rate with no neighbour
+    rate_size = None if step >= 42 else FONT - 2
+    show_none = step >= 46
     show_counts = step >= 16
+    full_labels = step >= 50  # "MM/DD" under every day; else "DD", the first day and a month's 1st "MM/DD"
     label_every = 1 if step >= 34 else 7 if step >= 6 else 30
 
     def y_rate(rate: float) -> float:
@@ -136,17 +141,18 @@ def rate_by_day(rows: list[dict], day_from: str | None = None, day_to: str | Non
         if d["good_rate"] is None:
             segment and lines.append(segment)
             segment = []
-            if show_rates:
+            if show_none:
                 g.append(_text(cx, y_rate(0) - 8, "无评价", fill=MUTED, cls="v-rate-none", size=FONT - 2))
         else:
             y = y_rate(d["good_rate"])
             segment.append((cx, y))
             points.append(f'<circle class="pt" cx="{cx:.1f}" cy="{y:.1f}" r="4.5" fill="{GOOD}"/>')
-            if show_rates:
+            alone = all(not (0 <= j < n) or days[j]["good_rate"] is None for j in (i - 1, i + 1))
+            if show_rates or alone:
                 points.append(_text(cx, y - 10, f'{d["good_rate"] * 100:.0f}%', fill=GOOD, cls="v-rate",
-                                    weight="bold"))
+                                    weight="bold", size=rate_size if show_rates else None))
         if i % label_every == 0 or n <= 1:
-            label = day[5:].replace("-", "/") if label_every == 1 or i == 0 or day[8:] == "01" else day[8:]
+            label = day[5:].replace("-", "/") if full_labels or i == 0 or day[8:] == "01" else day[8:]
             g.append(_text(cx, count_top + count_h + 22, label, fill="#555", cls="x-label"))
         g.append("</g>")
         parts.append("".join(g))

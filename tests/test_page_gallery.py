@@ -25,6 +25,7 @@ import pytest
 
 from tests.followup.conftest import KEY_ID, SIGN_NAME, TEMPLATE
 from tests.followup.fake_aliyun_sms import SECRET, FakeAliyunSms
+from tests.evaluator_admin.test_admin_charts_browser import GEOMETRY_JS, at_value
 from tests.pages import VIEWPORTS, check_page
 from tests.support import ARTIFACTS, AUTOPLAY, ServeProcess, free_port, hall_toml, launch_chromium, token
 
@@ -166,6 +167,29 @@ def shoot(page, name: str, viewport: str, citizen: bool = False, full_page: bool
     return check_page(page, GALLERY, f"{name}-{viewport}", citizen=citizen, full_page=full_page, **kw)
 
 
+# Texts of one kind in the daily chart (the x-axis days, "无评价", the rates, the counts) that touch
+# their neighbour: a row of labels run together ("11/0211/03") reads as none.
+TOUCHING_JS = """
+() => {
+  const out = [];
+  for (const cls of ['x-label', 'v-rate-none', 'v-rate', 'v-count']) {
+    const boxes = [...document.querySelectorAll('#by-day svg.day-chart text.' + cls)]
+      .map(t => ({text: t.textContent, r: t.getBoundingClientRect()})).sort((a, b) => a.r.left - b.r.left);
+    for (let i = 1; i < boxes.length; i++)
+      if (boxes[i].r.left < boxes[i - 1].r.right + 2) out.push(cls + ': ' + boxes[i - 1].text + '|' + boxes[i].text);
+  }
+  return out;
+}
+"""
+
+# Table cells whose text wrapped onto more lines than one (a window name broken "1号/窗/口").
+WRAPPED_CELLS_JS = """
+() => [...document.querySelectorAll('td, th')].filter(c => c.innerText.trim() &&
+  c.getBoundingClientRect().height > 2 * parseFloat(getComputedStyle(c).fontSize) * 1.25 + 14)
+  .map(c => c.innerText.trim())
+"""
+
+
 def new_page(browser, viewport: str, **kw):
     page = browser.new_page(viewport=VIEWPORTS[viewport], locale="zh-CN", **kw)
     page.set_default_timeout(10000)
@@ -271,7 +295,9 @@ def test_phone_signed_in_with_a_ticket_and_a_booking(hall, browser):
     expect(page.locator("body")).to_contain_text("高峰时段增开一个综合窗口")
     shoot(page, "recheck", "phone", citizen=True, full_page=True)
     page.goto(f"{hall.base}/results")
-    expect(page.locator("body")).to_contain_text("1号窗口")
+    expect(page.locator("tr.last")).to_contain_text("1号窗口")  # 50.0%: this month's last place
+    expect(page.locator("tr.last")).to_contain_text("本月末位")
+    assert page.evaluate(WRAPPED_CELLS_JS) == []
     shoot(page, "results", "phone", citizen=True, full_page=True)
     page.context.close()
 
@@ -308,10 +334,19 @@ def test_admin_pages(hall, browser):
     page.click("button[type=submit]")
     page.wait_for_url("**/admin")
     expect(page.get_by_role("heading", name="窗口状态")).to_be_visible()
-    expect(page.locator("body")).to_contain_text("就餐")
+    expect(page.locator('tr[data-window="3"]')).to_contain_text("就餐")
+    expect(page.locator('tr[data-window="4"] td').nth(2)).to_contain_text("挂起 A")  # with the ticket in hand
     shoot(page, "admin", "admin", full_page=True)
     page.goto(f"{hall.base}/admin/reviews")
     expect(page.locator(".cards")).to_contain_text("75.0%")  # 3 good of 4 rated
+    geo = page.evaluate(GEOMETRY_JS)
+    assert len(geo["days"]) == 30 and geo["outside"] == []  # the last 30 days, every one in its place
+    [today] = [d for d in geo["days"] if d["rated"]]
+    assert (today["rated"], today["bad"], today["count"]["text"]) == (4, 1, "4")
+    assert abs(today["top"] - at_value(geo["grid_count"], 4)) < 1.0  # as high as the "4件" line
+    assert [t["text"] for t in geo["ticks_count"]] == ["0件", "1件", "2件", "3件", "4件"]
+    assert [r["text"] for r in geo["rates"]] == ["75%"]  # printed, not only on hover
+    assert page.evaluate(TOUCHING_JS) == []
     shoot(page, "admin-reviews", "admin", full_page=True)
     page.goto(f"{hall.base}/admin/followups")
     expect(page.locator("table")).to_contain_text("139****6666")
