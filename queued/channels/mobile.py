@@ -36,6 +36,7 @@ from queued.channels.printing import serving_now
 from queued.channels.wechat import WeChatClient, WeChatError, WeChatSettings
 from queued.channels.wechat_jssdk import wx_config
 from queued.core import events as e
+from queued.core.tickets import holder_proof
 from queued.sessions import LIFETIME_S, SessionError, clear_cookie, set_cookie
 from queued.sessions.cookies import secure
 from queued.web.api_tickets import hall_json
@@ -226,22 +227,29 @@ class WeChatMobile:
         if ticket is None:
             return self._render(request, "mobile_error.html", 404, message="没有找到这张票，请核对二维码。")
         openid = await self.session_openid(request)
-        ticket["rated"] = await self.rated(ticket_id)
-        ticket["serving"] = self._serving(ticket)
         t = self.runtime.engine.tickets.get(ticket_id)
         mine = openid is not None and t is not None and t.openid == openid  # the session proves the holder
+        ticket["rated"] = await self.rated(ticket_id) if mine else False  # else the poll with the key says
+        ticket["serving"] = self._serving(ticket)
         return self._render(request, "mobile_ticket.html", ticket=ticket, openid=openid, mine=mine)
 
     async def one_ticket(self, request: Request) -> JSONResponse:
-        """The follow page's poll: the API's ticket view and whether it was rated (on any device)."""
+        """The follow page's poll: the API's ticket view and, for its holder (the rating key in
+        `X-Rating-Key`, or the WeChat session of its openid), whether it was rated on any device.
+        Anybody else gets `rated: false`: a stranger learns nothing about the case."""
         ticket_id = request.path_params["ticket_id"]
-        if ticket_id in self.runtime.engine.tickets:
+        t = self.runtime.engine.tickets.get(ticket_id)
+        if t is not None:
             view = self.runtime.ticket_json(ticket_id)
+            proof = (t.rating_key, t.openid)
         else:
             view = await request.app.state.history_ticket(ticket_id)
             if view is None:
                 raise ApiError("unknown_ticket", f"没有这张票（no ticket {ticket_id[:64]!r}）")
-        view["rated"] = await self.rated(ticket_id)
+            row = await self.runtime.journal.fetchone("SELECT rating_key, openid FROM tickets WHERE id=?", (ticket_id,))
+            proof = (row["rating_key"], row["openid"]) if row is not None else (None, None)
+        holder = holder_proof(*proof, request.headers.get("x-rating-key"), await self.session_openid(request))
+        view["rated"] = await self.rated(ticket_id) if holder else False
         view["serving"] = self._serving(view)
         return JSONResponse(view)
 
