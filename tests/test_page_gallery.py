@@ -23,9 +23,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.evaluator_admin.test_admin_charts_browser import GEOMETRY_JS, at_value
 from tests.followup.conftest import KEY_ID, SIGN_NAME, TEMPLATE
 from tests.followup.fake_aliyun_sms import SECRET, FakeAliyunSms
-from tests.evaluator_admin.test_admin_charts_browser import GEOMETRY_JS, at_value
 from tests.pages import VIEWPORTS, check_page
 from tests.support import ARTIFACTS, AUTOPLAY, ServeProcess, free_port, hall_toml, launch_chromium, token
 
@@ -141,6 +141,8 @@ def hall(tmp_path_factory):
         h.act("2", "call-next")
         h.act("2", "start")
         h.act("5", "sign-in", {"clerk": "1002", "pin": "1002"})
+        h.unrated = h.act("1", "call-next")["ticket"]  # served, its holder yet to rate it
+        h.act("1", "finish")
         h.act("1", "call-next")  # the call the hall screen shows largest
         yield h
     finally:
@@ -190,6 +192,10 @@ WRAPPED_CELLS_JS = """
 """
 
 
+def font_px(page, selector: str) -> float:
+    return page.evaluate(f"parseFloat(getComputedStyle(document.querySelector({selector!r})).fontSize)")
+
+
 def new_page(browser, viewport: str, **kw):
     page = browser.new_page(viewport=VIEWPORTS[viewport], locale="zh-CN", **kw)
     page.set_default_timeout(10000)
@@ -213,6 +219,10 @@ def test_hall_screen_at_1080p_and_4k(hall, browser):
         expect(grid.locator('[data-window="5"]')).to_contain_text("空闲")
         expect(page.locator("#waiting")).to_contain_text("不动产登记")
         expect(page.locator("body")).to_contain_text("温馨提示")
+        height = VIEWPORTS[vp]["height"]
+        # read from 10 m (docs/screens.md), on the 4K TV as on the 1080p one
+        assert font_px(page, "#now-ticket") >= height / 6 and font_px(page, ".card .ticket") >= height * 0.06
+        assert font_px(page, "#waiting .name") >= height * 0.044 and font_px(page, ".card .label") >= height * 0.03
         time.sleep(4.5)  # the call's flash is over: what the hall sees most of the time
         shoot(page, "screen", vp, citizen=True)
         page.close()
@@ -300,6 +310,32 @@ def test_phone_signed_in_with_a_ticket_and_a_booking(hall, browser):
     assert page.evaluate(WRAPPED_CELLS_JS) == []
     shoot(page, "results", "phone", citizen=True, full_page=True)
     page.context.close()
+
+
+def test_citizen_rating_and_refusals(hall, browser):
+    """The rating form of a served ticket, and what a citizen sees for a link that leads nowhere."""
+    from playwright.sync_api import expect
+
+    t = hall.unrated
+    page = browser.new_context(**PHONE_CONTEXT).new_page()
+    page.goto(f"{hall.base}/m/t/{t['id']}#k={hall.keys[t['id']]}")
+    expect(page.get_by_test_id("ticket-number")).to_have_text(t["number"])
+    expect(page.get_by_test_id("rate-5")).to_be_visible()
+    page.get_by_test_id("rate-2").click()
+    expect(page.get_by_text("服务态度差")).to_be_visible()  # the reasons, offered for a 差评
+    shoot(page, "m-rate", "phone", citizen=True, full_page=True)
+    page.goto(f"{hall.base}/m/t/no-such-ticket")
+    expect(page.locator("body")).to_contain_text("没有找到这张票")
+    shoot(page, "m-missing", "phone", citizen=True)
+    page.goto(f"{hall.base}/r/no-such-link")
+    expect(page.locator("body")).to_contain_text("链接无效")
+    shoot(page, "recheck-invalid", "phone", citizen=True)
+    page.context.close()
+    page = new_page(browser, "tv-1080p")
+    page.goto(f"{hall.base}/screen/window/99")
+    expect(page.get_by_role("heading", name="没有这个窗口")).to_be_visible()
+    shoot(page, "screen-window-missing", "tv-1080p")
+    page.close()
 
 
 def test_clerk_console(hall, browser):
