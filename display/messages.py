@@ -55,6 +55,15 @@ def gbk_text(lines: Iterable[str]) -> bytes:
     return "\n".join(clean).encode("gbk", errors="replace")
 
 
+def parked_line(parked: dict) -> str:
+    """The LED's line for a window's 挂起 cases: 挂起 A012, or 挂起 3 件; "" when none."""
+    if not parked:
+        return ""
+    if len(parked) == 1:
+        return f"挂起 {next(iter(parked.values())).number}"
+    return f"挂起 {len(parked)} 件"
+
+
 def dumps(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -161,13 +170,16 @@ class ScreenModel:
         elif state == "serving":
             lines = [number or "", "正在办理"]
         elif state == "paused":
-            lines = ["暂停服务", ""]
+            lines = ["暂停服务", parked_line(w.parked)]
         elif state == "closed":
             lines = ["本窗口暂停办理", "请到其他窗口"]
         else:
-            lines = [self.label(window), "欢迎光临"]
-        return {"v": 1, "hall": self.hall.id, "window": window, "state": state, "ticket": number,
-                "business": cur.business if number else None, "lines": lines}
+            lines = [self.label(window), parked_line(w.parked) or "欢迎光临"]
+        out = {"v": 1, "hall": self.hall.id, "window": window, "state": state, "ticket": number,
+               "business": cur.business if number else None, "lines": lines}
+        if w.parked:  # extension (docs/screens.md): the window's 挂起 cases, oldest first
+            out["parked"] = [t.number for t in w.parked.values()]
+        return out
 
     def led(self, engine, window: str, flash: bool, now: float, content: dict[str, Any] | None = None) -> dict[str, Any]:
         """The window's `led` payload; each call advances the window's `seq`."""

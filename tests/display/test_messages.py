@@ -55,6 +55,42 @@ def test_lines_follow_the_window_through_a_case():
     assert content["state"] == "closed" and content["ticket"] is None and all(isinstance(x, str) for x in content["lines"])
 
 
+def test_an_idle_window_with_parked_cases_says_so_until_they_are_called_back():
+    eng, model, now = setup()
+    for i in range(3):
+        run(eng, model, now, c.IssueTicket("A", f"t{i}"))
+    run(eng, model, now, c.CallNext("1"))
+    run(eng, model, now + 1, c.Start("1"))
+    plain = model.led_content(eng, "1")
+    assert "parked" not in plain  # no 挂起: the payload is the spec's, byte for byte
+    ch = run(eng, model, now + 2, c.Park("1", "缺材料"))
+    assert ch.windows == {"1": False}  # 挂起 republishes the window
+    content = model.led_content(eng, "1")
+    assert (content["state"], content["ticket"], content["parked"]) == ("idle", None, ["A001"])
+    assert content["lines"] == ["1号窗口", "挂起 A001"]
+    assert gbk_text(content["lines"]).decode("gbk") == "1号窗口\n挂起 A001"
+    run(eng, model, now + 3, c.CallNext("1"))
+    content = model.led_content(eng, "1")
+    assert content["lines"] == ["A002", "请到1号窗口"] and content["parked"] == ["A001"]  # the call comes first
+    run(eng, model, now + 4, c.Start("1"))
+    run(eng, model, now + 5, c.Park("1"))
+    content = model.led_content(eng, "1")
+    assert content["lines"] == ["1号窗口", "挂起 2 件"] and content["parked"] == ["A001", "A002"]
+    run(eng, model, now + 6, c.Pause("1"))
+    assert model.led_content(eng, "1")["lines"] == ["暂停服务", "挂起 2 件"]
+    run(eng, model, now + 7, c.Resume("1"))
+    first = eng.by_number["A001"].id
+    ch = run(eng, model, now + 8, c.Unpark("1", first))
+    assert ch.windows == {"1": False}
+    content = model.led_content(eng, "1")
+    assert content["lines"] == ["A001", "正在办理"] and content["parked"] == ["A002"]
+    run(eng, model, now + 9, c.Finish("1"))
+    run(eng, model, now + 10, c.Unpark("1", eng.by_number["A002"].id))
+    run(eng, model, now + 11, c.Finish("1"))
+    content = model.led_content(eng, "1")
+    assert content["lines"] == ["1号窗口", "欢迎光临"] and "parked" not in content
+
+
 def test_named_window_is_spoken_by_its_name():
     eng, model, now = setup()
     run(eng, model, now, c.IssueTicket("A", "t1"))

@@ -52,6 +52,36 @@ async def test_call_publishes_led_gbk_and_speech(mosquitto, hall_with_screens):
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
 
 
+async def test_retained_led_shows_the_parked_case_after_park_and_not_after_unpark(mosquitto, hall_with_screens):
+    hall = await hall_with_screens(mqtt_url=f"mqtt://127.0.0.1:{mosquitto.port}")
+    first = await hall.issue("A")
+    await hall.act("1", "call-next")
+    await hall.act("1", "start")
+
+    async def retained_led():
+        """What a screen that boots now gets first: the retained led and led/gbk of window 1."""
+        async with Subscriber(mosquitto.port, LED1, LED1 + "/gbk") as late:
+            m = await late.wait_for(led("1"))
+            gbk = await late.wait_for(lambda m: m.topic == LED1 + "/gbk")
+            assert m.retain and gbk.retain
+            return m.json(), gbk.payload.decode("gbk")
+
+    async with Subscriber(mosquitto.port, LED1) as sub:
+        r = await hall.http.post("/api/v1/windows/1/park", json={"reason": "缺材料"}, headers=hall.headers["1"])
+        assert r.status_code == 200, r.text
+        await sub.wait_for(led("1", state="idle", parked=["A001"]))
+    shown, text = await retained_led()
+    assert (shown["state"], shown["ticket"], shown["parked"]) == ("idle", None, ["A001"])
+    assert shown["lines"] == ["1号窗口", "挂起 A001"] and text == "1号窗口\n挂起 A001"
+    async with Subscriber(mosquitto.port, LED1) as sub:
+        r = await hall.http.post("/api/v1/windows/1/unpark", json={"ticket": first["id"]}, headers=hall.headers["1"])
+        assert r.status_code == 200, r.text
+        serving = (await sub.wait_for(led("1", state="serving"))).json()
+        assert serving["ticket"] == "A001" and "parked" not in serving and serving["seq"] > shown["seq"]
+    shown, text = await retained_led()
+    assert "parked" not in shown and shown["lines"] == ["A001", "正在办理"] and text == "A001\n正在办理"
+
+
 async def test_late_subscriber_gets_current_state(mosquitto, hall_with_screens):
     hall = await hall_with_screens(mqtt_url=f"mqtt://127.0.0.1:{mosquitto.port}")
     await hall.issue("A")
