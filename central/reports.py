@@ -256,19 +256,23 @@ async def _p90(conn, where: str, params: list, cols: list[str], rows) -> dict[tu
             raise RuntimeError("no distinct hashes for the report's groups")
         expr, typ = f"hashtextextended({text}, {seed})", "int8"
         keyed = sorted(zip(hashes, targets, strict=True))
-    k, lo, hi = f"${n + 1}::{typ}[]", f"(${n + 2}::float8[])[x.gid]", f"(${n + 3}::float8[])[x.gid]"
+    k, lo, hi = f"${n + 1}::{typ}[]", f"(${n + 2}::float8[])[y.gid]", f"(${n + 3}::float8[])[y.gid]"
     # Only rows with waits in their group's bin are sliced and unnested (a few in ten); the bin's
     # count column says so, out of the few bins the groups' p90s fall in.
     bins = sorted({t[width + 3] for t in targets})
     hist = ", ".join(f"q.{queue_rollup.HIST[b]}" for b in bins)
-    in_bin = (f"CASE (${n + 4}::int[])[x.gid] " + " ".join(f"WHEN {b} THEN x.{queue_rollup.HIST[b]}" for b in bins)
+    any_bin = " OR ".join(f"q.{queue_rollup.HIST[b]} > 0" for b in bins)  # before its group is looked up
+    # OFFSET 0 keeps the slicing in the parallel workers (flattened, the whole waits arrays went
+    # through the Gather and were sliced by the leader alone: twice the time).
+    in_bin = (f"CASE (${n + 4}::int[])[y.gid] " + " ".join(f"WHEN {b} THEN y.{queue_rollup.HIST[b]}" for b in bins)
               + " END > 0")
     found = await conn.fetch(
         f"""SELECT x.gid, array_agg(w) AS waits
-           FROM (SELECT width_bucket({expr}, {k}) AS gid, {expr} AS key, q.waits, {hist} FROM queue_daily q
-                 WHERE {where}) AS x
-           CROSS JOIN LATERAL unnest(x.waits[width_bucket({lo}, x.waits) + 1 : width_bucket({hi}, x.waits)]) AS w
-           WHERE x.gid > 0 AND x.key = ({k})[x.gid] AND {in_bin}
+           FROM (SELECT y.gid, y.waits[width_bucket({lo}, y.waits) + 1 : width_bucket({hi}, y.waits)] AS slice
+                 FROM (SELECT width_bucket({expr}, {k}) AS gid, {expr} AS key, q.waits, {hist} FROM queue_daily q
+                       WHERE {where} AND ({any_bin})) AS y
+                 WHERE y.gid > 0 AND y.key = ({k})[y.gid] AND {in_bin} OFFSET 0) AS x
+           CROSS JOIN LATERAL unnest(x.slice) AS w
            GROUP BY x.gid""",
         *params, [g[0] for g in keyed], [g[1][width] for g in keyed], [g[1][width + 1] for g in keyed],
         [g[1][width + 3] for g in keyed])

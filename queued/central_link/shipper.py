@@ -136,6 +136,11 @@ class CentralShipper:
             self._wake.clear()  # before reading: a commit after this point wakes the wait below
             rows = await self._read()
             if not rows:
+                # Caught up: the journal ends at the cursor. The head is a count kept by the commit
+                # listener, which may run after this reader already saw (and shipped) a commit's rows
+                # and so count them twice (events_behind stuck at 1); set it right here. A commit
+                # not yet visible to this read has set the wake-up, and is read next.
+                self.head = self.cursor
                 self.pending_since = None
                 self.state = "ok" if self.last_ok_at else self.state
                 await self._save_cursor(force=True)
