@@ -7,6 +7,7 @@ for (the called number and window on the hall screen, the 差评 on the follow-u
 The hall (one daemon, set up through the public API before any page is opened):
 - 1号窗口 calling, 2号 and 4号 serving (4号 also holds a 挂起 ticket), 3号 paused for 就餐, 5号 (a
   long window name) signed in and idle; tickets waiting in all three businesses;
+- a 办不成 case (its note in the 问题台账), a served case not yet rated;
 - served cases rated 5, 4 and a 差评 (1, with reasons and a comment) that was called back and
   rectified, so the 二次评价 SMS (a local fake Aliyun SMS server) carried a /r/{token} link;
 - a citizen signed in on /m (演示登录) holding a ticket and a booking for the next day.
@@ -143,6 +144,8 @@ def hall(tmp_path_factory):
         h.act("5", "sign-in", {"clerk": "1002", "pin": "1002"})
         h.unrated = h.act("1", "call-next")["ticket"]  # served, its holder yet to rate it
         h.act("1", "finish")
+        h.failed = h.act("1", "call-next")["ticket"]  # 办不成: the 问题台账 lists it
+        h.act("1", "finish", {"outcome": "failed", "note": "缺少不动产权证书原件，系统无法核验"})
         h.act("1", "call-next")  # the call the hall screen shows largest
         yield h
     finally:
@@ -392,7 +395,8 @@ def test_admin_pages(hall, browser):
     expect(page.get_by_test_id("recheck-state")).to_contain_text("已发送")
     shoot(page, "admin-followup", "admin", full_page=True)
     page.goto(f"{hall.base}/admin/failed")
-    expect(page.locator("header.bar nav a.on")).to_be_visible()
+    expect(page.locator("table")).to_contain_text(hall.failed["number"])
+    expect(page.locator("table")).to_contain_text("缺少不动产权证书原件")
     shoot(page, "admin-failed", "admin", full_page=True)
     page.goto(f"{hall.base}/admin/province")
     expect(page.locator("header.bar nav a.on")).to_be_visible()
