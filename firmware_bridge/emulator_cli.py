@@ -1,6 +1,6 @@
 """``queued pad-emu``: an emulated QPad on a serial port or on a pty pair it creates itself.
 
-    queued pad-emu [--port URL_OR_PATH] [--address N ...] [--baud 9600]
+    queued pad-emu [--port URL_OR_PATH] [--address N ...] [--baud 9600] [--old-firmware]
 
 With no ``--port`` it opens a pty pair and prints the slave path to put in the daemon's config. It
 prints the pad's two screens whenever they change and takes key presses as lines on stdin (``help``).
@@ -20,7 +20,7 @@ from typing import TextIO
 from . import cli_help
 from .emulator import PadBusEmulator, PadState
 from .errors import FirmwareBridgeError
-from .frames import KeyCode, RatingLevel
+from .frames import KeyCode, RatingLevel, ShowParked
 
 _KEY_COMMANDS = {
     "c": KeyCode.CALL_NEXT,
@@ -153,6 +153,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--baud", type=int, default=9600, help="波特率，须与配置一致")
     parser.add_argument("--link", help="新建伪终端时，在这个路径放一个指向它的符号链接（退出时删除），"
                                        "配置里的 port 写这个路径；不给：不建链接")
+    parser.add_argument("--old-firmware", action="store_true",
+                        help="模拟不认识挂起列表命令（SHOW_PARKED 0x07）的旧固件：对它回 NAK 2")
     return cli_help.in_chinese(parser)
 
 
@@ -176,7 +178,8 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
         if args.link:
             _link(os.ttyname(slave_fd), args.link)
             print(f"link ready: {args.link} -> {os.ttyname(slave_fd)}", file=out)
-    emulator = PadBusEmulator(port, [PadState(a) for a in addresses], baudrate=args.baud)
+    unknown = {ShowParked.CMD} if args.old_firmware else set()
+    emulator = PadBusEmulator(port, [PadState(a, unknown_commands=unknown) for a in addresses], baudrate=args.baud)
     try:
         await emulator.start()
     except FirmwareBridgeError as exc:

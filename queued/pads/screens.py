@@ -35,12 +35,15 @@ def state_frame(engine, window: str) -> ShowState:
     return ShowState(PAD_STATES[w.state], min(engine.waiting_for_window(window), 0xFFFF), number)
 
 
+NONE_PARKED = ShowParked()
+
+
 def parked_frame(engine, window: str) -> ShowParked:
     """The window's 挂起 cases, oldest first (SHOW_PARKED, docs/pads.md); the frame keeps the numbers
     that fit, COUNT says how many there are."""
     parked = engine.windows[window].parked
     if not parked:
-        return ShowParked()
+        return NONE_PARKED
     return ShowParked(tuple(t.number for t in list(parked.values())[:255]), min(len(parked), 255))
 
 

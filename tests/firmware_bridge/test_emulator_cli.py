@@ -9,7 +9,7 @@ from pathlib import Path
 
 from firmware_bridge.emulator import PadBusEmulator, PadState
 from firmware_bridge.emulator_cli import PadConsole
-from firmware_bridge.frames import Key, KeyCode, RateRequest, Rating, ShowState, WindowState
+from firmware_bridge.frames import Key, KeyCode, RateRequest, Rating, ShowParked, ShowState, WindowState
 from firmware_bridge.poller import BusPoller
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,6 +46,9 @@ def test_screens_show_state_in_chinese():
     con.pad.handle(ShowState(WindowState.PAUSED, 3, "B007", addr=1))
     text = "\n".join(con.screens())
     assert "暂停服务" in text and "B007" in text and "等候 3 人" in text
+    assert "挂起" not in text
+    con.pad.handle(ShowParked(("A012",), addr=1))
+    assert "  窗口面 | 挂起 1 件: A012" in con.screens()
 
 
 async def test_pad_emu_cli_creates_a_pty_that_a_poller_can_use():
