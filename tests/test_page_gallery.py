@@ -163,6 +163,25 @@ def browser():
         b = launch_chromium(pw, AUTOPLAY)  # as the hall's screen PC is started (docs/screens.md)
         yield b
         b.close()
+    write_index()
+
+
+def write_index() -> None:
+    """test-artifacts/gallery/index.html: every picture of this run, named by page and size."""
+    rows = []
+    for png in sorted(GALLERY.glob("*.png")):
+        page, _, viewport = png.stem.rpartition("-")
+        for name in sorted(VIEWPORTS, key=len, reverse=True):  # "kiosk-portrait" is one viewport
+            if png.stem.endswith("-" + name):
+                page, viewport = png.stem[: -len(name) - 1], name
+                break
+        size = VIEWPORTS.get(viewport, {})
+        rows.append(f'<figure><figcaption>{page} · {viewport} {size.get("width")}×{size.get("height")}</figcaption>'
+                    f'<a href="{png.name}"><img src="{png.name}" loading="lazy"></a></figure>')
+    (GALLERY / "index.html").write_text(
+        '<!doctype html><meta charset="utf-8"><title>page gallery</title><style>body{font-family:sans-serif}'
+        "figure{display:inline-block;margin:8px;vertical-align:top}img{max-width:480px;max-height:480px;"
+        'border:1px solid #ccc}</style><h1>Page gallery</h1>' + "".join(rows), encoding="utf-8")
 
 
 def shoot(page, name: str, viewport: str, citizen: bool = False, full_page: bool = False, **kw) -> Path:
