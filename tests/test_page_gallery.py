@@ -376,6 +376,14 @@ def test_clerk_console(hall, browser):
     expect(page.locator("#state")).to_have_text("呼叫中")
     shoot(page, "clerk", "clerk")
     page.close()
+    page = new_page(browser, "clerk")  # 4号窗口, signed in with its token: serving, one case 挂起
+    page.goto(f"{hall.base}/clerk")
+    page.fill("#token", token(hall.db, "clerk", "4"))
+    page.locator("#token-form button[type=submit]").click()
+    expect(page.locator("#state")).to_have_text("办理中")
+    expect(page.locator("#parked")).to_contain_text(hall.waiting[0]["number"])
+    shoot(page, "clerk-parked", "clerk")
+    page.close()
 
 
 def test_admin_pages(hall, browser):
