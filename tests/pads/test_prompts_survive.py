@@ -21,24 +21,33 @@ import time
 import pytest
 
 from firmware_bridge.emulator import PadBusEmulator, PadState
-from firmware_bridge.frames import KeyCode
+from firmware_bridge.frames import KeyCode, Nak, NakCode, RateRequest
 from tests.pads.support import wait_until
 
 TIMEOUT_S = 30  # [hall] rating_timeout_s of the test hall
 
 
 def stall_after_ack(emulator: PadBusEmulator, pad: PadState, evt: int) -> None:
-    """The pad takes the POLL that acknowledges `evt`, then hears nothing more (the bus stalls)."""
-    answer = pad._answer_poll
+    """The pad takes the POLL that acknowledges `evt`, then hears nothing more (the bus stalls).
+
+    The host may send RATE_REQUEST before that POLL (a waiting command is served before the next
+    plain POLL), so until the ACK the pad answers RATE_REQUEST with NAK busy: the soak run's moment
+    (the FINISH acknowledged, the prompt never shown) at an exact point, whatever the order."""
+    answer, handle = pad._answer_poll, pad.handle
 
     def answer_then_stall(poll):
         reply = answer(poll)
         if poll.ack == evt:
             emulator.set_silent(pad.address)
-            pad._answer_poll = answer
+            pad._answer_poll, pad.handle = answer, handle
         return reply
 
-    pad._answer_poll = answer_then_stall
+    def busy_for_prompts(frame):
+        if isinstance(frame, RateRequest) and frame.addr == pad.address:
+            return Nak(NakCode.BUSY, addr=pad.address, seq=frame.seq)
+        return handle(frame)
+
+    pad._answer_poll, pad.handle = answer_then_stall, busy_for_prompts
 
 
 @pytest.mark.parametrize("moment", ["finish_committed", "acknowledged", "offline_http"])
