@@ -283,6 +283,10 @@ def test_kiosk_portrait_landscape_elder_and_ticket(hall, browser):
         page.goto(f"{hall.base}/kiosk?elder=1")
         expect(page.get_by_test_id("kiosk-title")).to_have_text("请点击您要办理的业务")
         shoot(page, "kiosk-elder", vp, citizen=True)
+        page.get_by_test_id("business-A").click()  # (社保医保 has 5 a day: /m takes the last)
+        expect(page.get_by_test_id("ticket-number")).to_have_text(re.compile(r"^A\d{3}$"))
+        expect(page.get_by_test_id("say-again")).to_be_visible()  # 再听一遍: the spoken guidance again
+        shoot(page, "kiosk-elder-ticket", vp, citizen=True)
         page.close()
     page = new_page(browser, "kiosk-landscape")
     page.goto(f"{hall.base}/kiosk?mode=desk&token={token(hall.db, 'admin')}")
