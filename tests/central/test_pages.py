@@ -5,7 +5,6 @@ exports opened as a spreadsheet user would (openpyxl, LibreOffice headless)."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import datetime as dt
 import io
@@ -19,10 +18,10 @@ from pathlib import Path
 import httpx
 import openpyxl
 import pytest
-import uvicorn
 
 from central import sample, tokens
-from tests.support import free_port, launch_chromium
+from tests.browser import serving
+from tests.support import launch_chromium
 
 pytestmark = pytest.mark.browser
 HALLS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4}
@@ -51,16 +50,8 @@ async def city(central_app):
                                           "Content-Type": "application/json"})
                 assert r.status_code == 200, r.text
     await pool.execute("UPDATE halls SET last_shipped_at = now() - interval '3 hours' WHERE id = 'h4'")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                                           access_log=False))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "uvicorn did not start"
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", supervisor
-    server.should_exit = True
-    await task
+    async with serving(app) as base:
+        yield base, supervisor
 
 
 async def test_city_page_shows_every_hall_and_its_freshness(city, artifacts):

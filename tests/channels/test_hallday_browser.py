@@ -5,14 +5,12 @@ in this test's loop, on the test's clock; screenshots at the sizes people use.""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-import uvicorn
 
+from tests.browser import serving
 from tests.channels.conftest import MONDAY_10AM
 from tests.pages import VIEWPORTS, check_page_async
-from tests.support import free_port, launch_chromium
+from tests.support import launch_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -24,16 +22,8 @@ TIMES = 'stop_issuing = "16:45"\ncloses = "17:30"'
 @pytest.fixture
 async def served(make_hall):
     hall = await make_hall(adapters=ADAPTERS, hall_extra=TIMES)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(hall.daemon.app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", access_log=False))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "uvicorn did not start"
-        await asyncio.sleep(0.02)
-    yield hall, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serving(hall.daemon.app) as base:
+        yield hall, base
 
 
 async def test_clerk_console_parks_unparks_and_finishes_with_an_outcome(served, artifacts):

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import uvicorn
 
+from tests.browser import serving
 from tests.support import free_port, launch_chromium
 
 pytestmark = pytest.mark.browser
@@ -28,15 +28,8 @@ async def served(make_hall, tmp_path):
         await hall.api.post("/api/v1/tickets", json={"business": "B"}, headers=hall.tokens["kiosk"])
     for _ in range(5):  # C's daily cap is 5: full
         await hall.api.post("/api/v1/tickets", json={"business": "C"}, headers=hall.tokens["admin"])
-    server = uvicorn.Server(uvicorn.Config(hall.daemon.app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", access_log=False))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "uvicorn did not start"
-        await asyncio.sleep(0.02)
-    yield hall, f"http://127.0.0.1:{port}", slips
-    server.should_exit = True
-    await task
+    async with serving(hall.daemon.app, port) as base:
+        yield hall, base, slips
 
 
 async def test_take_a_ticket_by_tapping(served, artifacts, monkeypatch):

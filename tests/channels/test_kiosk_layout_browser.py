@@ -5,12 +5,11 @@ guide and the ticket with the server's voice. Screenshots under test-artifacts/k
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 
 import pytest
-import uvicorn
 
+from tests.browser import serving
 from tests.pages import VIEWPORTS, check_page_async
 from tests.support import AUTOPLAY, free_port, launch_chromium
 
@@ -59,15 +58,8 @@ async def served(make_hall):
     for _ in range(5):  # C's daily cap is 5: full
         await hall.api.post("/api/v1/tickets", json={"business": "C"}, headers=hall.tokens["admin"])
     await hall.api.post("/api/v1/tickets", json={"business": "E"}, headers=hall.tokens["kiosk"])
-    server = uvicorn.Server(uvicorn.Config(hall.daemon.app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", access_log=False))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "uvicorn did not start"
-        await asyncio.sleep(0.02)
-    yield hall, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serving(hall.daemon.app, port) as base:
+        yield hall, base
 
 
 async def start_screen(page, base, token):

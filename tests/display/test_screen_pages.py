@@ -6,10 +6,11 @@ event loop, on the test's clock."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 
 import pytest
-import uvicorn
 
+from tests.browser import serving
 from tests.pages import VIEWPORTS, check_page_async
 from tests.support import AUTOPLAY, PAGE_ORIGIN, free_port, launch_chromium, token
 
@@ -25,23 +26,12 @@ LCD_SIZES = {"lcd-1280x400": (1280, 400), "lcd-800x480": (800, 480), "lcd-1920x5
 
 @pytest.fixture
 async def served(make_daemon):
-    async def start(extra: str = "", hall_extra: str = ""):
-        d = await make_daemon(adapters=ADAPTERS, extra=MORE_WINDOWS + NOTICE + extra, hall_extra=hall_extra)
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(d.app, host="127.0.0.1", port=port, log_level="warning",
-                                               lifespan="off", access_log=False))
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            assert not task.done(), "uvicorn did not start"
-            await asyncio.sleep(0.02)
-        servers.append((server, task))
-        return d, f"http://127.0.0.1:{port}"
+    async with AsyncExitStack() as servers:
+        async def start(extra: str = "", hall_extra: str = ""):
+            d = await make_daemon(adapters=ADAPTERS, extra=MORE_WINDOWS + NOTICE + extra, hall_extra=hall_extra)
+            return d, await servers.enter_async_context(serving(d.app))
 
-    servers = []
-    yield start
-    for server, task in servers:
-        server.should_exit = True
-        await task
+        yield start
 
 
 class Clerks:
@@ -267,35 +257,27 @@ async def test_a_large_hall_pages_its_windows_and_businesses(make_daemon, artifa
     text = "\n".join(parts).replace("DB", f"{tmp}/h.sqlite3").replace("PORT", str(free_port()))
     daemon = Daemon(parse_config(text), adapters=ADAPTERS[:2])
     await daemon.start()
-    server = None
     try:
         h = Clerks(daemon)
         for c, _ in BIG_HALL_BUSINESSES * 3:
             await h.issue(c)
         for w in ("1", "2", "9", "17"):
             await h.act(w, "call-next")
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(daemon.app, host="127.0.0.1", port=port, log_level="warning",
-                                               lifespan="off", access_log=False))
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        async with async_playwright() as pw:
-            browser = await launch_chromium(pw, AUTOPLAY)
-            try:
-                page = await browser.new_page(viewport=VIEWPORTS["tv-1080p"], locale="zh-CN")
-                await page.goto(f"http://127.0.0.1:{port}/screen")
-                await expect(page.locator("#grid-page")).to_have_text("窗口 第 1 / 3 页")
-                await expect(page.get_by_test_id("grid").locator(".card")).to_have_count(12)
-                await expect(page.locator("#waiting-page")).to_contain_text("第 1 / ")
-                await asyncio.sleep(4.5)
-                await check_page_async(page, artifacts, "screen-large-hall-tv-1080p", citizen=True)
-                await expect(page.locator("#grid-page")).to_have_text("窗口 第 2 / 3 页", timeout=12000)
-                await expect(page.get_by_test_id("grid").locator('[data-window="17"]')).to_contain_text("呼叫中")
-            finally:
-                await browser.close()
-        server.should_exit = True
-        await task
+        async with serving(daemon.app) as base:
+            async with async_playwright() as pw:
+                browser = await launch_chromium(pw, AUTOPLAY)
+                try:
+                    page = await browser.new_page(viewport=VIEWPORTS["tv-1080p"], locale="zh-CN")
+                    await page.goto(f"{base}/screen")
+                    await expect(page.locator("#grid-page")).to_have_text("窗口 第 1 / 3 页")
+                    await expect(page.get_by_test_id("grid").locator(".card")).to_have_count(12)
+                    await expect(page.locator("#waiting-page")).to_contain_text("第 1 / ")
+                    await asyncio.sleep(4.5)
+                    await check_page_async(page, artifacts, "screen-large-hall-tv-1080p", citizen=True)
+                    await expect(page.locator("#grid-page")).to_have_text("窗口 第 2 / 3 页", timeout=12000)
+                    await expect(page.get_by_test_id("grid").locator('[data-window="17"]')).to_contain_text("呼叫中")
+                finally:
+                    await browser.close()
     finally:
         await h.http.aclose()
         await daemon.stop()

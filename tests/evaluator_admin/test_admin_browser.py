@@ -4,13 +4,11 @@ test's own event loop, so its clock can be set to seed ratings over several days
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-import uvicorn
 
+from tests.browser import serving
 from tests.evaluator_admin.conftest import at
-from tests.support import free_port, launch_chromium
+from tests.support import launch_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -33,16 +31,8 @@ async def served(hall, tokens):
             case = await hall.serve(tokens["kiosk"], clerks[window], window=window, business="C" if window == "3" else "A")
             await hall.rate(case, level, reasons if level <= 2 else [])
     hall.clock.now = at("2026-09-18", "16:00")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(hall.daemon.app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", access_log=False))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "uvicorn did not start"
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serving(hall.daemon.app) as base:
+        yield base
 
 
 async def test_sign_in_see_the_review_charts_and_record_a_call_back(served, tokens, artifacts):

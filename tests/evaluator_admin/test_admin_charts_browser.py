@@ -5,14 +5,12 @@ each colour counts, nothing overflowing. The screenshot is in test-artifacts/adm
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-import uvicorn
 
+from tests.browser import serving
 from tests.evaluator_admin.conftest import at
 from tests.pages import VIEWPORTS, check_page_async
-from tests.support import free_port, launch_chromium
+from tests.support import launch_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -30,17 +28,6 @@ DAYS = ["2026-09-12", "2026-09-13", "2026-09-14", "2026-09-15", "2026-09-16", "2
 WANT = {"2026-09-14": (6, 1), "2026-09-15": (6, 1), "2026-09-17": (7, 1), "2026-09-18": (8, 3)}
 
 
-async def serve_app(app):
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", access_log=False))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "uvicorn did not start"
-        await asyncio.sleep(0.02)
-    return server, task, f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture
 async def site(hall, tokens):
     clerks = {"1": tokens["clerk1"], "2": tokens["clerk2"], "3": tokens["admin"]}
@@ -50,10 +37,8 @@ async def site(hall, tokens):
             case = await hall.serve(tokens["kiosk"], clerks[window], window=window, business="C" if window == "3" else "A")
             await hall.rate(case, level, [1] if level <= 2 else [])
     hall.clock.now = at("2026-09-19", "16:00")
-    server, task, base = await serve_app(hall.daemon.app)
-    yield base
-    server.should_exit = True
-    await task
+    async with serving(hall.daemon.app) as base:
+        yield base
 
 
 # Geometry as the browser laid it out (CSS pixels on the screen), per day and per grid line.

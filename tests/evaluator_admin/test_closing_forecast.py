@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.browser import serving
 from tests.channels.conftest import MONDAY_10AM
 from tests.support import PAGE_ORIGIN, Clock, token
 
@@ -72,13 +73,11 @@ async def test_the_failed_ledger_page(make_daemon, clock):
 
 @pytest.mark.browser
 async def test_warning_and_ledger_in_chromium(make_daemon, clock, artifacts):
-    import asyncio
 
-    import uvicorn
     from playwright.async_api import async_playwright, expect
 
     from tests.pages import VIEWPORTS, check_page_async
-    from tests.support import free_port, launch_chromium
+    from tests.support import launch_chromium
 
     d = await make_daemon(adapters=ADAPTERS, hall_extra='closes = "17:30"')
     db = d.config.database
@@ -92,14 +91,7 @@ async def test_warning_and_ledger_in_chromium(make_daemon, clock, artifacts):
                        headers=clerk)
         for _ in range(40):
             await api.post("/api/v1/tickets", json={"business": "A"}, headers=kiosk)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(d.app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", access_log=False))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    base = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(d.app) as base:
         async with async_playwright() as pw:
             browser = await launch_chromium(pw)
             page = await browser.new_page(viewport=VIEWPORTS["admin"], locale="zh-CN")
@@ -112,9 +104,6 @@ async def test_warning_and_ledger_in_chromium(make_daemon, clock, artifacts):
             await expect(page.get_by_test_id("failed-rows")).to_contain_text("需到不动产登记中心现场核验原件")
             await check_page_async(page, artifacts, "admin-failed")
             await browser.close()
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def test_the_live_hall_shows_parked_cases(make_daemon, clock):

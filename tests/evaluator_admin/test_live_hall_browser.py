@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.evaluator_admin.test_admin_charts_browser import serve_app
+from tests.browser import serving
 from tests.pages import VIEWPORTS, check_page_async, english_words
 from tests.security.inputs_hall import fingerprint
 from tests.support import launch_chromium
@@ -28,10 +28,8 @@ async def site(hall, tokens):
     await c.post("/api/v1/windows/1/call-next", headers=tokens["clerk1"])  # A002 at window 1
     await c.post("/api/v1/windows/2/call-next", headers=tokens["clerk2"])  # B001 at window 2
     await c.post("/api/v1/windows/2/skip", headers=tokens["clerk2"])  # B001 过号
-    server, task, base = await serve_app(hall.daemon.app)
-    yield base
-    server.should_exit = True
-    await task
+    async with serving(hall.daemon.app) as base:
+        yield base
 
 
 def row(page, window: str):

@@ -5,14 +5,12 @@ The daemon's app is served by uvicorn on a free port in the test's own event loo
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-import uvicorn
 
+from tests.browser import serving
 from tests.followup.conftest import at, eventually, make_tokens, sms_toml
 from tests.pages import VIEWPORTS, check_page_async
-from tests.support import free_port, launch_chromium
+from tests.support import launch_chromium
 
 pytestmark = pytest.mark.browser
 PHONE = "13905711234"
@@ -44,16 +42,8 @@ async def served(make_hall, fake_sms, secret_file):
     await eventually(lambda: len(fake_sms.sent) == 2)
     seeded.update(rectified=d["case"], open=e["case"], qr=f, token=fake_sms.sent[-1]["values"]["token"])
     h.clock.now = at("2026-09-18", "16:00")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(h.daemon.app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", access_log=False))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "uvicorn did not start"
-        await asyncio.sleep(0.02)
-    yield h, t, seeded, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serving(h.daemon.app) as base:
+        yield h, t, seeded, base
 
 
 async def test_the_follow_up_the_citizens_pages_and_the_results(served, artifacts):

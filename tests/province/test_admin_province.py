@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import uvicorn
 
+from tests.browser import serving
 from tests.province.support import ID_NUMBER, wait_until
-from tests.support import free_port, launch_chromium
+from tests.support import launch_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -33,15 +33,7 @@ async def test_the_outbox_page_and_its_repush_button(make_hall, fake, artifacts)
     await asyncio.sleep(0.6)  # older than retry_max_s (0.5 s here): the reconciliation alerts
     assert await h.province.reconcile(days=1)
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(h.d.app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", access_log=False))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done()
-        await asyncio.sleep(0.02)
-    base = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(h.d.app) as base:
         async with async_playwright() as pw:
             browser = await launch_chromium(pw)
             try:
@@ -67,9 +59,6 @@ async def test_the_outbox_page_and_its_repush_button(make_hall, fake, artifacts)
                 await page.screenshot(path=str(artifacts / "admin-province-after-repush.png"), full_page=False)
             finally:
                 await browser.close()
-    finally:
-        server.should_exit = True
-        await task
     [row] = await h.outbox(rating_id=bad.rating_id)
     assert (row["state"], row["repushes"]) == ("accepted", 1)
     assert len(fake.stored("zhejiang")) == 6  # three, the fixed rejection, two after the outage; not the unbound

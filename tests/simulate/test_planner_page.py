@@ -8,7 +8,6 @@ import os
 
 import httpx
 import pytest
-import uvicorn
 
 from queued.config import parse_config
 from queued.core.calendar import HallCalendar
@@ -16,9 +15,10 @@ from queued.daemon import Daemon
 from queued.simulate.journaled import write_journal
 from queued.simulate.run import run_days
 from tests import pages
+from tests.browser import serving
 from tests.pages import VIEWPORTS
 from tests.simulate.helpers import HALL, example
-from tests.support import Clock, free_port, launch_chromium, token
+from tests.support import Clock, launch_chromium, token
 
 ADAPTERS = ["evaluator.service:EvaluatorAdapter", "evaluator.admin:AdminAdapter", "queued.simulate.admin:PlannerPage"]
 
@@ -93,20 +93,13 @@ async def test_history_too_thin_is_said_on_the_page(hall):
 async def test_a_supervisor_plans_the_week_in_chromium(hall, artifacts):
     from playwright.async_api import async_playwright, expect
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(hall.app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", access_log=False))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "uvicorn did not start"
-        await asyncio.sleep(0.02)
     sup = token(hall.config.database, "supervisor")
-    try:
+    async with serving(hall.app) as base:
         async with async_playwright() as pw:
             browser = await launch_chromium(pw)
             try:
                 page = await browser.new_page(viewport=VIEWPORTS["admin"], locale="zh-CN")
-                await page.goto(f"http://127.0.0.1:{port}/admin/planner")
+                await page.goto(f"{base}/admin/planner")
                 await page.fill("input[name=token]", sup)
                 await page.click("button[type=submit]")
                 await expect(page.get_by_role("heading", name="排班测算：每半小时最少开几个窗口")).to_be_visible()
@@ -130,6 +123,3 @@ async def test_a_supervisor_plans_the_week_in_chromium(hall, artifacts):
                 await page.locator("#plan").screenshot(path=str(artifacts / "admin-planner-plan.png"))
             finally:
                 await browser.close()
-    finally:
-        server.should_exit = True
-        await task

@@ -5,12 +5,10 @@ the WeChat page is channel `wechat`, and another device sees it rated. Screensho
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
-import uvicorn
 
+from tests.browser import serving
 from tests.pages import VIEWPORTS, check_page_async, english_words
 from tests.support import free_port, launch_chromium, token
 from tests.wechat.conftest import ADAPTER, eventually, wechat_toml
@@ -29,15 +27,8 @@ async def served(make_daemon):
     base = f"http://127.0.0.1:{port}"
     extra = wechat_toml(fake) + f'jssdk_url = "{fake.url}/open/js/jweixin-1.6.0.js"\n'
     d = await make_daemon(extra=extra, adapters=["evaluator.service:EvaluatorAdapter", ADAPTER], public_url=base)
-    server = uvicorn.Server(uvicorn.Config(d.app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", access_log=False))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "uvicorn did not start"
-        await asyncio.sleep(0.02)
-    yield d, base, fake
-    server.should_exit = True
-    await task
+    async with serving(d.app, port) as base:
+        yield d, base, fake
     fake.stop()
 
 
