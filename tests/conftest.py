@@ -1,4 +1,5 @@
-"""Fixtures every package's tests share: an in-process daemon with an ASGI client, real Mosquitto."""
+"""Fixtures every package's tests share: an in-process daemon with an ASGI client, real Mosquitto,
+the local fakes of WeChat and Aliyun SMS."""
 
 from __future__ import annotations
 
@@ -75,3 +76,23 @@ def mosquitto():
 def artifacts():
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def fake_wechat():
+    """The local fake WeChat (tests/wechat/fake_wechat.py), started on a free port for the test."""
+    from tests.wechat.fake_wechat import FakeWeChat
+
+    fake = FakeWeChat().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_sms():
+    """The local fake Aliyun SMS (tests/followup/fake_aliyun_sms.py), started on a free port for the test."""
+    from tests.followup.fake_aliyun_sms import FakeAliyunSms
+
+    fake = FakeAliyunSms().start()
+    yield fake
+    fake.stop()

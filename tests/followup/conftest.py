@@ -138,20 +138,6 @@ async def eventually(predicate, timeout: float = 10.0, step: float = 0.02):
 
 
 @pytest.fixture
-def fake_sms():
-    fake = FakeAliyunSms().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def fake_wechat():
-    fake = FakeWeChat().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def secret_file(tmp_path):
     p = tmp_path / "sms.secret"
     p.write_text(SECRET + "\n", encoding="utf-8")

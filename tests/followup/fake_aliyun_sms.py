@@ -27,19 +27,16 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote
 
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.support import free_port
+from tests.fake_server import FakeServer
 
 KEY_ID = "LTAI5tQx8WmZ3kFh2R7nYpVd"
 SECRET = "qS4yZ9rB1vN7cX3mK8pW2tE6uH0jL5aF"
@@ -60,10 +57,11 @@ def expected_signature(secret: str, params: dict[str, str]) -> str:
     return base64.b64encode(hmac.new(f"{secret}&".encode(), to_sign.encode(), hashlib.sha1).digest()).decode()
 
 
-class FakeAliyunSms:
+class FakeAliyunSms(FakeServer):
+    what = "Aliyun SMS"
+
     def __init__(self):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__()
         self.keys = {KEY_ID: SECRET}
         self.signs = {SIGN_NAME}
         self.templates = {TEMPLATE: TEMPLATE_VARS}
@@ -74,26 +72,9 @@ class FakeAliyunSms:
         self.calls: list[dict] = []
         self.sent: list[dict] = []
         self.nonces: set[str] = set()
-        self._server: uvicorn.Server | None = None
 
-    def start(self) -> FakeAliyunSms:
-        app = Starlette(routes=[Route("/", self.endpoint, methods=["POST", "GET"])])
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                     lifespan="off", access_log=False, timeout_graceful_shutdown=1))
-        self._thread = threading.Thread(target=self._server.run, name="fake-aliyun-sms", daemon=True)
-        self._thread.start()
-        deadline = time.time() + 10
-        while not self._server.started:
-            if time.time() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake Aliyun SMS server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-            self._thread.join(10)
-            self._server = None
+    def routes(self) -> list[Route]:
+        return [Route("/", self.endpoint, methods=["POST", "GET"])]
 
     def codes(self) -> list[str]:
         return [c["code"] for c in self.calls]

@@ -127,6 +127,7 @@ class PadHall:
                 pass
 
 
+# Window 4 with its pad alone on the bus at {port} (a pty); tests/province/test_crash.py uses it too.
 PAD_WINDOW = """
 [[window]]
 id = "4"

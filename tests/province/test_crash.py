@@ -18,19 +18,10 @@ import httpx
 import pytest
 
 from firmware_bridge.emulator import PadBusEmulator, PadState
+from tests.pads.support import PAD_WINDOW
 from tests.province.fake_platform import FakePlatform
 from tests.province.support import applicant, project_no, wait_until
 from tests.support import ServeProcess, free_port, hall_toml, token
-
-PAD_WINDOW = """
-[[window]]
-id = "4"
-businesses = ["A"]
-pad = {{ port = "{port}", address = 4 }}
-
-[[bus]]
-port = "{port}"
-"""
 
 
 class LiveHall:

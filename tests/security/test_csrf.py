@@ -10,7 +10,6 @@ import pytest
 
 from tests.support import hall_toml, token
 from tests.wechat.conftest import wechat_toml
-from tests.wechat.fake_wechat import FakeWeChat
 from tests.wechat.test_oauth import sign_in as wechat_sign_in
 
 ADAPTERS = ["evaluator.service:EvaluatorAdapter", "evaluator.admin:AdminAdapter",
@@ -25,13 +24,6 @@ CROSS = [
     {"Referer": "http://evil.example/page"},
     {},  # neither: a cookie alone proves nothing
 ]
-
-
-@pytest.fixture
-def fake_wechat():
-    fake = FakeWeChat().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

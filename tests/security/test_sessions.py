@@ -79,13 +79,6 @@ class Hall:
 
 
 @pytest.fixture
-def fake_wechat():
-    fake = FakeWeChat().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 async def hall(tmp_path, clock, fake_wechat):
     h = await Hall(tmp_path, clock, fake_wechat).start()
     yield h

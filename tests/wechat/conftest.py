@@ -21,13 +21,6 @@ def wechat_toml(fake: FakeWeChat, notify_ahead: int = 2, templates: bool = True)
 
 
 @pytest.fixture
-def fake_wechat():
-    fake = FakeWeChat().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 async def wechat_daemon(make_daemon, fake_wechat):
     """A daemon with the mobile channel, talking to the fake WeChat."""
     return await make_daemon(extra=wechat_toml(fake_wechat), adapters=[ADAPTER])

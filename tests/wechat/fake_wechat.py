@@ -27,17 +27,14 @@ import hashlib
 import json
 import re
 import secrets
-import threading
 import time
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from tests.support import free_port
+from tests.fake_server import FakeServer
 
 APPID = "wx8a1c3e5f7b9d0246"
 SECRET = "3f0c9a7e5b1d2c4a6e8f0b1d3c5a7e9f"
@@ -54,11 +51,12 @@ def _err(code: int, msg: str) -> JSONResponse:
     return JSONResponse({"errcode": code, "errmsg": msg})
 
 
-class FakeWeChat:
+class FakeWeChat(FakeServer):
+    what = "WeChat"
+
     def __init__(self, appid: str = APPID, secret: str = SECRET):
+        super().__init__()
         self.appid, self.secret = appid, secret
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.users: set[str] = set()  # openids that follow the official account
         self.codes: dict[str, str] = {}  # OAuth code → openid (single use)
         self.used_codes: set[str] = set()
@@ -76,8 +74,6 @@ class FakeWeChat:
         self.consents: dict[tuple[str, str], int] = {}  # (openid, template) → messages the user allowed
         self.require_consent = False
         self.reject_subscribe = False
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
 
     # ---- controls ----------------------------------------------------------------------------
 
@@ -125,8 +121,8 @@ class FakeWeChat:
 
     # ---- life --------------------------------------------------------------------------------
 
-    def start(self) -> FakeWeChat:
-        app = Starlette(routes=[
+    def routes(self) -> list[Route]:
+        return [
             Route("/connect/oauth2/authorize", self.authorize, methods=["GET"]),
             Route("/sns/oauth2/access_token", self.sns_access_token, methods=["GET"]),
             Route("/cgi-bin/token", self.cgi_token, methods=["GET"]),
@@ -137,23 +133,7 @@ class FakeWeChat:
             Route("/open/js/jweixin-1.6.0.js", self.jssdk, methods=["GET"]),
             Route("/jssdk/config", self.jssdk_config, methods=["POST", "OPTIONS"]),
             Route("/jssdk/subscribe", self.jssdk_subscribe, methods=["POST", "OPTIONS"]),
-        ])
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                     lifespan="off", access_log=False, timeout_graceful_shutdown=1))
-        self._thread = threading.Thread(target=self._server.run, name="fake-wechat", daemon=True)
-        self._thread.start()
-        deadline = time.time() + 10
-        while not self._server.started:
-            if time.time() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake WeChat server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-            self._thread.join(10)
-            self._server = None
+        ]
 
     # ---- endpoints ---------------------------------------------------------------------------
 
@@ -161,6 +141,16 @@ class FakeWeChat:
         call = {"path": request.url.path, "params": dict(request.query_params), "body": body, "errcode": None}
         self.calls.append(call)
         return call
+
+    def _token_refused(self, token: str | None) -> JSONResponse | None:
+        """WeChat's answer to a call with a missing, superseded or expired access token; None if it is live."""
+        if not token:
+            return _err(41001, "access_token missing")
+        if token not in self.tokens:
+            return _err(40001, "invalid credential, access_token is invalid or not latest")
+        if self.tokens[token] < time.monotonic():
+            return _err(42001, "access_token expired")
+        return None
 
     async def _answer(self, call: dict, response: JSONResponse) -> JSONResponse:
         self.in_flight += 1
@@ -229,13 +219,8 @@ class FakeWeChat:
         except ValueError:
             body = None
         call = self._record(request, body)
-        token = request.query_params.get("access_token")
-        if not token:
-            return await self._answer(call, _err(41001, "access_token missing"))
-        if token not in self.tokens:
-            return await self._answer(call, _err(40001, "invalid credential, access_token is invalid or not latest"))
-        if self.tokens[token] < time.monotonic():
-            return await self._answer(call, _err(42001, "access_token expired"))
+        if refused := self._token_refused(request.query_params.get("access_token")):
+            return await self._answer(call, refused)
         if not isinstance(body, dict):
             return await self._answer(call, _err(47001, "data format error"))
         if self.fail_sends > 0:
@@ -270,13 +255,8 @@ class FakeWeChat:
     async def getticket(self, request: Request):
         q = request.query_params
         call = self._record(request)
-        token = q.get("access_token")
-        if not token:
-            return await self._answer(call, _err(41001, "access_token missing"))
-        if token not in self.tokens:
-            return await self._answer(call, _err(40001, "invalid credential, access_token is invalid or not latest"))
-        if self.tokens[token] < time.monotonic():
-            return await self._answer(call, _err(42001, "access_token expired"))
+        if refused := self._token_refused(q.get("access_token")):
+            return await self._answer(call, refused)
         if q.get("type") != "jsapi":
             return await self._answer(call, _err(40097, "invalid args"))
         ticket = secrets.token_urlsafe(64)
