@@ -49,6 +49,21 @@ class WeChatError(ChannelError):
         return self.errcode is None or self.errcode in TRANSIENT_ERRORS
 
 
+def _required(data: dict[str, Any], key: str) -> str:
+    """The non-empty string `key` of WeChat's answer, or WeChatError."""
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise WeChatError(None, f"no {key} in the answer: {data!r}")
+    return value
+
+
+def _refresh_at(data: dict[str, Any]) -> float:
+    """When to fetch a token or ticket anew: WeChat's expires_in (7200 s if absent) less TOKEN_MARGIN_S,
+    and never before half of it (time.monotonic())."""
+    expires_in = float(data.get("expires_in") or 7200)
+    return time.monotonic() + max(expires_in - TOKEN_MARGIN_S, expires_in / 2)
+
+
 class WeChatSettings:
     """The [wechat] section, checked: appid and secret (or a file holding the secret)."""
 
@@ -108,10 +123,7 @@ class WeChatClient:
         s = self.settings
         data = await self._get("/sns/oauth2/access_token", {"appid": s.appid, "secret": s.secret, "code": code,
                                                             "grant_type": "authorization_code"})
-        openid = data.get("openid")
-        if not isinstance(openid, str) or not openid:
-            raise WeChatError(None, f"no openid in the answer: {data!r}")
-        return openid
+        return _required(data, "openid")
 
     # ---- the server access token -------------------------------------------------------------------
 
@@ -122,12 +134,9 @@ class WeChatClient:
             s = self.settings
             data = await self._get("/cgi-bin/token", {"grant_type": "client_credential", "appid": s.appid,
                                                       "secret": s.secret})
-            token = data.get("access_token")
-            if not isinstance(token, str) or not token:
-                raise WeChatError(None, f"no access_token in the answer: {data!r}")
-            expires_in = float(data.get("expires_in") or 7200)
+            token = _required(data, "access_token")
             self._token = token
-            self._token_expires = time.monotonic() + max(expires_in - TOKEN_MARGIN_S, expires_in / 2)
+            self._token_expires = _refresh_at(data)
             self.tokens_fetched += 1
             return token
 
@@ -143,23 +152,12 @@ class WeChatClient:
         async with self._ticket_lock:
             if self._ticket and time.monotonic() < self._ticket_expires:
                 return self._ticket
-            for attempt in (1, 2):
-                token = await self.access_token()
-                try:
-                    data = await self._get("/cgi-bin/ticket/getticket", {"access_token": token, "type": "jsapi"})
-                    break
-                except WeChatError as exc:
-                    if exc.errcode in TOKEN_ERRORS and attempt == 1:
-                        log.info("WeChat access token refused for getticket (%s); fetching a new one", exc.errcode)
-                        self.forget_token(token)
-                        continue
-                    raise
-            ticket = data.get("ticket")
-            if not isinstance(ticket, str) or not ticket:
-                raise WeChatError(None, f"no ticket in the answer: {data!r}")
-            expires_in = float(data.get("expires_in") or 7200)
+            data = await self._with_token(
+                lambda token: self._get("/cgi-bin/ticket/getticket", {"access_token": token, "type": "jsapi"}),
+                " for getticket")
+            ticket = _required(data, "ticket")
             self._ticket = ticket
-            self._ticket_expires = time.monotonic() + max(expires_in - TOKEN_MARGIN_S, expires_in / 2)
+            self._ticket_expires = _refresh_at(data)
             self.tickets_fetched += 1
             return ticket
 
@@ -174,19 +172,24 @@ class WeChatClient:
         body: dict[str, Any] = {"touser": touser, "template_id": template_id, "data": data}
         if page:
             body["page"] = page
+        await self._with_token(lambda token: self._post(self.settings.subscribe_path, {"access_token": token}, body))
+
+    # ---- transport --------------------------------------------------------------------------------
+
+    async def _with_token(self, call, what: str = "") -> dict[str, Any]:
+        """`await call(token)` with the server access token; a refused token (TOKEN_ERRORS) is
+        forgotten and fetched anew, once."""
         for attempt in (1, 2):
             token = await self.access_token()
             try:
-                await self._post(self.settings.subscribe_path, {"access_token": token}, body)
-                return
+                return await call(token)
             except WeChatError as exc:
                 if exc.errcode in TOKEN_ERRORS and attempt == 1:
-                    log.info("WeChat access token refused (%s); fetching a new one", exc.errcode)
+                    log.info("WeChat access token refused%s (%s); fetching a new one", what, exc.errcode)
                     self.forget_token(token)
                     continue
                 raise
-
-    # ---- transport --------------------------------------------------------------------------------
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     async def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         return await self._call("GET", path, params, None)
