@@ -1,9 +1,9 @@
 """Pages in a real Chromium against a real HTTP server: an ASGI app served under uvicorn in the
 test's own event loop (so it runs on the test's clock), and a Chromium page to look at it with.
 
-    from tests.browser import chromium_page, serving
+    from tests.browser import chromium_page, serving, sign_in
     async with serving(daemon.app) as base, chromium_page("admin") as page:
-        await page.goto(f"{base}/admin")
+        await sign_in(page, f"{base}/admin", supervisor_token)
 
 Used by the browser tests of every package; tests/pages.py checks what the page shows.
 """
@@ -50,7 +50,16 @@ async def chromium(*extra_args: str):
 
 
 @asynccontextmanager
-async def chromium_page(size: str, *extra_args: str, locale: str = "zh-CN", **context):
-    """A page of a fresh headless Chromium at VIEWPORTS[size], zh-CN; closed when the block ends."""
+async def chromium_page(size: str | dict, *extra_args: str, locale: str = "zh-CN", **context):
+    """A page of a fresh headless Chromium at VIEWPORTS[size] (or the viewport `size`), zh-CN;
+    closed when the block ends."""
+    viewport = VIEWPORTS[size] if isinstance(size, str) else size
     async with chromium(*extra_args) as browser:
-        yield await browser.new_page(viewport=VIEWPORTS[size], locale=locale, **context)
+        yield await browser.new_page(viewport=viewport, locale=locale, **context)
+
+
+async def sign_in(page, url: str, token: str) -> None:
+    """Open `url` (an /admin page, or /admin/login?next=…) and sign in on its form with `token`."""
+    await page.goto(url)
+    await page.fill("input[name=token]", token)
+    await page.click("button[type=submit]")

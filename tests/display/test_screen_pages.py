@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack
 
 import pytest
 
-from tests.browser import serving
+from tests.browser import chromium_page, serving
 from tests.pages import VIEWPORTS, check_page_async
 from tests.support import AUTOPLAY, PAGE_ORIGIN, free_port, launch_chromium, token
 
@@ -152,23 +152,18 @@ async def test_hall_screen_calm_when_nothing_was_called(served, artifacts):
 
 
 async def test_hall_screen_after_closing_time_says_extended_service(served, artifacts, clock):
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     daemon, base = await served(hall_extra='closes = "17:30"')
     await busy_hall(daemon)
     clock.advance(7 * 3600 + 40 * 60)  # 17:40: past `closes`, people still wait
-    async with async_playwright() as pw:
-        browser = await launch_chromium(pw, AUTOPLAY)
-        try:
-            page = await browser.new_page(viewport=VIEWPORTS["tv-1080p"], locale="zh-CN")
-            await page.goto(f"{base}/screen")
-            await expect(page.locator("#day")).to_have_text("延时服务中")
-            await expect(page.get_by_test_id("grid").locator('[data-window="2"] .tag')).to_have_text("延时")
-            await expect(page.get_by_test_id("grid").locator('[data-window="8"] .tag')).to_have_count(0)
-            await asyncio.sleep(4.5)
-            await check_page_async(page, artifacts, "screen-extended-tv-1080p", citizen=True)
-        finally:
-            await browser.close()
+    async with chromium_page("tv-1080p", AUTOPLAY) as page:
+        await page.goto(f"{base}/screen")
+        await expect(page.locator("#day")).to_have_text("延时服务中")
+        await expect(page.get_by_test_id("grid").locator('[data-window="2"] .tag')).to_have_text("延时")
+        await expect(page.get_by_test_id("grid").locator('[data-window="8"] .tag')).to_have_count(0)
+        await asyncio.sleep(4.5)
+        await check_page_async(page, artifacts, "screen-extended-tv-1080p", citizen=True)
 
 
 async def test_window_lcd_at_its_sizes(served, artifacts):
@@ -212,27 +207,22 @@ async def test_window_lcd_at_its_sizes(served, artifacts):
 
 
 async def test_clerk_console_empty_state(served, artifacts):
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     daemon, base = await served()
-    async with async_playwright() as pw:
-        browser = await launch_chromium(pw, AUTOPLAY)
-        try:
-            page = await browser.new_page(viewport=VIEWPORTS["clerk"], locale="zh-CN")
-            await page.goto(f"{base}/clerk")
-            await page.select_option("#window", "1")
-            await page.fill("#clerk", "1001")
-            await page.fill("#pin", "1001")
-            await page.locator("#pin-form button[type=submit]").click()
-            await expect(page.locator("#who")).to_contain_text("张三")
-            await expect(page.locator("#ticket")).to_have_text("暂无")
-            await expect(page.locator("#ticket")).to_have_class("ticket empty")
-            color = await page.evaluate("getComputedStyle(document.querySelector('#ticket')).color")
-            r, g, b = (int(x) for x in color[color.index("(") + 1:color.index(")")].split(",")[:3])
-            assert not (r > 120 and g < 80 and b < 80), color  # not a red bar
-            await check_page_async(page, artifacts, "clerk-empty-1366x768")
-        finally:
-            await browser.close()
+    async with chromium_page("clerk", AUTOPLAY) as page:
+        await page.goto(f"{base}/clerk")
+        await page.select_option("#window", "1")
+        await page.fill("#clerk", "1001")
+        await page.fill("#pin", "1001")
+        await page.locator("#pin-form button[type=submit]").click()
+        await expect(page.locator("#who")).to_contain_text("张三")
+        await expect(page.locator("#ticket")).to_have_text("暂无")
+        await expect(page.locator("#ticket")).to_have_class("ticket empty")
+        color = await page.evaluate("getComputedStyle(document.querySelector('#ticket')).color")
+        r, g, b = (int(x) for x in color[color.index("(") + 1:color.index(")")].split(",")[:3])
+        assert not (r > 120 and g < 80 and b < 80), color  # not a red bar
+        await check_page_async(page, artifacts, "clerk-empty-1366x768")
 
 
 BIG_HALL_BUSINESSES = [("A", "综合受理"), ("B", "不动产登记"), ("C", "社保医保"), ("D", "出入境证件办理"), ("E", "税务"),
@@ -242,7 +232,7 @@ BIG_HALL_BUSINESSES = [("A", "综合受理"), ("B", "不动产登记"), ("C", "�
 async def test_a_large_hall_pages_its_windows_and_businesses(make_daemon, artifacts):
     """30 windows and 8 businesses with long names: the grid shows 12 windows a page and turns the
     page, nothing spills out of its box, and a long name is shrunk to fit, not cut."""
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     from queued.config import parse_config
     from queued.daemon import Daemon
@@ -264,20 +254,15 @@ async def test_a_large_hall_pages_its_windows_and_businesses(make_daemon, artifa
         for w in ("1", "2", "9", "17"):
             await h.act(w, "call-next")
         async with serving(daemon.app) as base:
-            async with async_playwright() as pw:
-                browser = await launch_chromium(pw, AUTOPLAY)
-                try:
-                    page = await browser.new_page(viewport=VIEWPORTS["tv-1080p"], locale="zh-CN")
-                    await page.goto(f"{base}/screen")
-                    await expect(page.locator("#grid-page")).to_have_text("窗口 第 1 / 3 页")
-                    await expect(page.get_by_test_id("grid").locator(".card")).to_have_count(12)
-                    await expect(page.locator("#waiting-page")).to_contain_text("第 1 / ")
-                    await asyncio.sleep(4.5)
-                    await check_page_async(page, artifacts, "screen-large-hall-tv-1080p", citizen=True)
-                    await expect(page.locator("#grid-page")).to_have_text("窗口 第 2 / 3 页", timeout=12000)
-                    await expect(page.get_by_test_id("grid").locator('[data-window="17"]')).to_contain_text("呼叫中")
-                finally:
-                    await browser.close()
+            async with chromium_page("tv-1080p", AUTOPLAY) as page:
+                await page.goto(f"{base}/screen")
+                await expect(page.locator("#grid-page")).to_have_text("窗口 第 1 / 3 页")
+                await expect(page.get_by_test_id("grid").locator(".card")).to_have_count(12)
+                await expect(page.locator("#waiting-page")).to_contain_text("第 1 / ")
+                await asyncio.sleep(4.5)
+                await check_page_async(page, artifacts, "screen-large-hall-tv-1080p", citizen=True)
+                await expect(page.locator("#grid-page")).to_have_text("窗口 第 2 / 3 页", timeout=12000)
+                await expect(page.get_by_test_id("grid").locator('[data-window="17"]')).to_contain_text("呼叫中")
     finally:
         await h.http.aclose()
         await daemon.stop()

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import serving
+from tests.browser import chromium_page, serving, sign_in
 from tests.evaluator_admin.conftest import at
-from tests.pages import VIEWPORTS, check_page_async
-from tests.support import launch_chromium
+from tests.pages import check_page_async
 
 pytestmark = pytest.mark.browser
 
@@ -91,22 +90,13 @@ def at_value(grid: list[dict], value: float) -> float:
 
 
 async def test_the_daily_chart_reads_true_on_a_projector(site, tokens, artifacts):
-    from playwright.async_api import async_playwright
-
     token = tokens["supervisor"]["Authorization"].split()[1]
-    async with async_playwright() as pw:
-        browser = await launch_chromium(pw)
-        try:
-            page = await browser.new_page(viewport=VIEWPORTS["admin"], locale="zh-CN")
-            await page.goto(f"{site}/admin/login?next=/admin/reviews%3Ffrom%3D2026-09-12%26to%3D2026-09-19")
-            await page.fill("input[name=token]", token)
-            await page.click("button[type=submit]")
-            await page.wait_for_url("**/admin/reviews?from=2026-09-12&to=2026-09-19")
-            await page.locator("#by-day svg.day-chart").wait_for()
-            await check_page_async(page, artifacts, "admin-reviews-1920", full_page=True)
-            geo = await page.evaluate(GEOMETRY_JS)
-        finally:
-            await browser.close()
+    async with chromium_page("admin") as page:
+        await sign_in(page, f"{site}/admin/login?next=/admin/reviews%3Ffrom%3D2026-09-12%26to%3D2026-09-19", token)
+        await page.wait_for_url("**/admin/reviews?from=2026-09-12&to=2026-09-19")
+        await page.locator("#by-day svg.day-chart").wait_for()
+        await check_page_async(page, artifacts, "admin-reviews-1920", full_page=True)
+        geo = await page.evaluate(GEOMETRY_JS)
 
     assert geo["width"] > 1700  # the chart fills the projector's width, not a 720 px box
     assert geo["outside"] == []  # no chart text cut off at its chart's edge (check_page sees HTML only)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import serving
+from tests.browser import serving, sign_in
 from tests.followup.conftest import at, eventually, make_tokens, sms_toml
 from tests.pages import VIEWPORTS, check_page_async
 from tests.support import launch_chromium
@@ -55,9 +55,7 @@ async def test_the_follow_up_the_citizens_pages_and_the_results(served, artifact
         browser = await launch_chromium(pw)
         try:
             page = await browser.new_page(viewport=VIEWPORTS["admin"], locale="zh-CN")
-            await page.goto(f"{base}/admin/followups/{seeded['rectified']}")
-            await page.fill("input[name=token]", leader)
-            await page.click("button[type=submit]")
+            await sign_in(page, f"{base}/admin/followups/{seeded['rectified']}", leader)
             await page.wait_for_url(f"**/admin/followups/{seeded['rectified']}")
             await expect(page.get_by_test_id("phone")).to_contain_text(PHONE)  # the handler sees it whole
             await expect(page.get_by_test_id("recheck-state")).to_contain_text("已发送")

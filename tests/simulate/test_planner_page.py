@@ -15,10 +15,9 @@ from queued.daemon import Daemon
 from queued.simulate.journaled import write_journal
 from queued.simulate.run import run_days
 from tests import pages
-from tests.browser import serving
-from tests.pages import VIEWPORTS
+from tests.browser import chromium_page, serving, sign_in
 from tests.simulate.helpers import HALL, example
-from tests.support import Clock, launch_chromium, token
+from tests.support import Clock, token
 
 ADAPTERS = ["evaluator.service:EvaluatorAdapter", "evaluator.admin:AdminAdapter", "queued.simulate.admin:PlannerPage"]
 
@@ -91,35 +90,28 @@ async def test_history_too_thin_is_said_on_the_page(hall):
 
 @pytest.mark.browser
 async def test_a_supervisor_plans_the_week_in_chromium(hall, artifacts):
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     sup = token(hall.config.database, "supervisor")
     async with serving(hall.app) as base:
-        async with async_playwright() as pw:
-            browser = await launch_chromium(pw)
-            try:
-                page = await browser.new_page(viewport=VIEWPORTS["admin"], locale="zh-CN")
-                await page.goto(f"{base}/admin/planner")
-                await page.fill("input[name=token]", sup)
-                await page.click("button[type=submit]")
-                await expect(page.get_by_role("heading", name="排班测算：每半小时最少开几个窗口")).to_be_visible()
-                await expect(page.locator("header.bar nav a.on")).to_have_text("排班测算")
-                await page.fill("input[name=weeks]", "2")
-                await page.fill("input[name=target]", "20")
-                await page.fill("input[name=days]", "10")
-                await page.click("#planner-form button")
-                await expect(page.locator("#running")).to_contain_text("正在按最近 2 周的记录测算")
-                await expect(page.locator("#plan")).to_be_visible(timeout=240_000)
-                await expect(page.locator("#plan h2")).to_contain_text("90% 等候不超过 20.0 分钟；模拟 10 天")
-                rows = page.locator("table.plan tbody tr")
-                assert await rows.count() == 18  # 08:30–17:00 in half hours, and the window-hours
-                await expect(rows.first).to_contain_text("08:30–09:00")
-                await expect(page.locator("#history")).to_contain_text("A 综合受理")
-                await expect(page.locator("#outcome")).to_contain_text("按此排班模拟：平均等候")
-                assert await page.locator("#plan svg rect").count() > 20
-                await page.screenshot(path=str(artifacts / "admin-planner-1920x1080.png"))
-                spill = await page.evaluate(pages._OVERFLOW_JS)  # check_page's test, in the async API
-                assert not spill, spill[:8]
-                await page.locator("#plan").screenshot(path=str(artifacts / "admin-planner-plan.png"))
-            finally:
-                await browser.close()
+        async with chromium_page("admin") as page:
+            await sign_in(page, f"{base}/admin/planner", sup)
+            await expect(page.get_by_role("heading", name="排班测算：每半小时最少开几个窗口")).to_be_visible()
+            await expect(page.locator("header.bar nav a.on")).to_have_text("排班测算")
+            await page.fill("input[name=weeks]", "2")
+            await page.fill("input[name=target]", "20")
+            await page.fill("input[name=days]", "10")
+            await page.click("#planner-form button")
+            await expect(page.locator("#running")).to_contain_text("正在按最近 2 周的记录测算")
+            await expect(page.locator("#plan")).to_be_visible(timeout=240_000)
+            await expect(page.locator("#plan h2")).to_contain_text("90% 等候不超过 20.0 分钟；模拟 10 天")
+            rows = page.locator("table.plan tbody tr")
+            assert await rows.count() == 18  # 08:30–17:00 in half hours, and the window-hours
+            await expect(rows.first).to_contain_text("08:30–09:00")
+            await expect(page.locator("#history")).to_contain_text("A 综合受理")
+            await expect(page.locator("#outcome")).to_contain_text("按此排班模拟：平均等候")
+            assert await page.locator("#plan svg rect").count() > 20
+            await page.screenshot(path=str(artifacts / "admin-planner-1920x1080.png"))
+            spill = await page.evaluate(pages._OVERFLOW_JS)  # check_page's test, in the async API
+            assert not spill, spill[:8]
+            await page.locator("#plan").screenshot(path=str(artifacts / "admin-planner-plan.png"))
