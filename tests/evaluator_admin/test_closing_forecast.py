@@ -6,11 +6,22 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.browser import serving
+from tests.browser import chromium_page, serving, sign_in
 from tests.channels.conftest import MONDAY_10AM
 from tests.support import PAGE_ORIGIN, Clock, token
 
 ADAPTERS = ["evaluator.service:EvaluatorAdapter", "evaluator.admin:AdminAdapter"]
+
+
+def bearers(d) -> tuple[dict, dict, dict]:
+    """Bearer headers of the kiosk, window 1's clerk 1001 and the supervisor of daemon `d`."""
+    return tuple({"Authorization": f"Bearer {token(d.config.database, *who)}"}
+                 for who in (("kiosk",), ("clerk", "1", "1001"), ("supervisor",)))
+
+
+def page_client(d) -> httpx.AsyncClient:
+    """An in-process client standing in for the hall's own pages (it sends their Origin)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall", headers=PAGE_ORIGIN)
 
 
 @pytest.fixture
@@ -20,11 +31,8 @@ def clock() -> Clock:
 
 async def test_the_live_hall_warns_who_will_not_be_served_by_closing(make_daemon, clock):
     d = await make_daemon(adapters=ADAPTERS, hall_extra='stop_issuing = "16:45"\ncloses = "17:30"')
-    db = d.config.database
-    kiosk = {"Authorization": f"Bearer {token(db, 'kiosk')}"}
-    sup = {"Authorization": f"Bearer {token(db, 'supervisor')}"}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall",
-                                 headers=PAGE_ORIGIN) as api:
+    kiosk, clerk, sup = bearers(d)
+    async with page_client(d) as api:
         for _ in range(20):
             assert (await api.post("/api/v1/tickets", json={"business": "A"}, headers=kiosk)).status_code == 201
         live = (await api.get("/api/v1/hall/live", headers=sup)).json()
@@ -50,12 +58,8 @@ async def test_the_live_hall_warns_who_will_not_be_served_by_closing(make_daemon
 
 async def test_the_failed_ledger_page(make_daemon, clock):
     d = await make_daemon(adapters=ADAPTERS)
-    db = d.config.database
-    kiosk = {"Authorization": f"Bearer {token(db, 'kiosk')}"}
-    clerk = {"Authorization": f"Bearer {token(db, 'clerk', '1', '1001')}"}
-    sup = {"Authorization": f"Bearer {token(db, 'supervisor')}"}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall",
-                                 headers=PAGE_ORIGIN) as api:
+    kiosk, clerk, sup = bearers(d)
+    async with page_client(d) as api:
         assert (await api.get("/admin/failed")).status_code == 303  # signed out: to the login
         for outcome, note in (("failed", "<script>x</script>不属于本中心事项"), ("done", "")):
             await api.post("/api/v1/tickets", json={"business": "A"}, headers=kiosk)
@@ -73,47 +77,32 @@ async def test_the_failed_ledger_page(make_daemon, clock):
 
 @pytest.mark.browser
 async def test_warning_and_ledger_in_chromium(make_daemon, clock, artifacts):
+    from playwright.async_api import expect
 
-    from playwright.async_api import async_playwright, expect
-
-    from tests.pages import VIEWPORTS, check_page_async
-    from tests.support import launch_chromium
+    from tests.pages import check_page_async
 
     d = await make_daemon(adapters=ADAPTERS, hall_extra='closes = "17:30"')
-    db = d.config.database
-    kiosk = {"Authorization": f"Bearer {token(db, 'kiosk')}"}
-    clerk = {"Authorization": f"Bearer {token(db, 'clerk', '1', '1001')}"}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall",
-                                 headers=PAGE_ORIGIN) as api:
+    kiosk, clerk, sup = bearers(d)
+    async with page_client(d) as api:
         await api.post("/api/v1/tickets", json={"business": "A"}, headers=kiosk)
         await api.post("/api/v1/windows/1/call-next", headers=clerk)
         await api.post("/api/v1/windows/1/finish", json={"outcome": "failed", "note": "需到不动产登记中心现场核验原件"},
                        headers=clerk)
         for _ in range(40):
             await api.post("/api/v1/tickets", json={"business": "A"}, headers=kiosk)
-    async with serving(d.app) as base:
-        async with async_playwright() as pw:
-            browser = await launch_chromium(pw)
-            page = await browser.new_page(viewport=VIEWPORTS["admin"], locale="zh-CN")
-            await page.goto(f"{base}/admin/login")
-            await page.fill("input[name=token]", token(db, "supervisor"))
-            await page.locator("button[type=submit]").click()
-            await expect(page.get_by_test_id("closing-warning")).to_contain_text("闭厅前仍有 22 人办不完：综合受理 22 人")  # window 1 alone is open
-            await check_page_async(page, artifacts, "admin-closing-warning")
-            await page.goto(f"{base}/admin/failed")
-            await expect(page.get_by_test_id("failed-rows")).to_contain_text("需到不动产登记中心现场核验原件")
-            await check_page_async(page, artifacts, "admin-failed")
-            await browser.close()
+    async with serving(d.app) as base, chromium_page("admin") as page:
+        await sign_in(page, f"{base}/admin/login", sup["Authorization"].split()[1])
+        await expect(page.get_by_test_id("closing-warning")).to_contain_text("闭厅前仍有 22 人办不完：综合受理 22 人")  # window 1 alone is open
+        await check_page_async(page, artifacts, "admin-closing-warning")
+        await page.goto(f"{base}/admin/failed")
+        await expect(page.get_by_test_id("failed-rows")).to_contain_text("需到不动产登记中心现场核验原件")
+        await check_page_async(page, artifacts, "admin-failed")
 
 
 async def test_the_live_hall_shows_parked_cases(make_daemon, clock):
     d = await make_daemon(adapters=ADAPTERS)
-    db = d.config.database
-    kiosk = {"Authorization": f"Bearer {token(db, 'kiosk')}"}
-    clerk = {"Authorization": f"Bearer {token(db, 'clerk', '1', '1001')}"}
-    sup = {"Authorization": f"Bearer {token(db, 'supervisor')}"}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://hall",
-                                 headers=PAGE_ORIGIN) as api:
+    kiosk, clerk, sup = bearers(d)
+    async with page_client(d) as api:
         await api.post("/api/v1/tickets", json={"business": "A"}, headers=kiosk)
         await api.post("/api/v1/windows/1/call-next", headers=clerk)
         await api.post("/api/v1/windows/1/start", headers=clerk)
