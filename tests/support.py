@@ -249,3 +249,42 @@ def sox_stat(path: str | Path) -> dict[str, float]:
         except ValueError:
             continue
     return out
+
+
+class InProcessHall:
+    """An in-process daemon on one SQLite file with `adapters`, started, stopped and restarted on
+    the same file, and `client`: an httpx client that stands in for the hall's own pages (it sends
+    their Origin). A subclass says what its config is (`config_text()`)."""
+
+    def __init__(self, db: str, clock, adapters: list[str]):
+        self.db = db
+        self.clock = clock
+        self.adapters = adapters
+        self.daemon = None
+        self.client: httpx.AsyncClient | None = None
+
+    def config_text(self) -> str:
+        return hall_toml(self.db)
+
+    async def start(self):
+        from queued.config import parse_config
+        from queued.daemon import Daemon
+
+        self.daemon = Daemon(parse_config(self.config_text(), source="test"), clock=self.clock,
+                             adapters=self.adapters)
+        await self.daemon.start()
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.daemon.app), base_url="http://hall",
+                                        headers=PAGE_ORIGIN)
+        return self
+
+    async def stop(self):
+        if self.client is not None:
+            await self.client.aclose()
+            self.client = None
+        if self.daemon is not None:
+            await self.daemon.stop()
+            self.daemon = None
+
+    async def restart(self):
+        await self.stop()
+        return await self.start()

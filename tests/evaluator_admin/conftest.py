@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
-from tests.support import PAGE_ORIGIN, hall_toml, token
+from tests.support import InProcessHall, hall_toml, token
 
 ADAPTERS = ["evaluator.service:EvaluatorAdapter", "evaluator.admin:AdminAdapter"]
 TZ = ZoneInfo("Asia/Shanghai")
@@ -30,38 +29,15 @@ def config_text(database: str) -> str:
     return text
 
 
-class Hall:
+class Hall(InProcessHall):
     """Starts (and restarts) an in-process daemon on one SQLite file; an httpx client on it."""
 
     def __init__(self, tmp_path, clock):
-        self.db = str(tmp_path / "hall.sqlite3")
-        self.clock = clock
-        self.daemon = None
-        self.client: httpx.AsyncClient | None = None
+        super().__init__(str(tmp_path / "hall.sqlite3"), clock, ADAPTERS)
         self.keys: dict[str, str] = {}  # ticket id → rating key
 
-    async def start(self):
-        from queued.config import parse_config
-        from queued.daemon import Daemon
-
-        cfg = parse_config(config_text(self.db), source="test")
-        self.daemon = Daemon(cfg, clock=self.clock, adapters=ADAPTERS)
-        await self.daemon.start()
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.daemon.app), base_url="http://hall",
-                                        headers=PAGE_ORIGIN)
-        return self
-
-    async def stop(self):
-        if self.client is not None:
-            await self.client.aclose()
-            self.client = None
-        if self.daemon is not None:
-            await self.daemon.stop()
-            self.daemon = None
-
-    async def restart(self):
-        await self.stop()
-        return await self.start()
+    def config_text(self) -> str:
+        return config_text(self.db)
 
     async def serve(self, kiosk: dict, clerk: dict, window: str = "1", business: str = "A",
                     openid: str | None = None) -> dict:

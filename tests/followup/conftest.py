@@ -14,7 +14,7 @@ from evaluator.contact import GiveContact  # noqa: F401  (re-exported for the te
 from queued.core import commands as c
 from tests.evaluator_admin.conftest import TZ, at, config_text  # noqa: F401
 from tests.followup.fake_aliyun_sms import KEY_ID, SECRET, SIGN_NAME, TEMPLATE, FakeAliyunSms
-from tests.support import PAGE_ORIGIN, token
+from tests.support import InProcessHall, token
 from tests.wechat.fake_wechat import FakeWeChat
 
 ADAPTERS = ["evaluator.service:EvaluatorAdapter", "evaluator.admin:AdminAdapter",
@@ -34,46 +34,26 @@ def wechat_toml(fake: FakeWeChat, recheck: bool = True) -> str:
             f'authorize_base = "{fake.url}"\n' + (f'template_recheck = "{TEMPLATE_RECHECK}"\n' if recheck else ""))
 
 
-class Hall:
+class Hall(InProcessHall):
     def __init__(self, tmp_path, clock, extra: str = "", adapters: list[str] | None = None):
-        self.adapters = adapters or ADAPTERS
+        super().__init__(str(tmp_path / "hall.sqlite3"), clock, adapters or ADAPTERS)
         self.tmp = tmp_path
-        self.db = str(tmp_path / "hall.sqlite3")
-        self.clock = clock
         self.extra = extra
-        self.daemon = None
-        self.client: httpx.AsyncClient | None = None
         self.keys: dict[str, str] = {}
 
-    async def start(self):
-        from queued.config import parse_config
-        from queued.daemon import Daemon
+    def config_text(self) -> str:
+        return config_text(self.db).replace('public_url = "http://hall"', f'public_url = "{PUBLIC}"', 1) + self.extra
 
-        text = config_text(self.db).replace('public_url = "http://hall"', f'public_url = "{PUBLIC}"', 1) + self.extra
-        self.daemon = Daemon(parse_config(text, source="test"), clock=self.clock, adapters=self.adapters)
-        await self.daemon.start()
+    async def start(self):
+        await super().start()
         rc = self.recheck
         rc.backoff_s = (0.0,)  # retries as soon as the sender looks again (the test moves on)
         rc.poll_s = 0.05
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.daemon.app), base_url="http://hall",
-                                        headers=PAGE_ORIGIN)
         return self
 
     @property
     def recheck(self):
         return self.daemon.adapter("RecheckAdapter")
-
-    async def stop(self):
-        if self.client is not None:
-            await self.client.aclose()
-            self.client = None
-        if self.daemon is not None:
-            await self.daemon.stop()
-            self.daemon = None
-
-    async def restart(self):
-        await self.stop()
-        return await self.start()
 
     async def serve(self, tokens, phone: str | None = None, openid: str | None = None, project_no: str | None = None,
                     window: str = "1") -> dict:
