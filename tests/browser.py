@@ -63,3 +63,12 @@ async def sign_in(page, url: str, token: str) -> None:
     await page.goto(url)
     await page.fill("input[name=token]", token)
     await page.click("button[type=submit]")
+
+
+async def clerk_sign_in(page, base: str, window: str = "1", clerk: str = "1001", pin: str = "1001") -> None:
+    """Open the clerk console at `base` and sign in at `window` as `clerk` with `pin`."""
+    await page.goto(f"{base}/clerk")
+    await page.select_option("#window", window)
+    await page.fill("#clerk", clerk)
+    await page.fill("#pin", pin)
+    await page.locator("#pin-form button[type=submit]").click()

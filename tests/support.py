@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -250,6 +251,21 @@ def sox_stat(path: str | Path) -> dict[str, float]:
             continue
     return out
 
+
+
+async def eventually(predicate, timeout: float = 10.0, step: float = 0.02, what: str = "condition"):
+    """Poll `predicate()` (awaited when it returns a coroutine) every `step` s until its value is
+    true, and return that value; AssertionError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met in {timeout} s")
+        await asyncio.sleep(step)
 
 class InProcessHall:
     """An in-process daemon on one SQLite file with `adapters`, started, stopped and restarted on

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import chromium_page, serving
+from tests.browser import chromium_page, clerk_sign_in, serving
 from tests.channels.conftest import MONDAY_10AM
 from tests.pages import check_page_async
 
@@ -33,11 +33,7 @@ async def test_clerk_console_parks_unparks_and_finishes_with_an_outcome(served, 
         r = await hall.api.post("/api/v1/tickets", json={"business": business}, headers=hall.tokens["kiosk"])
         assert r.status_code == 201
     async with chromium_page("clerk") as page:
-        await page.goto(f"{base}/clerk")
-        await page.select_option("#window", "1")
-        await page.fill("#clerk", "1001")
-        await page.fill("#pin", "1001")
-        await page.locator("#pin-form button[type=submit]").click()
+        await clerk_sign_in(page, base)
         await expect(page.locator("#who")).to_contain_text("张三")
 
         await page.keyboard.press("F1")

@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack
 
 import pytest
 
-from tests.browser import chromium_page, serving
+from tests.browser import chromium_page, clerk_sign_in, serving
 from tests.pages import VIEWPORTS, check_page_async
 from tests.support import AUTOPLAY, PAGE_ORIGIN, free_port, launch_chromium, token
 
@@ -211,11 +211,7 @@ async def test_clerk_console_empty_state(served, artifacts):
 
     daemon, base = await served()
     async with chromium_page("clerk", AUTOPLAY) as page:
-        await page.goto(f"{base}/clerk")
-        await page.select_option("#window", "1")
-        await page.fill("#clerk", "1001")
-        await page.fill("#pin", "1001")
-        await page.locator("#pin-form button[type=submit]").click()
+        await clerk_sign_in(page, base)
         await expect(page.locator("#who")).to_contain_text("张三")
         await expect(page.locator("#ticket")).to_have_text("暂无")
         await expect(page.locator("#ticket")).to_have_class("ticket empty")

@@ -4,9 +4,6 @@ Window 1's leader is clerk 1002: the supervisor token made with --clerk 1002 han
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import httpx
 import pytest
 
@@ -14,7 +11,7 @@ from evaluator.contact import GiveContact  # noqa: F401  (re-exported for the te
 from queued.core import commands as c
 from tests.evaluator_admin.conftest import TZ, at, config_text  # noqa: F401
 from tests.followup.fake_aliyun_sms import KEY_ID, SECRET, SIGN_NAME, TEMPLATE, FakeAliyunSms
-from tests.support import InProcessHall, token
+from tests.support import InProcessHall, eventually, token  # noqa: F401  (eventually: re-exported)
 from tests.wechat.fake_wechat import FakeWeChat
 
 ADAPTERS = ["evaluator.service:EvaluatorAdapter", "evaluator.admin:AdminAdapter",
@@ -102,19 +99,6 @@ class Hall(InProcessHall):
     async def rows(self, sql: str, params=()) -> list[dict]:
         await self.daemon.runtime.journal.append([])
         return [dict(r) for r in await self.daemon.runtime.journal.fetchall(sql, params)]
-
-
-async def eventually(predicate, timeout: float = 10.0, step: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(step)
 
 
 @pytest.fixture

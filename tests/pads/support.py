@@ -7,13 +7,12 @@ import os
 import re
 import signal
 import sqlite3
-import time
 import tty
 
 import httpx
 
 from firmware_bridge.emulator import PadBusEmulator, PadState
-from tests.support import ServeProcess, free_port, hall_toml, token
+from tests.support import ServeProcess, eventually, free_port, hall_toml, token
 
 ADAPTERS = ["evaluator.service:EvaluatorAdapter", "evaluator.admin:AdminAdapter", "queued.pads:PadAdapter"]
 
@@ -39,16 +38,7 @@ remote = {"true" if remote else "false"}
 
 
 async def wait_until(condition, timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met in {timeout} s")
-        await asyncio.sleep(0.01)
+    await eventually(condition, timeout, 0.01, what)
 
 
 def metric(text: str, name: str, **labels) -> float:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import time
 
 import httpx
 
 from evaluator.commands import Rate
+from tests.support import eventually
 
 ADAPTERS = ["evaluator.service:EvaluatorAdapter", "evaluator.admin:AdminAdapter",
             "evaluator.province.service:ProvinceAdapter"]
@@ -28,16 +27,7 @@ def applicant(n: int = 0) -> dict:
 
 
 async def wait_until(condition, timeout: float = 15.0, what: str = "condition", step: float = 0.02) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met in {timeout} s")
-        await asyncio.sleep(step)
+    await eventually(condition, timeout, step, what)
 
 
 class Hall:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import httpx
 import pytest
 
+from tests import support
 from tests.support import PAGE_ORIGIN
 from tests.wechat.fake_wechat import FakeWeChat
 
@@ -35,11 +33,4 @@ async def client(wechat_daemon):
 
 async def eventually(predicate, timeout: float = 5.0, step: float = 0.02):
     """Wait until `predicate()` is true (notices are sent by background tasks)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(step)
+    return await support.eventually(predicate, timeout, step)
