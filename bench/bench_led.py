@@ -219,6 +219,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=100.0, help="calls per second in the paced run")
     ap.add_argument("--embedded", action="store_true", help="through the daemon's own Mosquitto")
     ap.add_argument("--central", action="store_true", help="ship to a central service during the run")
+    ap.add_argument("--voice", default="auto", help="[voice] engine (auto, espeak, off): what each call's speech costs")
     a = ap.parse_args()
     if a.central:
         from central_side import ShippingTarget
@@ -230,6 +231,9 @@ def main() -> None:
 
 
 def run(a, extra: str) -> None:
+    if a.voice != "auto":
+        extra += f'\n[voice]\nengine = "{a.voice}"\n'
+
     tmp = Path(tempfile.mkdtemp(prefix="bench-led-"))
     broker = None if a.embedded else Mosquitto().start()
     mqtt_port = free_port() if broker is None else broker.port

@@ -31,6 +31,11 @@ from queued.core.queues import Lane
 
 STALE_S = 5.0  # a plan older than this is played again: windows' cases go on while nobody asks
 MIN_SERVICE_S = 1.0
+# Calls a plan plays at most. A hall's group rarely has more waiting; past it a position is the
+# plan's end plus the ticket's place in its own line, and the wait is extrapolated at the plan's
+# pace. It bounds a rebuild (~3 µs a call) where a benchmark or a runaway kiosk piles up tens of
+# thousands (80,000 waiting made each rebuild a ~0.2 s stall of the loop).
+HORIZON = 2000
 
 
 class Estimate(NamedTuple):
@@ -98,7 +103,7 @@ class Plan:
     """One window group's call order from `now`: keys (call time, window index, step) in order."""
 
     __slots__ = ("now", "keys", "at", "cursors", "queues", "directed", "later", "dry", "last_pick",
-                 "heap", "step", "spilled", "pending")
+                 "heap", "step", "spilled", "pending", "truncated")
 
     def __init__(self, now: float):
         self.now = now
@@ -114,6 +119,7 @@ class Plan:
         self.step = 0
         self.spilled = False  # closed or paused windows were played: no extending, rebuild instead
         self.pending: list = []  # tickets appended since the plan was played (extend or rebuild)
+        self.truncated = False  # HORIZON calls played with tickets left: those are estimated, not played
 
 
 class Planner:
@@ -173,9 +179,18 @@ class Planner:
         plan = self.plan(g, now)
         entry = plan.at.get(t.id)
         if entry is None:
-            return Estimate(None, None)
+            return self._beyond(plan, t, now) if plan.truncated else Estimate(None, None)
         key, window, _ = entry
         return Estimate(bisect_left(plan.keys, key) + 1, max(0, round(key[0] - now)), window)
+
+    def _beyond(self, plan: Plan, t, now: float) -> Estimate:
+        """A ticket past the plan's HORIZON: after every call played, its place in its own line."""
+        cursor = plan.cursors.get(id(t.lane))
+        ahead = max(0, t.lane_pos - cursor.pos) if isinstance(cursor, _FifoCursor) else 0
+        played = len(plan.keys)
+        span = max(1.0, plan.keys[-1][0] - plan.now) if played else 1.0
+        eta = plan.keys[-1][0] + (ahead + 1) * span / played if played else now
+        return Estimate(played + ahead + 1, max(0, round(eta - now)), None)
 
     def plan(self, g: int, now: float) -> Plan:
         plan = self.plans[g]
@@ -195,6 +210,13 @@ class Planner:
                 t = tickets.get(tid)
                 if t is not None and t.status == "waiting":
                     out.append((t, end, window))
+            if plan.truncated:  # the rest of the group: after the plan's end, at its pace
+                for t in tickets.values():
+                    if t.status == "waiting" and t.id not in plan.at and t.lane is not None and g == (
+                            self.group_of_window[t.to_window] if t.to_window is not None
+                            else self.group_of_business[t.business]):
+                        est = self._beyond(plan, t, now)
+                        out.append((t, now + (est.eta_seconds or 0), None))
         return out
 
     # ---- playing the hall forward ----------------------------------------------------------------
@@ -262,6 +284,9 @@ class Planner:
         pop, push = heapq.heappop, heapq.heappush
         in_order = not keys  # a fresh plan appends keys in order; an extended one inserts them
         while heap:
+            if plan.step >= HORIZON:
+                plan.truncated = True
+                return
             free, index, wid = pop(heap)
             w = windows[wid]
             t = choose(w.businesses, queues, plan.directed[wid], plan.later[wid], free - max_wait, free + early, max_wait)
