@@ -4,71 +4,23 @@ clear, offline, about 0.05–0.15 s of CPU per call here.
 The voice is `cmn-latn-pinyin`: the plain `cmn` voice ("latin as English") reads the pinyin its
 dictionary gives many characters as English words (`espeak-ng -v cmn -x 请` prints
 `(en)kI55NTr'i:55`, "king three" for qing3), so 请, 到, 口, 办, 理 and most digits came out as English.
-The engine runs at SCHED_IDLE (else `nice -n 19`), started by a small helper process of its own (one per
-daemon, spawned fresh, not forked from the daemon): starting a program from the daemon itself
-copies its mappings and holds its interpreter on every call, which showed as the call → LED p99
-going from ~2 to ~5 ms with voice on (bench/RESULTS.md, "Voice and the hot path").
+The engine runs at SCHED_IDLE (`chrt --idle 0`, util-linux) and `nice -n 19`, so that it only
+uses a core nothing else wants and gives it up at once when the daemon, the broker or the database
+wake (a prefix, not a preexec hook, so the daemon still starts it with vfork).
 """
 
 from __future__ import annotations
 
 import io
-import multiprocessing
 import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import wave
-from concurrent.futures import ProcessPoolExecutor
 
 from display.voice.errors import RenderError, VoiceError
 
 TIMEOUT_S = 20.0
-NICE = 19
-
-_spawner: ProcessPoolExecutor | None = None
-_spawner_lock = threading.Lock()
-
-
-def _lower_priority() -> None:
-    # SCHED_IDLE: the helper and the espeak-ng it starts run only on a core nothing else wants, and
-    # give it up at once when the daemon, the broker or the database wake (nice 19 where refused).
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):
-        pass
-    try:
-        os.nice(NICE)
-    except OSError:
-        pass
-
-
-def _spawner_pool() -> ProcessPoolExecutor:
-    """The helper process that starts espeak-ng (created on first use, shared by every engine)."""
-    global _spawner
-    with _spawner_lock:
-        if _spawner is None:
-            _spawner = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                           initializer=_lower_priority)
-        return _spawner
-
-
-def _run(cmd: list[str]) -> tuple[int, bytes]:
-    """In the helper process: run one command, its exit code and stderr."""
-    try:
-        done = subprocess.run(cmd, capture_output=True, timeout=TIMEOUT_S)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return -1, str(exc).encode()
-    return done.returncode, done.stderr
-
-
-def _reset_spawner() -> None:
-    global _spawner
-    with _spawner_lock:
-        pool, _spawner = _spawner, None
-    if pool is not None:
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 class Espeak:
@@ -81,10 +33,13 @@ class Espeak:
         self.voice = voice
         self.speed = speed
         self.nice = shutil.which("nice")
+        self.chrt = shutil.which("chrt")
 
     def command(self, text: str, out: str) -> list[str]:
         cmd = [self.binary, "-v", self.voice, "-s", str(self.speed), "-w", out, text]
-        return [self.nice, "-n", str(NICE), *cmd] if self.nice else cmd
+        if self.nice:
+            cmd = [self.nice, "-n", "19", *cmd]
+        return [self.chrt, "--idle", "0", *cmd] if self.chrt else cmd
 
     def check(self) -> None:
         """Refuse a voice espeak-ng does not have (it would otherwise speak English)."""
@@ -104,14 +59,11 @@ class Espeak:
         os.close(fd)
         try:
             try:
-                code, err = _spawner_pool().submit(_run, self.command(text, path)).result(TIMEOUT_S + 5)
-            except Exception as exc:  # the helper died or timed out: this call has no audio, the next tries again
-                _reset_spawner()
-                raise RenderError(f"espeak-ng failed: {type(exc).__name__}: {exc}") from None
-            if code == -1:
-                raise RenderError(f"espeak-ng failed: {err.decode(errors='replace')[:200]}")
-            if code != 0:
-                raise RenderError(f"espeak-ng exited {code}: {err.decode(errors='replace')[:200]}")
+                done = subprocess.run(self.command(text, path), capture_output=True, timeout=TIMEOUT_S)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise RenderError(f"espeak-ng failed: {exc}") from None
+            if done.returncode != 0:
+                raise RenderError(f"espeak-ng exited {done.returncode}: {done.stderr.decode(errors='replace')[:200]}")
             with open(path, "rb") as f:
                 data = f.read()
         finally:
