@@ -203,6 +203,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "timeout_s": ((int, float), 10),
         "retry_base_s": ((int, float), 30),
         "retry_max_s": ((int, float), 3600),
+        "max_rate": ((int, float), 20),  # extension: requests a second at most, so a backlog never crowds the hall
         "dept_code": (str, ""),
         "service_url": (str, ""),  # shandong
         "rating_url": (str, ""),  # shandong

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 
 from evaluator.province.events import ProvinceAttempted
 from evaluator.province.records import CASE_COLUMNS
@@ -47,6 +48,7 @@ class Sender:
         self.rng = rng or random.Random()
         self.batch = batch
         self.poll_s = 1.0  # the longest real sleep (tests with a simulated clock shorten it)
+        self._next_send = 0.0  # monotonic time the next request may go (max_rate)
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._stopping = False
@@ -117,9 +119,17 @@ class Sender:
                                                    "today": rt.calendar.day(now), "limit": self.batch})
         commits = []
         tried = 0
+        gap = 1.0 / self.s.max_rate
         for row in rows:
             if self._stopping:
                 break
+            # Paced (`max_rate`): a backlog after an outage drains at a steady pace instead of
+            # taking the CPU and the journal's writer from the hall (unpaced, a 3,000-record drain
+            # cut durable issue to 43% and put call→LED p99 at 10.7 ms: bench_province.py).
+            wait = self._next_send - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._next_send = max(self._next_send, time.monotonic() - gap) + gap
             row = dict(row)
             started = rt.clock()
             self.in_flight = row["id"]

@@ -34,6 +34,7 @@ class ProvinceSettings:
     timeout_s: float = 10.0
     retry_base_s: float = 30.0
     retry_max_s: float = 3600.0
+    max_rate: float = 20.0  # requests a second at most (extension): a backlog drains without crowding the hall
     url: str = ""  # zhejiang: offlinereport.do
     service_url: str = ""  # shandong: HcpProjectSubmitUrl
     rating_url: str = ""  # shandong: HcpOfflineTempUrl
@@ -110,6 +111,9 @@ def parse(raw: dict[str, Any] | None, reasons: tuple[str, ...], source_dir: Path
         raise fail("retry_base_s", "must be 0.01..86400 seconds")
     if not base <= cap <= 7 * 86400:
         raise fail("retry_max_s", "must be at least retry_base_s and at most a week")
+    rate = float(raw["max_rate"])
+    if not 0.1 <= rate <= 10000:
+        raise fail("max_rate", "must be 0.1..10000 requests a second")
 
     def url(key: str, base_url: str = "") -> str:
         value = raw[key].strip()
@@ -169,7 +173,7 @@ def parse(raw: dict[str, Any] | None, reasons: tuple[str, ...], source_dir: Path
         raise fail("project_prefix", "expected up to 6 letters or digits")
     return ProvinceSettings(
         profile=profile, app_key=raw["app_key"].strip(), secret=secret, area_code=area, dept_code=dept,
-        timeout_s=t, retry_base_s=base, retry_max_s=cap, data_source=data_source, eval_detail=codes,
+        timeout_s=t, retry_base_s=base, retry_max_s=cap, max_rate=rate, data_source=data_source, eval_detail=codes,
         area_name=raw["area_name"], depart_code=raw["depart_code"], depart_name=raw["depart_name"],
         task_type=raw["task_type"], promise_code=PROMISE_CODE[(profile, raw["promise"])],
         project_prefix=prefix, send_mobile=raw["send_mobile"], **out)
