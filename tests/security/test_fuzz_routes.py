@@ -185,7 +185,7 @@ class FuzzHall:
         after = await fingerprint(self.d, self.tables) if check else before
         if check and 400 <= r.status < 500 and after != before:
             allowed = RECORDED_REFUSALS.get((method, path.split("?")[0], r.status, _code(r)))
-            grew = {name: b - a for name, a, b in zip([*self.tables, "seq"], before[0], after[0]) if a != b}
+            grew = {name: b - a for name, a, b in zip([*self.tables, "seq"], before[0], after[0], strict=True) if a != b}
             assert allowed is not None and grew == {**allowed, "seq": allowed["events"]} \
                 and after[1:] == before[1:], f"{where} → {r.status} {r.body[:200]!r} changed the hall's state: {grew}"
         if 400 <= r.status < 500 and path.startswith("/api/"):
