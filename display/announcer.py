@@ -35,7 +35,7 @@ import aiomqtt
 import httpx
 
 from display.publisher import parse_url
-from display.tool_login import add_login_options, resolve_login
+from display.tool_login import add_login_options, resolve_login, run_tasks
 from display.voice.errors import VoiceError
 from display.voice.phrase import Phrase
 from queued.errors import QueuedError
@@ -310,15 +310,7 @@ class Announcer:
                 self.handle(str(msg.topic), payload)
 
         tasks = [asyncio.create_task(alive()), asyncio.create_task(receive())]
-        try:
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            done, _ = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_EXCEPTION)
-            for t in done:
-                t.result()
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await run_tasks(tasks, deadline)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import aiomqtt
 
 from display.publisher import parse_url
-from display.tool_login import add_login_options, resolve_login
+from display.tool_login import add_login_options, resolve_login, run_tasks
 from queued.errors import ConfigError, QueuedError
 
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
@@ -181,15 +181,7 @@ class LedSim:
 
         tasks = [asyncio.create_task(f()) for f in (alive, ticker, receive)]
         self.draw(force=True)
-        try:
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            done, _ = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_EXCEPTION)
-            for t in done:
-                t.result()
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await run_tasks(tasks, deadline)
 
 
 def parser() -> argparse.ArgumentParser:

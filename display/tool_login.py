@@ -1,5 +1,5 @@
 """How the hall's MQTT tools (`queued led-sim`, `queued announcer`) find the broker, their account,
-the topics, the hall's time zone and the daemon's HTTP address.
+the topics, the hall's time zone and the daemon's HTTP address; and how they run their tasks.
 
 What the options say wins; the rest comes from the daemon's state (the embedded broker's accounts
 file beside its database, found from --state-dir or from --config; no config: the demo hall), else
@@ -9,7 +9,9 @@ an anonymous client of 127.0.0.1:1883 and the daemon on 127.0.0.1:8080.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import socket
+import time
 
 from queued.errors import ConfigError
 
@@ -87,3 +89,17 @@ def read_secret(path: str) -> str:
         return open(path, encoding="utf-8").read().strip()
     except OSError as exc:
         raise ConfigError(f"--password-file {path}: {exc.strerror or exc}") from None
+
+
+async def run_tasks(tasks: list[asyncio.Task], deadline: float | None) -> None:
+    """Run a tool's tasks until the first one fails (its error raised) or `deadline` (monotonic)
+    passes; the others are cancelled and awaited either way."""
+    try:
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        done, _ = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_EXCEPTION)
+        for t in done:
+            t.result()
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -165,17 +165,21 @@ class Planner:
 
     def appended(self, t, lane) -> None:
         """`t` joined the end of a FIFO `lane`: the plan may be extended instead of rebuilt."""
-        g = self.group_of_window[t.to_window] if t.to_window is not None else self.group_of_business[t.business]
+        g = self.group_of(t)
         plan = self.plans[g]
         if plan is not None:
             plan.pending.append((t, lane))
 
     # ---- queries -------------------------------------------------------------------------------
 
+    def group_of(self, t) -> int:
+        """The window group whose plan holds `t`: its window's if it was sent to one."""
+        return self.group_of_window[t.to_window] if t.to_window is not None else self.group_of_business[t.business]
+
     def estimate(self, t, now: float) -> Estimate:
         if t.status != "waiting" or t.lane is None:
             return Estimate(None, None)
-        g = self.group_of_window[t.to_window] if t.to_window is not None else self.group_of_business[t.business]
+        g = self.group_of(t)
         plan = self.plan(g, now)
         entry = plan.at.get(t.id)
         if entry is None:
@@ -212,9 +216,7 @@ class Planner:
                     out.append((t, end, window))
             if plan.truncated:  # the rest of the group: after the plan's end, at its pace
                 for t in tickets.values():
-                    if t.status == "waiting" and t.id not in plan.at and t.lane is not None and g == (
-                            self.group_of_window[t.to_window] if t.to_window is not None
-                            else self.group_of_business[t.business]):
+                    if t.status == "waiting" and t.id not in plan.at and t.lane is not None and self.group_of(t) == g:
                         est = self._beyond(plan, t, now)
                         out.append((t, now + (est.eta_seconds or 0), None))
         return out

@@ -121,34 +121,24 @@ def _metric_label(key: str, businesses: dict[str, Any]) -> str:
     return LABELS.get(key, key)
 
 
-def _fmt(key: str, v: float | None) -> str:
+def _fmt(key: str, v: float | None, sign: str = "", prefix: str = "") -> str:
+    """A figure as the report prints it: minutes for `_s`, a percentage for the skip rate.
+    `sign="+"` for a difference, `prefix="±"` for a confidence interval."""
     if v is None:
         return "—"
     if key.endswith("_s"):
-        return f"{v / 60:.1f}"
+        return f"{prefix}{v / 60:{sign}.1f}"
     if key == "skip_rate":
-        return f"{v * 100:.1f}%"
-    return f"{v:,.1f}"
+        return f"{prefix}{v * 100:{sign}.1f}%"
+    return f"{prefix}{v:{sign},.1f}"
 
 
 def _fmt_diff(key: str, v: float | None) -> str:
-    if v is None:
-        return "—"
-    if key.endswith("_s"):
-        return f"{v / 60:+.1f}"
-    if key == "skip_rate":
-        return f"{v * 100:+.1f}%"
-    return f"{v:+,.1f}"
+    return _fmt(key, v, sign="+")
 
 
 def _fmt_ci(key: str, v: float | None) -> str:
-    if v is None:
-        return "—"
-    if key.endswith("_s"):
-        return f"±{v / 60:.1f}"
-    if key == "skip_rate":
-        return f"±{v * 100:.1f}%"
-    return f"±{v:,.1f}"
+    return _fmt(key, v, prefix="±")
 
 
 def compare_text(c: dict[str, Any], name_a: str, name_b: str) -> str:
