@@ -1,6 +1,6 @@
 """Sessions, cross-site refusal and PINs: what they add to a request.
 
-- SameOriginMiddleware per request: a Bearer POST (the durable-issue path), a cookie POST with a
+- the edge layer (queued/web/edge.py) per request: a Bearer POST (the durable-issue path), a cookie POST with a
   same-origin Origin, a refused one (pure ASGI, against a no-op app);
 - SessionStore.get: one cookie look-up (what every request of a signed-in page pays), with
   100,000 sessions held;
@@ -26,7 +26,8 @@ from queued.core.calendar import HallCalendar  # noqa: E402
 from queued.journal.store import Journal  # noqa: E402
 from queued.pins.hashing import hash_pin, pin_hash_matches  # noqa: E402
 from queued.sessions.store import SessionStore  # noqa: E402
-from queued.web.same_origin import SameOriginMiddleware  # noqa: E402
+from queued.web.edge import Edge  # noqa: E402
+from queued.web.same_origin import SameOrigin  # noqa: E402
 
 
 def ns_per_call(fn, n: int) -> float:
@@ -43,7 +44,7 @@ def bench_middleware() -> None:
     async def send(message):
         return None
 
-    mw = SameOriginMiddleware(app, public_url="https://hall.example.gov.cn")
+    mw = Edge(app, same_origin=SameOrigin(public_url="https://hall.example.gov.cn"))
     common = [(b"host", b"hall:8080"), (b"user-agent", b"wrk"), (b"content-type", b"application/json"),
               (b"content-length", b"17")]
     cases = {
@@ -53,7 +54,7 @@ def bench_middleware() -> None:
         "GET": common,
     }
     loop = asyncio.new_event_loop()
-    print("same-origin middleware, per request (pure ASGI, no-op app behind it):")
+    print("the edge (body limit, text rule, same origin), per request (pure ASGI, no-op app behind it):")
     for name, headers in cases.items():
         scope = {"type": "http", "method": "GET" if name == "GET" else "POST", "path": "/api/v1/tickets",
                  "scheme": "http", "headers": headers}

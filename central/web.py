@@ -4,9 +4,9 @@ are raised as CentralError and rendered here as `{"error": {"code", "message"}}`
 Stateless: everything lives in PostgreSQL (tokens, the session secret, the events), so any number
 of instances may serve behind a load balancer.
 
-Every hall of the city reaches it, so it takes the hall daemon's own guards (queued/web): the body
-limit counted while the body is read (`BodyLimit`, 413), the cross-site refusal of cookie-borne
-state changes (`SameOriginMiddleware`, for /city's sign-in and sign-out), and in central/service.py
+Every hall of the city reaches it, so it takes the hall daemon's own edge (queued/web/edge.py): the
+body limit counted while the body is read (413), the text rule for paths, queries and cookies, the
+cross-site refusal of cookie-borne state changes (for /city's sign-in and sign-out), and in central/service.py
 the socket bound first, the per-request read deadline (408) and errors logged once with a count.
 """
 
@@ -29,8 +29,9 @@ from central import ingest, ranking, reports
 from central.errors import BadRequest, CentralError, Forbidden, TooLarge, Unauthorized
 from central.tokens import Principal
 from evaluator import export
-from queued.web.limits import BodyLimit, BodyTooLarge
-from queued.web.same_origin import SameOriginMiddleware
+from queued.web.edge import Edge
+from queued.web.limits import BodyTooLarge
+from queued.web.same_origin import SameOrigin
 
 MAX_BODY = 16 * 1024 * 1024  # on the wire, compressed or not (every route: the largest is an ingest batch)
 MAX_INFLATED = 64 * 1024 * 1024
@@ -64,7 +65,7 @@ async def require(request: Request, role: str) -> Principal:
 
 
 async def read_body(request: Request) -> bytes:
-    """The body (BodyLimit has counted it on the wire), inflated when it came gzip'd (bounded too)."""
+    """The body (the edge has counted it on the wire), inflated when it came gzip'd (bounded too)."""
     raw = await request.body()
     encoding = request.headers.get("content-encoding", "identity").lower()
     if encoding == "gzip":
@@ -353,8 +354,9 @@ def create_app(state: dict[str, Any], extra_routes=()) -> Starlette:
     app.state.registry.register(_IngestCollector(app.state.stats))
     from queued.web.server import ServerCollector
     app.state.registry.register(ServerCollector())
-    app.add_middleware(SameOriginMiddleware, public_url=state["config"].public_url, sign_in_paths=SIGN_IN_PATHS,
-                       system="本系统", message=CROSS_SITE)
-    app.add_middleware(BodyLimit, limit=MAX_BODY, message=TOO_LARGE)  # outermost: counted as it is read
+    # Body limit (ingest batches), text rule and cross-site refusal of /city's forms: queued/web/edge.py.
+    app.add_middleware(Edge, same_origin=SameOrigin(public_url=state["config"].public_url,
+                                                    sign_in_paths=SIGN_IN_PATHS, system="本系统", message=CROSS_SITE),
+                       limit=MAX_BODY, too_large=TOO_LARGE)
     return app
 

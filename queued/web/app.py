@@ -17,11 +17,10 @@ from queued.metrics import Metrics, TimingMiddleware
 from queued.pins import PinBook
 from queued.sessions import SessionStore
 from queued.web import api_cases, api_tickets, api_windows, openapi, ops, static_files
-from queued.web.edge import EdgeTextMiddleware
+from queued.web.edge import Edge
 from queued.web.errors import HANDLERS
-from queued.web.limits import BodyLimit
 from queued.web.rate_limit import RateLimitCollector, RateLimits, limit_settings
-from queued.web.same_origin import SameOriginMiddleware
+from queued.web.same_origin import SameOrigin
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -85,8 +84,7 @@ def create_app(runtime, metrics: Metrics, routes: Sequence[BaseRoute] = (), life
         return runtime.isoize(out)
 
     app.state.history_ticket = history_ticket
-    app.add_middleware(EdgeTextMiddleware)
-    app.add_middleware(SameOriginMiddleware, public_url=cfg.public_url)  # cross-site refusal, every route
+    # Body limit, text rule and cross-site refusal for every route, in one layer (queued/web/edge.py).
+    app.add_middleware(Edge, same_origin=SameOrigin(public_url=cfg.public_url))
     app.add_middleware(TimingMiddleware, metrics=metrics)
-    app.add_middleware(BodyLimit)  # outermost: counts the body as it is read, whoever reads it
     return app

@@ -58,6 +58,8 @@ MAX_DEPTH = 16
 def check_json_text(data: Any) -> None:
     """Every string of a parsed body (keys too) must be storable text: no unpaired surrogate, no
     control character but tab and line breaks (422 `bad_request`); nesting is bounded (400)."""
+    if data.__class__ is dict and _flat_printable(data):
+        return  # the usual body: one level of printable text, decided by one C scan
     stack = [(data, 0)]
     while stack:
         value, depth = stack.pop()
@@ -74,6 +76,17 @@ def check_json_text(data: Any) -> None:
                     _check_text(v, f"字段 {k}（field {k!r}）")
         elif isinstance(value, list):
             stack.extend((v, depth + 1) for v in value)
+
+
+def _flat_printable(data: dict) -> bool:
+    texts = []
+    for k, v in data.items():
+        texts.append(k)
+        if v.__class__ is str:
+            texts.append(v)
+        elif v is not None and v.__class__ not in (int, float, bool):
+            return False
+    return "".join(texts).isprintable()
 
 
 def _check_text(value: str, where: str) -> None:

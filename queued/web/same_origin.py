@@ -17,7 +17,7 @@ must show where it came from:
 
 Refusals are 403 `forbidden`: JSON, or a short page in Chinese when a browser navigated here.
 The rule for JSON bodies (only as `application/json`) is in `inputs.json_body`.
-Pure ASGI: a Bearer request costs a scan of its headers, nothing more. The central service uses it
+A Bearer request costs nothing but the edge's one scan of its headers. The central service uses it
 too, with its own sign-in form and wording (central/web.py).
 """
 
@@ -62,42 +62,24 @@ def normalise_origin(value: str) -> str | None:
     return f"{scheme}://{host}"
 
 
-class SameOriginMiddleware:
-    """`sign_in_paths`: forms protected even without a cookie; `system`: what the refusal page calls
-    the system ("本大厅系统"); `message`: the JSON refusal's text."""
+class SameOrigin:
+    """The rule, judged by `queued.web.edge.Edge` from facts it gathers in its one scan of the
+    headers. `sign_in_paths`: forms protected even without a cookie; `system`: what the refusal
+    page calls the system ("本大厅系统"); `message`: the JSON refusal's text."""
 
-    def __init__(self, app, public_url: str = "", sign_in_paths=SIGN_IN_PATHS, system: str = "本大厅系统",
+    def __init__(self, public_url: str = "", sign_in_paths=SIGN_IN_PATHS, system: str = "本大厅系统",
                  message: str = MESSAGE):
-        self.app = app
         self.public_origin = normalise_origin(public_url) if public_url else None
         self.sign_in_paths = frozenset(sign_in_paths)
         self.page = PAGE.replace("%SYSTEM%", system).encode()
         self.message = message
         self._seen: dict[tuple, bool] = {}  # (scheme, Host, Origin) → own? (a hall has a handful)
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
-            return await self.app(scope, receive, send)
-        origin = referer = host = None
-        cookie = authorization = False
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = True
-            elif name == b"origin":
-                origin = value
-            elif name == b"referer":
-                referer = value
-            elif name == b"cookie":
-                cookie = True
-            elif name == b"host":
-                host = value
-        if authorization:
-            return await self.app(scope, receive, send)
+    def allows(self, scope, origin: bytes | None, referer: bytes | None, host: bytes | None, cookie: bool) -> bool:
+        """For a state-changing request without an Authorization header."""
         claimed = origin if origin is not None else referer
         if claimed is None:
-            if not cookie and scope["path"] not in self.sign_in_paths:
-                return await self.app(scope, receive, send)
-            return await self._refuse(scope, send)
+            return not cookie and scope["path"] not in self.sign_in_paths
         key = (scope.get("scheme"), host, claimed)
         own = self._seen.get(key)
         if own is None:
@@ -105,9 +87,7 @@ class SameOriginMiddleware:
             if len(self._seen) >= 1024:  # made-up Origins must not grow it without bound
                 self._seen.clear()
             self._seen[key] = own
-        if own:
-            return await self.app(scope, receive, send)
-        return await self._refuse(scope, send)
+        return own
 
     def _own(self, scope, host: bytes | None, claimed: str) -> bool:
         seen = normalise_origin(claimed)
@@ -120,7 +100,7 @@ class SameOriginMiddleware:
         own = normalise_origin(f"{scope.get('scheme', 'http')}://{host.decode('latin-1')}")
         return own is not None and seen == own
 
-    async def _refuse(self, scope, send) -> None:
+    async def refuse(self, scope, send) -> None:
         accept = next((v for k, v in scope["headers"] if k == b"accept"), b"")
         if b"text/html" in accept:
             body, ctype = self.page, b"text/html; charset=utf-8"
