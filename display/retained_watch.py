@@ -5,8 +5,9 @@ working window's `led` topic, and every screen that connects shows it from then 
 daemon's link also subscribes to its own retained topics (`status`, `window/+/led`,
 `window/+/led/gbk`, `board`) and compares what it hears with what it said:
 
-- its own publishes come back on that subscription in the order it sent them (the broker keeps a
-  client's order): one still awaited is ours;
+- over MQTT 5 the subscription is No Local: its own publishes never come back (`echoes` False);
+- over 3.1.1 they do, in the order it sent them (the broker keeps a client's order): one still
+  awaited is ours;
 - messages flagged retained are the snapshot the broker sends when the subscription is made, from
   before the republish that follows every connect, which rewrites them anyway: not judged;
 - a topic the daemon has not published on since this connection began is not judged either;
@@ -32,6 +33,7 @@ class RetainedWatch:
         self.pending: dict[str, deque[bytes]] = {}  # topic → own publishes not heard back yet
         self.overwrites: Counter[str] = Counter()  # by kind
         self.last_topic: str | None = None
+        self.echoes = True  # the broker sends our own publishes back (MQTT 3.1.1)
 
     def kind(self, topic: str) -> str | None:
         if not topic.startswith(self._prefix):
@@ -46,15 +48,18 @@ class RetainedWatch:
             return "led_gbk" if parts[3] == "gbk" else None
         return None
 
-    def reset(self) -> None:
-        """A new connection: nothing said on it yet."""
+    def reset(self, echoes: bool = True) -> None:
+        """A new connection: nothing said on it yet. `echoes`: whether our publishes come back."""
         self.current.clear()
         self.pending.clear()
+        self.echoes = echoes
 
     def sent(self, topic: str, payload: bytes) -> None:
         if self.kind(topic) is None:
             return
         self.current[topic] = payload
+        if not self.echoes:
+            return
         q = self.pending.get(topic)
         if q is None:
             q = self.pending[topic] = deque(maxlen=PENDING_MAX)

@@ -35,3 +35,25 @@ def test_snapshots_and_topics_not_yet_spoken_on_are_not_judged():
     w.reset()
     assert w.heard(LED, b"forged", False) is None
     assert w.kind("queued/main/window/3/led/raw") is None and w.kind("other/main/board") is None
+
+
+def test_over_mqtt5_nothing_is_awaited_and_a_strangers_message_is_still_an_overwrite():
+    w = RetainedWatch("q/main")
+    w.reset(echoes=False)  # No Local: the broker never sends our own publishes back
+    w.sent("q/main/window/1/led", b"ours")
+    assert w.pending == {}
+    assert w.heard("q/main/window/1/led", b"ours", retained=False) is None  # the same text: harmless
+    assert w.heard("q/main/window/1/led", b"forged", retained=False) == "led"
+
+
+def test_a_broker_that_refuses_mqtt5_is_recognised():
+    from aiomqtt.exceptions import MqttConnectError
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    from display.publisher import refuses_v5
+
+    assert refuses_v5(MqttConnectError(ReasonCode(PacketTypes.CONNACK, identifier=0x84)))
+    assert refuses_v5(MqttConnectError(1))  # a 3.1.1 broker's "unacceptable protocol version"
+    assert not refuses_v5(MqttConnectError(ReasonCode(PacketTypes.CONNACK, identifier=0x86)))  # bad password
+    assert not refuses_v5(OSError("refused"))

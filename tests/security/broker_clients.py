@@ -86,3 +86,70 @@ def login(port: int, accts: dict, user: str, **kw) -> Client:
     c = Client(port, user, accts["accounts"][user]["password"], **kw)
     assert not c.refused, f"{user} could not connect: {c.rc}"
     return c
+
+
+class V311Gateway:
+    """A broker that speaks only MQTT 3.1.1, as some hall gateways do: a TCP relay to a real
+    Mosquitto that refuses an MQTT 5 CONNECT with CONNACK 0x84 (unsupported protocol version) and
+    passes every other connection through untouched."""
+
+    def __init__(self, upstream_port: int):
+        import socket
+        import threading
+
+        self.upstream_port = upstream_port
+        self.refused_v5 = 0
+        self.relayed = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._socket, self._threading = socket, threading
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self._threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn) -> None:
+        try:
+            head = conn.recv(2)  # CONNECT's fixed header starts with its remaining length (varint)
+            while head and head[-1] & 0x80:
+                head += conn.recv(1)
+            rest = b""
+            while len(rest) < 7:  # protocol name (00 04 MQTT) and level
+                chunk = conn.recv(7 - len(rest))
+                if not chunk:
+                    raise OSError("closed")
+                rest += chunk
+            if rest[6] == 5:
+                self.refused_v5 += 1
+                conn.sendall(bytes([0x20, 3, 0, 0x84, 0]))
+                conn.close()
+                return
+            up = self._socket.create_connection(("127.0.0.1", self.upstream_port))
+            up.sendall(head + rest)
+            self.relayed += 1
+            for a, b in ((conn, up), (up, conn)):
+                self._threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+        except OSError:
+            conn.close()
+
+    @staticmethod
+    def _pipe(src, dst) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(2)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._listener.close()

@@ -1,6 +1,10 @@
 """The daemon owns its screens' retained state. On a hall's own broker without ACLs anybody can
 retain "暂停服务" on a working window's topic; every screen that connects shows it from then on
-unless the daemon notices and says its own state again (within seconds), counting the overwrite."""
+unless the daemon notices and says its own state again (within seconds), counting the overwrite.
+
+Each test runs twice: on Mosquitto, where the daemon speaks MQTT 5 and subscribes with No Local
+(its own messages never come back), and through a gateway that speaks only 3.1.1, where the
+daemon falls back and tells its own echoes apart."""
 
 from __future__ import annotations
 
@@ -12,19 +16,21 @@ import httpx
 import pytest
 
 from tests.pads.support import metric
-from tests.security.broker_clients import Client
+from tests.security.broker_clients import Client, V311Gateway
 from tests.support import Mosquitto, ServeProcess, free_port, hall_toml, token
 
 PAUSED = "暂停服务"
 
 
-@pytest.fixture
-def hall(tmp_path):
+@pytest.fixture(params=["mqtt5", "mqtt311"])
+def hall(tmp_path, request):
     broker = Mosquitto().start()  # anonymous, no ACL: the misconfigured hall broker
+    gateway = V311Gateway(broker.port) if request.param == "mqtt311" else None
+    daemon_port = gateway.port if gateway else broker.port
     http_port = free_port()
     db = tmp_path / "hall.sqlite3"
     conf = tmp_path / "hall.toml"
-    conf.write_text(hall_toml(str(db), http_port=http_port, mqtt_url=f"mqtt://127.0.0.1:{broker.port}"),
+    conf.write_text(hall_toml(str(db), http_port=http_port, mqtt_url=f"mqtt://127.0.0.1:{daemon_port}"),
                     encoding="utf-8")
     base = f"http://127.0.0.1:{http_port}"
     proc = ServeProcess(conf, tmp_path).start(base)
@@ -36,8 +42,12 @@ def hall(tmp_path):
         assert r.status_code == 201
         r = http.post("/api/v1/windows/1/call-next", headers=clerk)
         assert r.status_code == 200
+        if gateway:
+            assert gateway.refused_v5 >= 1 and gateway.relayed >= 1  # it tried 5, then spoke 3.1.1
         yield SimpleNamespace(http=http, port=broker.port, kiosk=kiosk, clerk=clerk, supervisor=supervisor, proc=proc)
     proc.stop()
+    if gateway:
+        gateway.close()
     broker.cleanup()
 
 
