@@ -10,8 +10,8 @@ push on vs off, side by side in one run.
    every record is accepted. shandong sends two SM2
    requests per rating (service, then rating); the fake decrypts them in this process (with
    snowland here: gmssl's decryption, used by the tests, is slower than our encryption).
-2. Hot path: the same hall (20 windows, real Mosquitto) twice: without [province], and with the
-   zhejiang push draining a backlog of `--backlog` ratings while we measure durable ticket issue
+2. Hot path: the same hall (20 windows, real Mosquitto) with the same `--backlog` ratings made
+   first, twice: without [province], and with the zhejiang push draining that backlog while we measure durable ticket issue
    (wrk, 32 connections) and clerk call-next → `led` message (bench_led's clients, one window at a
    time). Target: both within 10% of push off. The figures say how many records were pushed during
    the measurement, so a run where the backlog ran out early shows it.
@@ -175,8 +175,9 @@ def hot_path(push: bool, backlog: int, seconds: int, windows: int, rounds: int, 
             fake.pause()
             province = fake.province_toml("zhejiang", tmp, timeout_s=120, retry_base_s=0.05, retry_max_s=0.2)
         hall = BenchHall(tmp, broker, windows, province)
+        # Both halls have made the same ratings (the same day's state): only the push differs.
+        asyncio.run(hall.ratings(backlog))
         if push:
-            asyncio.run(hall.ratings(backlog))
             fake.resume()  # the sender drains the backlog while we measure
         before = hall.delivered()[0] if push else 0
         script = tmp / "post.lua"
@@ -214,7 +215,7 @@ def main() -> None:
             return
         if not shutil.which("wrk"):
             sys.exit("bench_province: the hot-path part needs wrk (apt-get install wrk)")
-        off = hot_path(False, 0, a.seconds, a.windows, a.rounds, broker)
+        off = hot_path(False, a.backlog, a.seconds, a.windows, a.rounds, broker)
         on = hot_path(True, a.backlog, a.seconds, a.windows, a.rounds, broker)
     finally:
         broker.cleanup()

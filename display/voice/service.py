@@ -2,8 +2,8 @@
 
 The runtime's listener (after the commit, on the loop) calls `announce()`, which only names the
 call's audio (a fresh id, its URL) and queues the phrase: the `calls` message goes out at once with
-the URL in it, not held back for the render (50–150 ms of espeak-ng, more in a burst). One worker
-thread renders in call order; the URL answers as soon as its phrase is ready, and a request that
+the URL in it, not held back for the render (~4 ms in process, 20–50 ms as a command, more in a
+burst). One worker thread, at SCHED_IDLE, renders in call order; the URL answers as soon as its phrase is ready, and a request that
 comes first waits for it (up to RENDER_WAIT_S), so a player never sees a 404 for a fresh call.
 Rendered audio is cached per phrase, so a recall costs nothing.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import time
 from collections import deque
@@ -22,7 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from display.voice.clips import ClipSet
 from display.voice.errors import RenderError, VoiceError
-from display.voice.espeak import Espeak
+from display.voice.libespeak import open_espeak
 from display.voice.phrase import Phrase
 from display.voice.store import AudioStore
 
@@ -51,7 +52,7 @@ class Voice:
         self.store = AudioStore(s["keep_minutes"] * 60.0, s["cache_mb"] * 1024 * 1024)
         self.counters = Counters()
         self.clips: ClipSet | None = None
-        self.espeak: Espeak | None = None
+        self.espeak = None  # LibEspeak (in process) or Espeak (the command)
         engine = s["engine"]
         if engine == "auto":
             engine = "clips" if s["clips"] else "espeak"
@@ -59,12 +60,12 @@ class Voice:
             letters = {ch for b in config.hall.businesses for ch in b.code}
             self.clips = ClipSet.load(s["clips"], s["clip_gap_ms"], letters)
             try:  # for a window name the clips cannot say
-                self.espeak = Espeak(s["espeak"], s["espeak_voice"], s["espeak_speed"])
+                self.espeak = open_espeak(s["espeak"], s["espeak_voice"], s["espeak_speed"])
             except VoiceError:
                 self.espeak = None
         elif engine == "espeak":
             try:
-                self.espeak = Espeak(s["espeak"], s["espeak_voice"], s["espeak_speed"])
+                self.espeak = open_espeak(s["espeak"], s["espeak_voice"], s["espeak_speed"])
                 self.espeak.check()
             except VoiceError:
                 if s["engine"] == "espeak":
@@ -88,7 +89,7 @@ class Voice:
         if not self.enabled:
             return
         self._wake = asyncio.Event()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice", initializer=idle_thread)
         self._task = asyncio.create_task(self._run(), name="voice-render")
 
     async def stop(self) -> None:
@@ -212,6 +213,15 @@ class Voice:
         q = GaugeMetricFamily("queued_voice_queue", "Call phrases waiting to be rendered")
         q.add_metric([], len(self._queue))
         yield q
+
+
+def idle_thread() -> None:
+    """The renderer's thread runs at SCHED_IDLE: the in-process engine (libespeak-ng, GIL let go)
+    only takes a core that nothing of the hall wants (Linux schedules threads one by one)."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        pass
 
 
 def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:

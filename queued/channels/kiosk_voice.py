@@ -37,10 +37,10 @@ class KioskVoice:
         if v.get("engine", "auto") != "off":
             try:
                 from display.voice.errors import VoiceError
-                from display.voice.espeak import Espeak
+                from display.voice.libespeak import open_espeak
 
                 try:
-                    self.espeak = Espeak(v.get("espeak", "espeak-ng"), v.get("espeak_voice", "cmn-latn-pinyin"),
+                    self.espeak = open_espeak(v.get("espeak", "espeak-ng"), v.get("espeak_voice", "cmn-latn-pinyin"),
                                          int(v.get("espeak_speed", 150)))
                 except VoiceError:
                     self.espeak = None
