@@ -1,12 +1,16 @@
-"""espeak-ng in the daemon's process (libespeak-ng, the library the `espeak-ng` command is built
-on; Debian `libespeak-ng1`, which `espeak-ng` depends on), through ctypes.
+"""espeak-ng loaded once (libespeak-ng, the library the `espeak-ng` command is built on; Debian
+`libespeak-ng1`, which `espeak-ng` depends on), through ctypes, in a worker process of its own.
 
 Why not the command: starting `espeak-ng` loads its voice data each time, and the fork, pipes and
 temporary file are work the daemon does with the GIL held: 20–50 ms of CPU a call here, which
 showed as call→LED p99 2.6× while calls were spoken. The library, loaded once, says a call in
-~4 ms of CPU; ctypes lets go of the GIL for the synthesis, and the renderer's thread runs at
-SCHED_IDLE (display.voice.service), so the hall's loop never waits for it. The sound is the same
-voice and text as the command's (the command adds ~0.4 s of silence at the end).
+~4 ms of CPU. Why a process and not a thread: the library hands its samples to a Python callback,
+so a rendering thread takes the GIL back a dozen times a call, and a thread at SCHED_IDLE that
+holds or waits for the GIL makes the loop wait for it (priority inversion: p99 still 2.5× in
+bench_led); a process pool's hand-offs between threads cost as much. `EspeakWorker` runs
+`LibEspeak` in one child process at SCHED_IDLE and nice 19 (display/voice/worker.py), started on
+the first call; the daemon writes the text and reads the WAV back on its loop.
+The sound is the same voice and text as the command's (the command adds ~0.4 s of silence).
 
 The library keeps one global synthesiser: every call goes through one lock.
 """
@@ -110,11 +114,72 @@ class LibEspeak:
         return wav_bytes(frames, rate)
 
 
+TIMEOUT_S = 20.0
+
+
+class EspeakWorker:
+    """`LibEspeak` in a child process (display/voice/worker.py), talked to on the event loop: the
+    daemon writes a line and reads the WAV back, no thread and no GIL shared with it. `render()`
+    (blocking, in process) is for callers in a thread that render rarely."""
+
+    def __init__(self, voice: str = "cmn-latn-pinyin", speed: int = 150):
+        self.voice = voice
+        self.speed = speed
+        self.local = LibEspeak(voice, speed)  # check() and render(): the voice known before any call
+        self.binary = self.local.binary
+        self._proc = None
+        self._lock = None  # an asyncio.Lock, made on the loop that first renders
+
+    def check(self) -> None:
+        self.local.check()
+
+    def render(self, text: str) -> bytes:
+        return self.local.render(text)
+
+    async def render_async(self, text: str) -> bytes:
+        import asyncio
+
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # one call at a time on the pipe
+            try:
+                proc = await self._process()
+                proc.stdin.write(text.replace("\r", " ").replace("\n", " ").encode("utf-8", "replace") + b"\n")
+                head = await asyncio.wait_for(proc.stdout.readline(), TIMEOUT_S)
+                if head.startswith(b"W "):
+                    return await asyncio.wait_for(proc.stdout.readexactly(int(head[2:])), TIMEOUT_S)
+                if head.startswith(b"E "):
+                    raise RenderError(head[2:].decode("utf-8", "replace").strip())
+                raise RenderError(f"the espeak-ng worker ended ({head[:80]!r})")
+            except (OSError, ValueError, TimeoutError, asyncio.IncompleteReadError) as exc:
+                await self.close()  # a fresh worker for the next call
+                raise RenderError(f"the espeak-ng worker failed: {exc or type(exc).__name__}") from None
+
+    async def _process(self):
+        import asyncio
+        import sys
+
+        if self._proc is None or self._proc.returncode is not None:
+            self._proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "display.voice.worker", self.voice, str(self.speed),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20)
+        return self._proc
+
+    async def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.returncode is None:
+            try:
+                proc.kill()
+                await proc.wait()
+            except ProcessLookupError:
+                pass
+
+
 def open_espeak(binary: str = "espeak-ng", voice: str = "cmn-latn-pinyin", speed: int = 150):
-    """The library in process when `binary` is the default and libespeak-ng is there; else the
-    command `binary` (a hall may name its own build or a wrapper)."""
+    """The library in a worker process when `binary` is the default and libespeak-ng is there;
+    else the command `binary` (a hall may name its own build or a wrapper)."""
     from display.voice.espeak import Espeak
 
     if binary == "espeak-ng" and find_library() is not None:
-        return LibEspeak(voice, speed)
+        return EspeakWorker(voice, speed)
     return Espeak(binary, voice, speed)

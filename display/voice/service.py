@@ -2,8 +2,8 @@
 
 The runtime's listener (after the commit, on the loop) calls `announce()`, which only names the
 call's audio (a fresh id, its URL) and queues the phrase: the `calls` message goes out at once with
-the URL in it, not held back for the render (~4 ms in process, 20–50 ms as a command, more in a
-burst). One worker thread, at SCHED_IDLE, renders in call order; the URL answers as soon as its phrase is ready, and a request that
+the URL in it, not held back for the render (~4 ms in espeak-ng's worker process, 20–50 ms as a
+command, more in a burst). One worker thread renders in call order; the URL answers as soon as its phrase is ready, and a request that
 comes first waits for it (up to RENDER_WAIT_S), so a player never sees a 404 for a fresh call.
 Rendered audio is cached per phrase, so a recall costs nothing.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import time
 from collections import deque
@@ -89,7 +88,7 @@ class Voice:
         if not self.enabled:
             return
         self._wake = asyncio.Event()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice", initializer=idle_thread)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice")
         self._task = asyncio.create_task(self._run(), name="voice-render")
 
     async def stop(self) -> None:
@@ -100,6 +99,9 @@ class Voice:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        close = getattr(self.espeak, "close", None)
+        if close is not None:
+            await close()  # espeak-ng's worker process
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_exception(RenderError("the daemon is stopping"))
@@ -135,7 +137,9 @@ class Voice:
                 fut = self._pending.get(key)
                 try:
                     if self.store.wanted(key):
-                        data = await loop.run_in_executor(self._pool, self._render, phrase)
+                        data = await self._render_async(phrase)
+                        if data is None:
+                            data = await loop.run_in_executor(self._pool, self._render, phrase)
                         self.store.put(key, data)
                     if fut is not None and not fut.done():
                         fut.set_result(None)
@@ -146,6 +150,23 @@ class Voice:
                         fut.set_exception(exc)
                 finally:
                     self._pending.pop(key, None)
+
+    async def _render_async(self, phrase: Phrase) -> bytes | None:
+        """espeak-ng's worker process, on the loop; None when the thread renders it (clips, or
+        espeak-ng as a command)."""
+        render = getattr(self.espeak, "render_async", None)
+        if render is None or (self.clips is not None and phrase.units(self.clips.clips) is not None):
+            return None
+        if self.clips is not None:
+            self.counters.fallbacks += 1
+            log.warning("the clips cannot say %r: espeak-ng speaks it (add clips for its window name)", phrase.text)
+        started = time.perf_counter()
+        try:
+            data = await render(phrase.engine_text())
+            self.counters.rendered_espeak += 1
+            return data
+        finally:
+            self.counters.render_seconds += time.perf_counter() - started
 
     def _render(self, phrase: Phrase) -> bytes:
         """In the worker thread: clips when they can say it, else espeak-ng."""
@@ -213,15 +234,6 @@ class Voice:
         q = GaugeMetricFamily("queued_voice_queue", "Call phrases waiting to be rendered")
         q.add_metric([], len(self._queue))
         yield q
-
-
-def idle_thread() -> None:
-    """The renderer's thread runs at SCHED_IDLE: the in-process engine (libespeak-ng, GIL let go)
-    only takes a core that nothing of the hall wants (Linux schedules threads one by one)."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):
-        pass
 
 
 def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:

@@ -4,6 +4,7 @@ and from a hall's clips folder; named by every `calls` message and served for it
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
 import wave
@@ -245,26 +246,40 @@ async def test_rendering_does_not_run_on_the_loop(mosquitto, hall_with_screens, 
     assert len(gaps) > 100 and max(gaps) < 0.3, max(gaps)  # on the loop, each render would stall it 0.5 s
 
 
+async def speak_and_close(worker, text: str) -> bytes:
+    try:
+        data = await worker.render_async(text)
+        pid = worker._proc.pid
+        assert pid != os.getpid()  # spoken in espeak-ng's worker process
+        assert (await worker.render_async(text))[:4] == b"RIFF" and worker._proc.pid == pid  # the same one
+        return data
+    finally:
+        await worker.close()
+
+
 def test_the_library_says_the_same_call_as_the_command_in_a_fraction_of_the_time(tmp_path):
     """libespeak-ng in process (the default): the same voice and text as the `espeak-ng` command,
     a few ms of CPU instead of a process per call."""
 
-    from display.voice.libespeak import LibEspeak, open_espeak
+    from display.voice.libespeak import EspeakWorker, LibEspeak, open_espeak
 
     lib = open_espeak()
-    assert isinstance(lib, LibEspeak)  # the default binary name: the library, when installed
+    assert isinstance(lib, EspeakWorker)  # the default binary name: the library, when installed
     lib.check()
     text = Phrase("A001", "3号窗口").engine_text()
     ours, theirs = tmp_path / "lib.wav", tmp_path / "cli.wav"
-    ours.write_bytes(lib.render(text))
+    ours.write_bytes(asyncio.run(speak_and_close(lib, text)))
     theirs.write_bytes(Espeak().render(text))
     a, b = audible(ours, 3.0, 8.0), audible(theirs, 3.0, 8.0)
     # The command pads ~0.4 s of silence at the end; the speech itself is the same voice.
     assert b["Length (seconds)"] - 0.6 < a["Length (seconds)"] <= b["Length (seconds)"] + 0.05, (a, b)
     assert abs(a["RMS     amplitude"] - b["RMS     amplitude"]) < 0.03, (a, b)
+    local = LibEspeak()
+    local.render(text)
     started = time.process_time()
     for _ in range(5):
-        lib.render(text)
+        local.render(text)
     assert (time.process_time() - started) / 5 < 0.02  # the command: 20–50 ms of CPU a call
+    assert lib.render(text)[:4] == b"RIFF"  # in process too, for a thread that renders rarely
     with pytest.raises(VoiceError):
         LibEspeak("no-such-voice").check()
