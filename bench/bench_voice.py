@@ -2,12 +2,13 @@
 
     .venv/bin/python bench/bench_voice.py [--phrases 30] [--windows 20]
 
-1. Rendering alone (this process): espeak-ng (cmn-latn-pinyin, under nice) and a clips folder
-   made with sox (the standard library's `wave` concatenating 11 clips).
+1. Rendering alone (this process): espeak-ng (cmn-latn-pinyin) as the command, as the library in
+   this process and through its worker process (the daemon's default), and a clips folder made
+   with sox (the standard library's `wave` concatenating 11 clips).
 2. Through a real `queued serve` and Mosquitto: a clerk's HTTP call-next → the `calls` message
    (which names the audio URL at once) → the WAV answered by GET /audio/calls/{id}.wav, asked for the
-   moment the message arrives (the GET waits for the render). Sequential (one call at a time) and a
-   burst (every window at once: the renders queue behind one worker thread).
+   moment the message arrives (the render starts with that GET). Sequential (one call at a time)
+   and a burst (every window at once: the renders queue behind one worker).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import httpx  # noqa: E402
 
 from display.voice.clips import ClipSet  # noqa: E402
 from display.voice.espeak import Espeak  # noqa: E402
+from display.voice.libespeak import EspeakWorker, LibEspeak  # noqa: E402
 from display.voice.phrase import REQUIRED_UNITS, Phrase  # noqa: E402
 from tests.support import Mosquitto, ServeProcess, free_port, token  # noqa: E402
 
@@ -38,6 +40,13 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
+def _children_cpu() -> float:
+    import os
+
+    t = os.times()
+    return t.children_user + t.children_system
+
+
 def report(name: str, ms: list[float]) -> None:
     print(f"{name:<34} n={len(ms):4d}  median {statistics.median(ms):7.2f} ms  p95 {pct(ms, 95):7.2f} ms  "
           f"max {max(ms):7.2f} ms")
@@ -45,12 +54,38 @@ def report(name: str, ms: list[float]) -> None:
 
 def render_alone(phrases: int) -> None:
     engine = Espeak()
-    ms = []
+    ms, cpu = [], []
     for i in range(phrases):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _children_cpu()
         engine.render(Phrase(f"A{i:03d}", f"{i % 40 + 1}号窗口").engine_text())
         ms.append((time.perf_counter() - t0) * 1000)
-    report("render espeak-ng", ms)
+        cpu.append((_children_cpu() - c0) * 1000)
+    report("render espeak-ng, command", ms)
+    print(f"{'':<34} CPU a call (the command's process): median {statistics.median(cpu):.1f} ms")
+    lib = LibEspeak()
+    lib.check()
+    ms, cpu = [], []
+    for i in range(phrases):
+        t0, c0 = time.perf_counter(), time.process_time()
+        lib.render(Phrase(f"A{i:03d}", f"{i % 40 + 1}号窗口").engine_text())
+        ms.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+    report("render libespeak-ng, in process", ms)
+    print(f"{'':<34} CPU a call: median {statistics.median(cpu):.1f} ms")
+
+    async def through_worker() -> list[float]:
+        worker = EspeakWorker()
+        await worker.render_async("请")  # the worker process starts
+        out = []
+        try:
+            for i in range(phrases):
+                t0 = time.perf_counter()
+                await worker.render_async(Phrase(f"A{i:03d}", f"{i % 40 + 1}号窗口").engine_text())
+                out.append((time.perf_counter() - t0) * 1000)
+        finally:
+            await worker.close()
+        return out
+    report("render libespeak-ng, worker process", asyncio.run(through_worker()))
     with tempfile.TemporaryDirectory() as tmp:
         for j, unit in enumerate([*REQUIRED_UNITS, "A"]):
             subprocess.run(["sox", "-n", "-r", "22050", "-c", "1", "-b", "16", f"{tmp}/{unit}.wav", "synth", "0.35",

@@ -1,11 +1,14 @@
-"""The renderer: each call's speech to a WAV, off the event loop, after the call's commit.
+"""The renderer: each call's speech to a WAV, off the event loop, when a player asks for it.
 
 The runtime's listener (after the commit, on the loop) calls `announce()`, which only names the
-call's audio (a fresh id, its URL) and queues the phrase: the `calls` message goes out at once with
-the URL in it, not held back for the render (~4 ms in espeak-ng's worker process, 20–50 ms as a
-command, more in a burst). One worker thread renders in call order; the URL answers as soon as its phrase is ready, and a request that
-comes first waits for it (up to RENDER_WAIT_S), so a player never sees a 404 for a fresh call.
-Rendered audio is cached per phrase, so a recall costs nothing.
+call's audio (a fresh id, its URL): the `calls` message goes out at once with the URL in it. The
+phrase is rendered when a screen or announcer first asks for that URL (every one that asks at
+the same time waits for the one render, up to RENDER_WAIT_S), so a player never sees a 404 for a
+fresh call and a hall pays for speech only while something speaks: an LED-only hall, or a call
+nobody plays any more (an announcer skips stale calls after an outage), costs no render. A render
+is ~4 ms of CPU in espeak-ng's worker process at SCHED_IDLE (display/voice/libespeak.py), 20–50
+ms as a command, ~0.2 ms from clips; one at a time, in the order asked. Rendered audio is cached
+per phrase, so a recall costs nothing.
 """
 
 from __future__ import annotations
@@ -110,20 +113,27 @@ class Voice:
     # ---- the listener's side (on the loop, after the commit: cheap, never waits) -----------------
 
     def announce(self, ticket: str, window_label: str) -> str | None:
-        """Name the audio of one call and queue its phrase; the path for the `calls` message."""
+        """Name the audio of one call; the path for the `calls` message. Nothing is rendered yet."""
         if self._wake is None:
             return None
         phrase = Phrase(ticket, window_label)
-        key = phrase.text
         call_id = secrets.token_hex(8)
-        self.store.add_call(call_id, key, self.clock())
-        if key not in self.store.audio and key not in self._pending:
+        self.store.add_call(call_id, phrase.text, self.clock(), phrase)
+        return AUDIO_PATH.format(call_id)
+
+    def _ask(self, key: str) -> asyncio.Future | None:
+        """The render of `key`, queued now if nobody asked for it before; None if unknown."""
+        fut = self._pending.get(key)
+        if fut is None:
+            phrase = self.store.phrases.get(key)
+            if phrase is None or self._wake is None:
+                return None
             fut = asyncio.get_running_loop().create_future()
             fut.add_done_callback(_retrieve)
             self._pending[key] = fut
             self._queue.append((key, phrase))
             self._wake.set()
-        return AUDIO_PATH.format(call_id)
+        return fut
 
     # ---- the worker ------------------------------------------------------------------------------
 
@@ -203,7 +213,7 @@ class Voice:
         data = self.store.audio.get(key)
         if data is not None:
             return data
-        fut = self._pending.get(key)
+        fut = self._ask(key)
         if fut is None:
             raise RenderError("the call's audio could not be rendered")
         try:

@@ -18,13 +18,16 @@ class AudioStore:
         self.calls: OrderedDict[str, tuple[str, float]] = OrderedDict()  # id → (phrase key, expires at)
         self.audio: dict[str, bytes] = {}  # phrase key → WAV
         self.refs: dict[str, int] = {}  # phrase key → calls naming it
+        self.phrases: dict[str, object] = {}  # phrase key → what to render, while a call names it
         self.bytes = 0
         self.evicted_early = 0
 
-    def add_call(self, call_id: str, key: str, now: float) -> None:
+    def add_call(self, call_id: str, key: str, now: float, phrase: object = None) -> None:
         self.prune(now)
         self.calls[call_id] = (key, now + self.keep_s)
         self.refs[key] = self.refs.get(key, 0) + 1
+        if phrase is not None:
+            self.phrases[key] = phrase
 
     def wanted(self, key: str) -> bool:
         """Some call still names this phrase (else rendering it is wasted)."""
@@ -59,6 +62,7 @@ class AudioStore:
             self.refs[key] = left
             return
         self.refs.pop(key, None)
+        self.phrases.pop(key, None)
         data = self.audio.pop(key, None)
         if data is not None:
             self.bytes -= len(data)

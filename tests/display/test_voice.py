@@ -235,14 +235,19 @@ async def test_rendering_does_not_run_on_the_loop(mosquitto, hall_with_screens, 
             last = now
 
     t = asyncio.create_task(ticker())
-    for _ in range(3):
-        await hall.act("1", "call-next")
-        await hall.act("1", "finish")
-    while hall.service.voice._queue or hall.service.voice._pending:
-        await asyncio.sleep(0.01)
+    audio = []
+    async with Subscriber(mosquitto.port, CALLS) as sub:
+        for n in range(3):
+            await hall.act("1", "call-next")
+            audio.append((await sub.wait_for(lambda m, n=n: m.topic == CALLS and m.json()["ticket"] == f"A00{n + 1}"))
+                         .json()["audio"])
+            await hall.act("1", "finish")
+    assert hall.service.voice.counters.rendered_espeak == 0  # nothing asked for them yet
+    replies = await asyncio.gather(*(hall.http.get(a) for a in audio), *(hall.http.get(a) for a in audio))
+    assert all(r.status_code == 200 and len(r.content) > 44 for r in replies)
     stop.set()
     await t
-    assert hall.service.voice.counters.rendered_espeak == 3
+    assert hall.service.voice.counters.rendered_espeak == 3  # once each, for two players asking
     assert len(gaps) > 100 and max(gaps) < 0.3, max(gaps)  # on the loop, each render would stall it 0.5 s
 
 
