@@ -34,6 +34,7 @@ class RetainedWatch:
         self.overwrites: Counter[str] = Counter()  # by kind
         self.last_topic: str | None = None
         self.echoes = True  # the broker sends our own publishes back (MQTT 3.1.1)
+        self._kinds: dict[str, str | None] = {}  # topic → kind: a hall has a few hundred topics
 
     def kind(self, topic: str) -> str | None:
         if not topic.startswith(self._prefix):
@@ -55,7 +56,12 @@ class RetainedWatch:
         self.echoes = echoes
 
     def sent(self, topic: str, payload: bytes) -> None:
-        if self.kind(topic) is None:
+        kind = self._kinds.get(topic, "")
+        if kind == "":
+            kind = self.kind(topic)
+            if len(self._kinds) < 100_000:
+                self._kinds[topic] = kind
+        if kind is None:
             return
         self.current[topic] = payload
         if not self.echoes:

@@ -156,6 +156,27 @@ def route_label(scope) -> str:
     read from the `route` the router puts in the scope; a Mount names its prefix (`/static/{path}`).
     A path no route matched is one label value, whatever it was: a scanner's paths add no series."""
     route = scope.get("route")
+    values = getattr(route, "metric_values", None)
+    if values:
+        params = scope.get("path_params") or {}
+        key = (route, *(v if (v := params.get(n)) in allowed else None for n, allowed in values.items()))
+    else:
+        key = route
+    try:
+        label = _LABELS.get(key)
+    except TypeError:  # an unhashable stand-in for a route
+        label, key = None, None
+    if label is None:
+        label = _route_label(route, scope)
+        if key is not None and len(_LABELS) < 10_000:  # routes × their allowed values: a few hundred
+            _LABELS[key] = label
+    return label
+
+
+_LABELS: dict = {}
+
+
+def _route_label(route, scope) -> str:
     template = getattr(route, "path_format", None)
     if not isinstance(template, str) or not template:
         return UNMATCHED
