@@ -165,8 +165,50 @@ async def led_sequential(hall: BenchHall, mqtt_port: int, rounds: int) -> list[f
     return ms
 
 
+class PlatformProcess:
+    """The fake platform in a process of its own for the hot-path part: in this process it would
+    share the GIL with the LED clients whose latency we measure (and answer 20 requests a second
+    on their time). pause/resume/province_toml/stop as FakePlatform's."""
+
+    def __init__(self):
+        import multiprocessing
+
+        self._conn, child = multiprocessing.Pipe()
+        self._proc = multiprocessing.get_context("fork").Process(target=self._serve, args=(child,), daemon=True)
+        self._proc.start()
+
+    @staticmethod
+    def _serve(conn) -> None:
+        fake = FakePlatform().start()
+        while True:
+            op, args = conn.recv()
+            if op == "stop":
+                fake.stop()
+                conn.send(None)
+                return
+            conn.send(getattr(fake, op)(*args))
+
+    def _call(self, op: str, *args):
+        self._conn.send((op, args))
+        return self._conn.recv()
+
+    def pause(self) -> None:
+        self._call("pause")
+
+    def resume(self) -> None:
+        self._call("resume")
+
+    def province_toml(self, profile: str, directory: Path, timeout_s: float, retry_base_s: float,
+                      retry_max_s: float) -> str:
+        return self._call("province_toml", profile, directory, timeout_s, retry_base_s, retry_max_s)
+
+    def stop(self) -> None:
+        self._call("stop")
+        self._proc.join(10)
+
+
 def hot_path(push: bool, backlog: int, seconds: int, windows: int, rounds: int, broker: Mosquitto) -> dict:
-    fake = FakePlatform().start() if push else None
+    fake = PlatformProcess() if push else None
     tmp = Path(tempfile.mkdtemp(prefix="bench-province-hot-"))
     hall = None
     try:

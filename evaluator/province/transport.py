@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-import httpx
+from evaluator.province.http11 import ConnectFailed, Http11Client, HttpError
 
 
 @dataclass(slots=True)
@@ -37,25 +37,26 @@ class TransportFailed(Exception):
         self.outcome = outcome
 
 
-def make_client(timeout_s: float) -> httpx.AsyncClient:
-    # trust_env=False: no proxy or netrc from the environment decides where hall data goes.
-    return httpx.AsyncClient(timeout=httpx.Timeout(timeout_s), trust_env=False, follow_redirects=False,
-                             limits=httpx.Limits(max_connections=4, max_keepalive_connections=2))
+def make_client(timeout_s: float) -> Http11Client:
+    # Never a proxy or netrc from the environment: nothing but the configured URL decides where
+    # hall data goes; redirects are not followed (a 3xx is an answer the profile judges).
+    return Http11Client()
 
 
-async def post(client: httpx.AsyncClient, url: str, timeout_s: float, *, content: bytes,
+async def post(client: Http11Client, url: str, timeout_s: float, *, content: bytes,
                headers: dict[str, str]) -> Answer:
     """POST and read the whole answer within `timeout_s`; TransportFailed otherwise."""
     try:
         async with asyncio.timeout(timeout_s):
-            r = await client.post(url, content=content, headers=headers)
-            raw = await r.aread()
-    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        raise TransportFailed(Outcome("failed", code="connect", message=f"无法连接省平台（{type(exc).__name__}）")) from None
-    except (TimeoutError, httpx.TimeoutException):
+            status, raw = await client.post(url, content, headers)
+    except ConnectFailed as exc:
+        raise TransportFailed(Outcome("failed", code="connect", message=f"无法连接省平台（{exc.strerror or 'OSError'}）")) from None
+    except TimeoutError:
+        if not client.written:  # still connecting: nothing was sent
+            raise TransportFailed(Outcome("failed", code="connect", message="无法连接省平台（connect timeout）")) from None
         raise TransportFailed(Outcome("failed", code="timeout", maybe=True,
                                       message=f"省平台 {timeout_s:g} 秒内未应答，可能已收到（timeout）")) from None
-    except httpx.HTTPError as exc:  # reset, closed mid-answer, protocol error
+    except (OSError, HttpError) as exc:  # reset, closed mid-answer, not an HTTP answer
         raise TransportFailed(Outcome("failed", code="transport", maybe=True,
                                       message=f"连接中断，可能已收到（{type(exc).__name__}）")) from None
-    return Answer(r.status_code, raw.decode("utf-8", errors="replace"))
+    return Answer(status, raw.decode("utf-8", errors="replace"))
