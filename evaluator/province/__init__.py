@@ -7,8 +7,7 @@ exactly once, from a durable outbox, by one sender per profile (zhejiang, shando
   records.py    the records each profile sends, built from the outbox row and its case
   zhejiang.py   form POST with HTTP Basic; result/resultmsg
   shandong.py   JSON envelope, SM2 sign and payload (sm2.py), service push before rating
-  transport.py  one bounded HTTP request and what its failure means
-  http11.py     the HTTP/1.1 client it uses (kept-alive, httptools; not httpx: loop CPU)
+  transport.py  one bounded HTTP request (queued/http11.py) and what its failure means
   sender.py     the single sender task: due rows, backoff with jitter, receipts
   reconcile.py  daily reconciliation per hall day × window × profile
   redact.py     ID numbers and phones out of receipts, errors and logs

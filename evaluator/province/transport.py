@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from evaluator.province.http11 import ConnectFailed, Http11Client, HttpError
+from queued.http11 import ConnectFailed, Http11Client, HttpError
 
 
 @dataclass(slots=True)
@@ -40,7 +40,7 @@ class TransportFailed(Exception):
 def make_client(timeout_s: float) -> Http11Client:
     # Never a proxy or netrc from the environment: nothing but the configured URL decides where
     # hall data goes; redirects are not followed (a 3xx is an answer the profile judges).
-    return Http11Client()
+    return Http11Client("queued-province/1")
 
 
 async def post(client: Http11Client, url: str, timeout_s: float, *, content: bytes,

@@ -1,10 +1,12 @@
-"""A small HTTP/1.1 client for the provincial push: POST on a kept-alive connection, the answer
-parsed by httptools (C, the parser uvicorn serves the hall with).
+"""A small HTTP/1.1 client for what the hall daemon sends out on its own event loop: the provincial
+push (evaluator/province) and the journal shipper (queued/central_link). POST on a kept-alive
+connection, the answer parsed by httptools (C, the parser uvicorn serves the hall with).
 
-Why not httpx: the sender runs on the hall's event loop, and httpx's stack (httpcore, anyio
-cancel scopes, sniffio) cost ~1.3 ms of the loop's CPU per request here, which showed as call→LED
-latency while a backlog drained (bench_province.py). This does one request at a time per
-connection (the sender has one in flight, D4), ~0.1 ms.
+Why not httpx: both run on the hall's loop, and httpx's stack (httpcore, anyio cancel scopes,
+sniffio) cost ~1.3 ms of the loop's CPU per request here, which showed as call→LED latency while
+a backlog drained (bench_province.py) or a busy hall shipped (bench_led.py --central). This does
+one request at a time per connection (each sender has one in flight), ~0.1 ms. No proxy or netrc
+from the environment, no redirects: nothing but the configured URL decides where hall data goes.
 
 Errors are ConnectFailed (no connection: never sent), other OSError (reset, closed mid-answer),
 or HttpError (an answer that is not HTTP); `written` says whether the request went out, for a
@@ -55,8 +57,9 @@ class _Answer:
 class Http11Client:
     """`await post(url, content, headers, timeout_s)` → (status, body bytes)."""
 
-    def __init__(self, user_agent: str = "queued-province/1"):
+    def __init__(self, user_agent: str = "queued/1", headers: dict[str, str] | None = None):
         self.user_agent = user_agent
+        self.headers = dict(headers or {})  # sent with every request
         self._idle: dict[tuple, tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = {}
         self._tls: ssl.SSLContext | None = None
         self.written = False  # whether the last post() got as far as sending its request
@@ -72,7 +75,8 @@ class Http11Client:
         host = parts.hostname if port == (443 if tls else 80) else f"{parts.hostname}:{port}"
         lines = [f"POST {target} HTTP/1.1", f"Host: {host}", f"User-Agent: {self.user_agent}",
                  f"Content-Length: {len(content)}", "Connection: keep-alive"]
-        lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in ("host", "content-length", "connection")]
+        lines += [f"{k}: {v}" for k, v in {**self.headers, **headers}.items()
+                  if k.lower() not in ("host", "content-length", "connection")]
         request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + content
         self.written = False
         reader, writer = await self._connection(key, tls)
