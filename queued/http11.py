@@ -39,7 +39,11 @@ class _Answer:
         self.body: list[bytes] = []
         self.size = 0
         self.done = False
+        self.keep_alive = False
         self.headers: dict[bytes, bytes] = {}
+
+    def on_headers_complete(self) -> None:
+        self.keep_alive = self.parser.should_keep_alive()  # llhttp forgets it once the message ends
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.lower()] = value
@@ -99,7 +103,7 @@ class Http11Client:
             writer.close()
             raise
         status = answer.parser.get_status_code()
-        if answer.done and answer.parser.should_keep_alive():
+        if answer.done and answer.keep_alive:
             self._idle[key] = (reader, writer, asyncio.get_running_loop().time())
         else:
             writer.close()
