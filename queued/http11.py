@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httptools
 
 MAX_ANSWER = 4 * 1024 * 1024  # a platform's answer is a small JSON; more is not an answer
-IDLE_S = 30.0  # a kept connection older than this is not reused (servers close theirs first)
+IDLE_S = 4.0  # a kept connection idle longer is not reused: uvicorn closes its own after 5 s
 
 
 class HttpError(Exception):
@@ -31,6 +31,10 @@ class HttpError(Exception):
 
 class ConnectFailed(OSError):
     """No connection: the request was never sent."""
+
+
+class _Stale(Exception):
+    """The connection ended before any byte of an answer."""
 
 
 class _Answer:
@@ -82,19 +86,39 @@ class Http11Client:
         lines += [f"{k}: {v}" for k, v in {**self.headers, **headers}.items()
                   if k.lower() not in ("host", "content-length", "connection")]
         request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + content
-        self.written = False
-        reader, writer = await self._connection(key, tls)
+        for attempt in (1, 2):
+            self.written = False
+            reader, writer, reused = await self._connection(key, tls)
+            try:
+                return await self._exchange(key, reader, writer, request)
+            except _Stale:
+                # A kept connection the server had closed while idle: nothing of an answer came,
+                # so it never took the request. Once more on a fresh connection.
+                if not reused or attempt == 2:
+                    raise ConnectionResetError("the server closed the connection without an answer") from None
+        raise AssertionError("unreachable")
+
+    async def _exchange(self, key, reader, writer, request: bytes) -> tuple[int, bytes]:
         try:
             writer.write(request)
             self.written = True
             answer = _Answer()
+            got = 0
             while not answer.done:
-                chunk = await reader.read(65536)
+                try:
+                    chunk = await reader.read(65536)
+                except ConnectionError:
+                    if got == 0:
+                        raise _Stale() from None
+                    raise
                 if not chunk:
+                    if got == 0:
+                        raise _Stale()
                     if answer.headers and b"content-length" not in answer.headers and \
                             b"transfer-encoding" not in answer.headers:
                         break  # the body ends with the connection (HTTP/1.0 style)
-                    raise ConnectionResetError("the platform closed the connection mid-answer")
+                    raise ConnectionResetError("the server closed the connection mid-answer")
+                got += len(chunk)
                 try:
                     answer.parser.feed_data(chunk)
                 except httptools.HttpParserError as exc:
@@ -115,13 +139,14 @@ class Http11Client:
             reader, writer, since = kept
             if asyncio.get_running_loop().time() - since < IDLE_S and not reader.at_eof() \
                     and not writer.is_closing():
-                return reader, writer
+                return reader, writer, True
             writer.close()
         if tls and self._tls is None:
             self._tls = ssl.create_default_context()
         try:
-            return await asyncio.open_connection(key[1], key[2], ssl=self._tls if tls else None,
-                                                 limit=MAX_ANSWER)
+            reader, writer = await asyncio.open_connection(key[1], key[2], ssl=self._tls if tls else None,
+                                                           limit=MAX_ANSWER)
+            return reader, writer, False
         except OSError as exc:  # refused, unreachable, DNS, TLS handshake
             raise ConnectFailed(exc.errno, f"{type(exc).__name__}: {exc}") from None
 

@@ -98,3 +98,37 @@ async def test_failures_say_whether_the_request_went_out():
     srv.close()
     with pytest.raises(HttpError):
         await client.post("ftp://127.0.0.1/a", b"1", {})
+
+
+async def test_a_kept_connection_the_server_closed_is_replaced_without_an_error():
+    """The server drops a kept connection just as the next request arrives on it (its idle
+    timeout): nothing of an answer came, so the request goes once more on a fresh connection."""
+    state = {"connections": 0, "requests": 0}
+
+    async def handle(reader, writer):
+        state["connections"] += 1
+        served = 0
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                await reader.readexactly(int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0]))
+                state["requests"] += 1
+                if served == 1:  # the second request on this connection: dropped unanswered
+                    writer.close()
+                    return
+                writer.write(OK)
+                await writer.drain()
+                served += 1
+        except asyncio.IncompleteReadError:
+            pass
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    client = Http11Client()
+    try:
+        assert await client.post(f"http://127.0.0.1:{port}/a", b"1", {}) == (200, b'{"ok":true}')
+        assert await client.post(f"http://127.0.0.1:{port}/a", b"2", {}) == (200, b'{"ok":true}')
+        assert state == {"connections": 2, "requests": 3}  # the dropped one, then the fresh one
+    finally:
+        await client.aclose()
+        srv.close()
