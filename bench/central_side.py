@@ -25,17 +25,22 @@ QUEUED = str(ROOT / ".venv" / "bin" / "queued")
 
 
 class ShippingTarget:
-    def __init__(self, hall: str = "main"):
+    def __init__(self, hall: str = "main", cpus: str = ""):
         self.hall = hall
+        self.cpus = cpus  # e.g. "1": the central service and PostgreSQL kept to these CPUs (taskset)
         self.dir = Path(tempfile.mkdtemp(prefix="bench-central-side-"))
 
     def __enter__(self) -> ShippingTarget:
         self.cluster = Cluster(tempfile.mkdtemp(prefix="bench-central-side-pg-")).start()
+        pin = ["taskset", "-c", self.cpus] if self.cpus else []
+        if self.cpus:  # the postmaster and every backend it forks from now on
+            postmaster = (Path(self.cluster.data) / "postmaster.pid").read_text().split()[0]
+            subprocess.run(["taskset", "-a", "-p", "-c", self.cpus, postmaster], check=True, capture_output=True)
         port = free_port()
         conf = self.dir / "central.toml"
         conf.write_text(f'[central]\ndatabase = "{self.cluster.url}"\nhttp = "127.0.0.1:{port}"\n')
         self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen([QUEUED, "central", "serve", "--config", str(conf)],
+        self.proc = subprocess.Popen([*pin, QUEUED, "central", "serve", "--config", str(conf)],
                                      stdout=open(self.dir / "central.log", "ab"), stderr=subprocess.STDOUT)
         for _ in range(300):
             try:

@@ -35,6 +35,7 @@ from display.errors import DisplayError
 from display.messages import Changes, Message
 from display.outbox import Outbox
 from display.retained_watch import RetainedWatch
+from queued.mqtt_end import end_link
 
 log = logging.getLogger("queued.display")
 
@@ -118,13 +119,8 @@ class MqttLink:
                 await asyncio.wait_for(client.publish(self.status_topic, b"offline", qos=1, retain=True), 1.0)
             except Exception:
                 pass
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._task = None
+        await end_link(self._task, client)
+        self._task = None
         self.connected = False
 
     # ---- the loop ------------------------------------------------------------------------------

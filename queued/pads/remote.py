@@ -28,6 +28,7 @@ import aiomqtt
 from firmware_bridge.errors import FirmwareBridgeError
 from firmware_bridge.frames import EVENT_TYPE_NAMES, HostCommand, PadEvent, ShowClerk, ShowParked, ShowState
 from firmware_bridge.mqtt_bridge import command_to_json, event_from_json, pad_topic, parse_mqtt_url
+from queued.mqtt_end import end_link
 
 log = logging.getLogger("queued.pads")
 
@@ -60,6 +61,7 @@ class RemoteBuses:
         self._out: deque[tuple[int, HostCommand, asyncio.Future]] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._client: aiomqtt.Client | None = None
         self._first = asyncio.Event()
 
     # ---- the BusPoller-like face ----------------------------------------------------------------
@@ -94,10 +96,8 @@ class RemoteBuses:
             log.warning("MQTT broker %s not reachable yet; remote pads wait for it", self.url)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await end_link(self._task, self._client)
+        self._task = None
         self.connected = False
         while self._out:
             _resolve(self._out.popleft()[2], None)
@@ -122,6 +122,7 @@ class RemoteBuses:
                 )
                 # aiomqtt has no manual acks of its own: paho's, so PUBACK follows our commit.
                 client._client.manual_ack_set(True)
+                self._client = client
                 async with client:
                     client.pending_calls_threshold = 10_000
                     await client.subscribe(self._topic("+", "event"), qos=1)
