@@ -149,6 +149,13 @@ class EvaluatorAdapter:
                 c = self.book.cases.get(x.case)
                 if c is not None:
                     self._arm(c, rt.clock())
+            elif kind is e.DayStarted:
+                # A prompt does not outlive its day (the citizen has gone home): an earlier day's
+                # open case is closed by its time-out now, as a restart does (start()), not by
+                # a timer that may be hours away on a clock that jumped.
+                for c in list(self.book.cases.values()):
+                    if c.state == "open" and c.day < x.day:
+                        rt.submit(RatingTimeout(c.case, rating_id=new_rating_id()))
             elif kind is ev.RatingRecorded:
                 self.ratings_total.labels(str(x.level), x.channel).inc()
             elif kind is ev.RatingTimedOut:
