@@ -97,6 +97,12 @@ class Daemon:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
+        import sys
+
+        # A worker thread holding the GIL (the journal's reader turning rows into objects, the
+        # shipper's read) keeps the loop waiting until it blocks or the switch interval ends: 5 ms
+        # by default, which showed in the issue p99 while a batch was read.
+        sys.setswitchinterval(0.001)
         try:
             server, task = await http.start_serving(self.app, sock, cfg.http_host, cfg.http_port,
                                                     trusted_proxies=cfg.trusted_proxies)
