@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import sqlite3
 import statistics
@@ -262,7 +261,7 @@ def main() -> None:
             sys.exit("bench_province: the hot-path part needs wrk (apt-get install wrk)")
         runs = {False: [], True: []}
         for _ in range(a.repeat):  # alternated, so a slow minute of the machine falls on both
-            for push in ((True, False) if os.environ.get("BENCH_ON_FIRST") else (False, True)):
+            for push in (False, True):
                 runs[push].append(hot_path(push, a.backlog, a.seconds, a.windows, a.rounds, broker))
     finally:
         broker.cleanup()

@@ -67,17 +67,25 @@ class EvaluatorAdapter:
         now = self.runtime.clock()
         today = self.runtime.calendar.day(now)
         book = self.book
+        self._close_earlier_days(today)
         for c in book.open_prompts():
-            self._arm(c, now)
+            if c.day == today:
+                self._arm(c, now)
         asked: set[str] = set()
         for c in list(book.cases.values()):
-            if c.state != "open" or c.case in book.prompts:
+            if c.state != "open" or c.case in book.prompts or c.day < today:
                 continue
-            if c.day < today:  # an earlier day's prompt is long gone
-                self.runtime.schedule(0.0, RatingTimeout(c.case, rating_id=new_rating_id()))
-            elif c.requested_at is None and c.ticket not in asked:
+            if c.requested_at is None and c.ticket not in asked:
                 asked.add(c.ticket)
                 self.runtime.submit(RequestRating(c.ticket))
+
+    def _close_earlier_days(self, today: str) -> None:
+        """A prompt does not outlive its day (the citizen has gone home): an earlier day's open
+        case is closed by its time-out now, at start and when a day starts, not by a timer that
+        may be hours away on a clock that jumped. A real rating may still replace it (book)."""
+        for c in list(self.book.cases.values()):
+            if c.state == "open" and c.day < today:
+                self.runtime.schedule(0.0, RatingTimeout(c.case, rating_id=new_rating_id()))
 
     def _arm(self, c, now: float) -> None:
         """The timer that closes an open prompt: the window's time-out, or a pad's backstop."""
@@ -150,12 +158,7 @@ class EvaluatorAdapter:
                 if c is not None:
                     self._arm(c, rt.clock())
             elif kind is e.DayStarted:
-                # A prompt does not outlive its day (the citizen has gone home): an earlier day's
-                # open case is closed by its time-out now, as a restart does (start()), not by
-                # a timer that may be hours away on a clock that jumped.
-                for c in list(self.book.cases.values()):
-                    if c.state == "open" and c.day < x.day:
-                        rt.submit(RatingTimeout(c.case, rating_id=new_rating_id()))
+                self._close_earlier_days(x.day)
             elif kind is ev.RatingRecorded:
                 self.ratings_total.labels(str(x.level), x.channel).inc()
             elif kind is ev.RatingTimedOut:

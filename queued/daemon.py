@@ -93,12 +93,11 @@ class Daemon:
         # The hall's state is long-lived and acyclic; a full collection over it stalls the loop for
         # tens of ms under load. Freeze what start-up built and collect young objects less often.
         import gc
+        import sys
 
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
-        import sys
-
         # A worker thread holding the GIL (the journal's reader turning rows into objects, the
         # shipper's read) keeps the loop waiting until it blocks or the switch interval ends: 5 ms
         # by default, which showed in the issue p99 while a batch was read.

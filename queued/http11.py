@@ -86,17 +86,21 @@ class Http11Client:
         lines += [f"{k}: {v}" for k, v in {**self.headers, **headers}.items()
                   if k.lower() not in ("host", "content-length", "connection")]
         request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + content
-        for attempt in (1, 2):
-            self.written = False
-            reader, writer, reused = await self._connection(key, tls)
-            try:
-                return await self._exchange(key, reader, writer, request)
-            except _Stale:
-                # A kept connection the server had closed while idle: nothing of an answer came,
-                # so it never took the request. Once more on a fresh connection.
-                if not reused or attempt == 2:
-                    raise ConnectionResetError("the server closed the connection without an answer") from None
-        raise AssertionError("unreachable")
+        self.written = False
+        reader, writer, reused = await self._connection(key, tls)
+        try:
+            return await self._exchange(key, reader, writer, request)
+        except _Stale:
+            if not reused:
+                raise ConnectionResetError("the server closed the connection without an answer") from None
+        # A kept connection the server had closed while idle: nothing of an answer came, so it
+        # never took the request. Once more, on a fresh connection.
+        self.written = False
+        reader, writer, _ = await self._connection(key, tls)
+        try:
+            return await self._exchange(key, reader, writer, request)
+        except _Stale:
+            raise ConnectionResetError("the server closed the connection without an answer") from None
 
     async def _exchange(self, key, reader, writer, request: bytes) -> tuple[int, bytes]:
         try:

@@ -157,23 +157,20 @@ def route_label(scope) -> str:
     A path no route matched is one label value, whatever it was: a scanner's paths add no series."""
     route = scope.get("route")
     values = getattr(route, "metric_values", None)
-    if values:
-        params = scope.get("path_params") or {}
-        key = (route, *(v if (v := params.get(n)) in allowed else None for n, allowed in values.items()))
-    else:
-        key = route
-    try:
-        label = _LABELS.get(key)
-    except TypeError:  # an unhashable stand-in for a route
-        label, key = None, None
+    params = scope.get("path_params") or {}
+    key = tuple(v if (v := params.get(n)) in allowed else None for n, allowed in (values or {}).items())
+    # Kept on the route itself (Starlette's routes are not hashable): routes × allowed values.
+    cache = getattr(route, "_metric_labels", None)
+    if cache is None:
+        cache = {}
+        try:
+            route._metric_labels = cache
+        except AttributeError:  # no route (a path nothing matched) or one that takes no attributes
+            return _route_label(route, scope)
+    label = cache.get(key)
     if label is None:
-        label = _route_label(route, scope)
-        if key is not None and len(_LABELS) < 10_000:  # routes × their allowed values: a few hundred
-            _LABELS[key] = label
+        label = cache[key] = _route_label(route, scope)
     return label
-
-
-_LABELS: dict = {}
 
 
 def _route_label(route, scope) -> str:

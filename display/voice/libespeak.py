@@ -17,8 +17,10 @@ The library keeps one global synthesiser: every call goes through one lock.
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
+import sys
 import threading
 
 from display.voice.clips import wav_bytes
@@ -44,6 +46,7 @@ class LibEspeak:
     _lock = threading.Lock()  # the library's state is process-wide
     _lib = None
     _rate = 0
+    _speaking = None  # the instance whose callback, voice and speed the library holds
 
     def __init__(self, voice: str = "cmn-latn-pinyin", speed: int = 150, library: str | None = None):
         self.voice = voice
@@ -74,11 +77,14 @@ class LibEspeak:
                 raise VoiceError(f"[voice] espeak: libespeak-ng did not start (its data missing?): {rate}")
             cls._lib, cls._rate = lib, rate
         lib = cls._lib
-        lib.espeak_SetSynthCallback(self._callback)
-        if lib.espeak_SetVoiceByName(self.voice.encode()) != 0:
-            raise VoiceError(f"[voice] espeak_voice: espeak-ng has no voice {self.voice!r} "
-                             f"(Mandarin: cmn-latn-pinyin; see espeak-ng --voices)")
-        lib.espeak_SetParameter(RATE, self.speed, 0)
+        if cls._speaking is not self:  # set once, not before every call
+            lib.espeak_SetSynthCallback(self._callback)
+            if lib.espeak_SetVoiceByName(self.voice.encode()) != 0:
+                cls._speaking = None
+                raise VoiceError(f"[voice] espeak_voice: espeak-ng has no voice {self.voice!r} "
+                                 f"(Mandarin: cmn-latn-pinyin; see espeak-ng --voices)")
+            lib.espeak_SetParameter(RATE, self.speed, 0)
+            cls._speaking = self
         return lib
 
     def check(self) -> None:
@@ -137,8 +143,6 @@ class EspeakWorker:
         return self.local.render(text)
 
     async def render_async(self, text: str) -> bytes:
-        import asyncio
-
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:  # one call at a time on the pipe
@@ -156,9 +160,6 @@ class EspeakWorker:
                 raise RenderError(f"the espeak-ng worker failed: {exc or type(exc).__name__}") from None
 
     async def _process(self):
-        import asyncio
-        import sys
-
         if self._proc is None or self._proc.returncode is not None:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "display.voice.worker", self.voice, str(self.speed),

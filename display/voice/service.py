@@ -138,7 +138,6 @@ class Voice:
     # ---- the worker ------------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -147,10 +146,7 @@ class Voice:
                 fut = self._pending.get(key)
                 try:
                     if self.store.wanted(key):
-                        data = await self._render_async(phrase)
-                        if data is None:
-                            data = await loop.run_in_executor(self._pool, self._render, phrase)
-                        self.store.put(key, data)
+                        self.store.put(key, await self._render(phrase))
                     if fut is not None and not fut.done():
                         fut.set_result(None)
                 except RenderError as exc:
@@ -161,33 +157,18 @@ class Voice:
                 finally:
                     self._pending.pop(key, None)
 
-    async def _render_async(self, phrase: Phrase) -> bytes | None:
-        """espeak-ng's worker process, on the loop; None when the thread renders it (clips, or
-        espeak-ng as a command)."""
-        render = getattr(self.espeak, "render_async", None)
-        if render is None or (self.clips is not None and phrase.units(self.clips.clips) is not None):
-            return None
-        if self.clips is not None:
-            self.counters.fallbacks += 1
-            log.warning("the clips cannot say %r: espeak-ng speaks it (add clips for its window name)", phrase.text)
+    async def _render(self, phrase: Phrase) -> bytes:
+        """Clips when they can say it (a worker thread: large clips are megabytes), else espeak-ng:
+        its worker process on the loop, or the command in the thread."""
+        loop = asyncio.get_running_loop()
         started = time.perf_counter()
         try:
-            data = await render(phrase.engine_text())
-            self.counters.rendered_espeak += 1
-            return data
-        finally:
-            self.counters.render_seconds += time.perf_counter() - started
-
-    def _render(self, phrase: Phrase) -> bytes:
-        """In the worker thread: clips when they can say it, else espeak-ng."""
-        started = time.perf_counter()
-        try:
+            units = phrase.units(self.clips.clips) if self.clips is not None else None
+            if units is not None:
+                data = await loop.run_in_executor(self._pool, self.clips.render, units)
+                self.counters.rendered_clips += 1
+                return data
             if self.clips is not None:
-                units = phrase.units(self.clips.clips)
-                if units is not None:
-                    data = self.clips.render(units)
-                    self.counters.rendered_clips += 1
-                    return data
                 if self.espeak is None:
                     raise RenderError(f"the clips in {self.clips.folder} cannot say {phrase.text!r} "
                                       f"and espeak-ng is not installed")
@@ -196,7 +177,12 @@ class Voice:
                             phrase.text)
             if self.espeak is None:
                 raise RenderError("no speech engine")
-            data = self.espeak.render(phrase.engine_text())
+            text = phrase.engine_text()
+            render_async = getattr(self.espeak, "render_async", None)
+            if render_async is not None:
+                data = await render_async(text)
+            else:
+                data = await loop.run_in_executor(self._pool, self.espeak.render, text)
             self.counters.rendered_espeak += 1
             return data
         finally:

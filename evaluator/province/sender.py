@@ -163,7 +163,7 @@ class Sender:
     def gap(self) -> float:
         """Seconds between requests: 1/max_rate, or 1/BUSY_RATE while the hall is under load."""
         now = time.monotonic()
-        written = getattr(self.runtime.journal, "events_written", 0)
+        written = self.runtime.journal.events_written
         since, before = self._load
         if now - since >= 1.0:
             busy = (written - before) / (now - since) > BUSY_EVENTS_S

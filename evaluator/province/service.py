@@ -70,7 +70,7 @@ class ProvinceAdapter:
             " VALUES (?,?,?,?,?)",
             (s.profile, int(self.defaults), int(s.two_step), self.daemon.config.rating_window_days, offset))
         await j.execute_write("DELETE FROM province_profiles WHERE profile != ?", (s.profile,))
-        self.client = make_client(s.timeout_s)
+        self.client = make_client()  # each post() is bounded by timeout_s
         self.profile = self._make_profile()
         self.profile.dept_codes = dict(getattr(self.daemon.config, "dept_codes", {}) or {})
         from evaluator.province.sender import Sender

@@ -37,7 +37,7 @@ class TransportFailed(Exception):
         self.outcome = outcome
 
 
-def make_client(timeout_s: float) -> Http11Client:
+def make_client() -> Http11Client:
     # Never a proxy or netrc from the environment: nothing but the configured URL decides where
     # hall data goes; redirects are not followed (a 3xx is an answer the profile judges).
     return Http11Client("queued-province/1")

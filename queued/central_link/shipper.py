@@ -195,9 +195,9 @@ class CentralShipper:
                 status, raw = await self._client.post(self.url + "/api/v1/ingest", body, {})
         except (OSError, HttpError, TimeoutError) as exc:
             return self._failed("unreachable", f"{type(exc).__name__}: {exc}")
-        resp = _Reply(status, raw)
-        body = _json(resp)
-        if resp.status_code == 200 and isinstance(body.get("last_seq"), int):
+        text = raw.decode("utf-8", "replace")
+        body = _json(text)
+        if status == 200 and isinstance(body.get("last_seq"), int):
             self.shipped += len(rows)
             self.cursor = rows[-1][0]
             self.last_ok_at = time.time()
@@ -205,18 +205,17 @@ class CentralShipper:
             self._profile_sent = True
             return "ok"
         err = body.get("error") if isinstance(body.get("error"), dict) else {}
-        if resp.status_code == 409 and err.get("code") == "cursor_ahead" and isinstance(err.get("last_seq"), int):
+        if status == 409 and err.get("code") == "cursor_ahead" and isinstance(err.get("last_seq"), int):
             log.warning("central holds this hall only up to seq %s (cursor was %s): resending from there",
                         err["last_seq"], self.cursor)
             self.cursor = max(0, min(self.cursor, err["last_seq"]))
             self._profile_sent = False
             return "retry_now"
-        if resp.status_code == 413 and self.batch_size > 1:
+        if status == 413 and self.batch_size > 1:
             self.batch_size = max(1, self.batch_size // 2)
             return "retry_now"
-        state = {401: "unauthorized", 403: "unauthorized"}.get(resp.status_code,
-                                                               "refused" if resp.status_code < 500 else "unavailable")
-        return self._failed(state, f"HTTP {resp.status_code}: {err.get('message') or resp.text[:200]}")
+        state = {401: "unauthorized", 403: "unauthorized"}.get(status, "refused" if status < 500 else "unavailable")
+        return self._failed(state, f"HTTP {status}: {err.get('message') or text[:200]}")
 
     def _failed(self, state: str, message: str) -> str:
         if state != self.state or message != self.last_error:
@@ -269,15 +268,9 @@ def hall_profile(config) -> dict[str, Any]:
     }
 
 
-class _Reply:
-    def __init__(self, status: int, raw: bytes):
-        self.status_code = status
-        self.text = raw.decode("utf-8", "replace")
-
-
-def _json(resp: _Reply) -> dict:
+def _json(text: str) -> dict:
     try:
-        body = json.loads(resp.text)
+        body = json.loads(text)
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
