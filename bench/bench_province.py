@@ -3,7 +3,7 @@ push on vs off, side by side in one run.
 
     .venv/bin/python bench/bench_province.py [--records 600] [--profiles zhejiang,shandong]
                                              [--backlog 3000] [--seconds 5] [--windows 20] [--rounds 10]
-                                             [--repeat 3]
+                                             [--repeat 3] [--within]
 
 1. Throughput: a real `queued serve` per profile; `--records` ratings are made (办件 bound) while
    the fake platform (tests/province/fake_platform.py, a loopback HTTP server in this process)
@@ -240,32 +240,44 @@ def hot_path(push: bool, backlog: int, seconds: int, windows: int, rounds: int, 
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--records", type=int, default=600)
-    ap.add_argument("--profiles", default="zhejiang,shandong")
-    ap.add_argument("--backlog", type=int, default=3000)
-    ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--windows", type=int, default=20)
-    ap.add_argument("--rounds", type=int, default=10)
-    ap.add_argument("--repeat", type=int, default=3, help="alternated off/on runs of the hot-path part")
-    ap.add_argument("--skip-hot-path", action="store_true")
-    a = ap.parse_args()
-    broker = Mosquitto().start()
+def hot_path_within(backlog: int, seconds: int, windows: int, rounds: int, repeat: int, broker: Mosquitto) -> dict:
+    """One hall with the push on, its platform alternately holding the sender's request at the door
+    (nothing flows: the daemon is as it would be with the push off, but for a listener and a count
+    every 5 s) and letting everything through (the backlog draining), in the order ABBA BAAB…, so a
+    drift of the machine or of the day's growing size falls on both. No spread between halls."""
+    fake = PlatformProcess()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-province-within-"))
+    hall = None
+    runs = {False: [], True: []}
     try:
-        for profile in [p for p in a.profiles.split(",") if p]:
-            throughput(profile, a.records, broker)
-        if a.skip_hot_path:
-            return
-        if not shutil.which("wrk"):
-            sys.exit("bench_province: the hot-path part needs wrk (apt-get install wrk)")
-        runs = {False: [], True: []}
-        for _ in range(a.repeat):  # alternated, so a slow minute of the machine falls on both
-            for push in (False, True):
-                runs[push].append(hot_path(push, a.backlog, a.seconds, a.windows, a.rounds, broker))
+        fake.pause()
+        hall = BenchHall(tmp, broker, windows,
+                         fake.province_toml("zhejiang", tmp, timeout_s=120, retry_base_s=0.05, retry_max_s=0.2))
+        asyncio.run(hall.ratings(backlog))
+        script = tmp / "post.lua"
+        script.write_text(LUA % token(hall.db, "kiosk"))
+        order = [(False, True, True, False), (True, False, False, True)]
+        for i in range(repeat):
+            for flowing in order[i % 2]:
+                (fake.resume if flowing else fake.pause)()
+                before = hall.delivered()[0]
+                out = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "--timeout", "5s", "-s",
+                                      str(script), hall.base + "/api/v1/tickets"], capture_output=True, text=True,
+                                     check=True).stdout
+                led = asyncio.run(led_sequential(hall, broker.port, rounds))
+                runs[flowing].append({"issue": parse_wrk(out), "led": led, "pushed": hall.delivered()[0] - before,
+                                      "left": backlog - hall.delivered()[0]})
+        fake.resume()
     finally:
-        broker.cleanup()
-    print(f"hot path, push off vs on (zhejiang draining a backlog of {a.backlog}), {a.repeat} alternated runs each:")
+        if hall is not None:
+            hall.stop()
+        fake.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return runs
+
+
+def report(runs: dict, title: str) -> None:
+    print(title)
     summary = {}
     for push, rs in runs.items():
         rates = [r["issue"]["rps"] for r in rs]
@@ -282,6 +294,43 @@ def main() -> None:
     print(f"  on/off: issue rate {ratio_issue:.0%}, call→LED median {ratio_med:.0%}, p99 {ratio_p99:.0%}; "
           f"target within 10%: {verdict}")
 
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=600)
+    ap.add_argument("--profiles", default="zhejiang,shandong")
+    ap.add_argument("--backlog", type=int, default=3000)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--windows", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=3, help="alternated off/on runs of the hot-path part")
+    ap.add_argument("--skip-hot-path", action="store_true")
+    ap.add_argument("--within", action="store_true",
+                    help="one hall, its platform alternately holding and taking the push (hot_path_within)")
+    a = ap.parse_args()
+    broker = Mosquitto().start()
+    try:
+        for profile in [p for p in a.profiles.split(",") if p]:
+            throughput(profile, a.records, broker)
+        if a.skip_hot_path:
+            return
+        if not shutil.which("wrk"):
+            sys.exit("bench_province: the hot-path part needs wrk (apt-get install wrk)")
+        if a.within:
+            runs = hot_path_within(a.backlog, a.seconds, a.windows, a.rounds, a.repeat, broker)
+        else:
+            runs = {False: [], True: []}
+            for _ in range(a.repeat):  # alternated, so a slow minute of the machine falls on both
+                for push in (False, True):
+                    runs[push].append(hot_path(push, a.backlog, a.seconds, a.windows, a.rounds, broker))
+    finally:
+        broker.cleanup()
+    if a.within:
+        report(runs, f"hot path within one hall, its platform holding vs taking the push (zhejiang, a backlog of "
+                     f"{a.backlog}), {a.repeat * 2} phases each:")
+    else:
+        report(runs, f"hot path, push off vs on (zhejiang draining a backlog of {a.backlog}), {a.repeat} alternated "
+                     "runs each:")
 
 if __name__ == "__main__":
     main()

@@ -25,11 +25,12 @@ import json
 import logging
 import random
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from queued.central_link.redact import redact
+from queued.central_link.redact import DATA_SQL
 from queued.http11 import Http11Client, HttpError
 
 log = logging.getLogger("queued.central")
@@ -40,6 +41,28 @@ CURSOR_KEY = "central_cursor"
 # case after another meant ten batches a second and call→LED +50% (bench_led.py --central).
 LINGER_S = 0.5
 IDLE_POLL_S = 30.0  # a wake-up is never missed for long even if a listener call was lost
+
+# A batch is one row: its events already as the JSON the central service takes, joined by SQLite on
+# the journal's reader thread. sqlite3 lets go of the GIL while SQLite works and holds it to turn
+# each result row into Python objects: 500 rows of five columns held it long enough to delay the
+# hall's loop by milliseconds (issue p99 +15..41% with [central], bench_cpu.py --pin); one row does
+# not. `at` is printed with 17 significant digits, which reads back as the same double (SQLite's own
+# text for a REAL keeps 15). Order: group_concat reads the ordered, limited subquery in its order.
+BATCH_SQL = f"""
+SELECT count(*), max(seq), (SELECT at FROM events WHERE seq > ?1 ORDER BY seq LIMIT 1),
+       CAST(group_concat(event, ',') AS BLOB)
+FROM (SELECT seq, '{{"seq":' || seq || ',"day":' || json_quote(day) || ',"at":' || printf('%!.17g', at)
+             || ',"kind":' || json_quote(kind) || ',"data":' || ({DATA_SQL}) || '}}' AS event
+      FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    count: int
+    last_seq: int
+    first_at: float
+    events: bytes  # the events' JSON objects joined by commas, UTF-8
 
 
 class CentralShipper:
@@ -136,8 +159,8 @@ class CentralShipper:
         pause = 1.0
         while not self._stopping:
             self._wake.clear()  # before reading: a commit after this point wakes the wait below
-            rows = await self._read()
-            if not rows:
+            batch = await self._read()
+            if batch is None:
                 # Caught up: the journal ends at the cursor. The head is a count kept by the commit
                 # listener, which may run after this reader already saw (and shipped) a commit's rows
                 # and so count them twice (events_behind stuck at 1); set it right here. A commit
@@ -155,9 +178,9 @@ class CentralShipper:
                     await self._save_cursor(force=True)
                 await asyncio.sleep(LINGER_S)
                 continue
-            self.pending_since = rows[0][2]
-            self.head = max(self.head, rows[-1][0])
-            outcome = await self._send(rows)
+            self.pending_since = batch.first_at
+            self.head = max(self.head, batch.last_seq)
+            outcome = await self._send(batch)
             if outcome == "ok":
                 pause = 1.0
                 await self._save_cursor()
@@ -169,28 +192,23 @@ class CentralShipper:
             pause = min(pause * 2, self.retry_max_s)
             await asyncio.sleep(delay)
 
-    async def _read(self) -> list[tuple]:
-        rows = await self.runtime.journal.fetchall(
-            "SELECT seq, day, at, kind, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-            (self.cursor, self.batch_size))
-        return [tuple(r) for r in rows]
+    async def _read(self) -> Batch | None:
+        row = await self.runtime.journal.fetchone(BATCH_SQL, (self.cursor, self.batch_size))
+        if row is None or not row[0]:
+            return None
+        return Batch(int(row[0]), int(row[1]), float(row[2]), bytes(row[3]))
 
-    def _body(self, rows: list[tuple]) -> bytes:
-        # The journal's JSON is sent as it is stored (no decode and re-encode per event), but for the
-        # kinds that carry citizens' secrets or personal data (redact.py), blanked first.
-        events = ",".join(
-            f'{{"seq":{seq},"day":"{day}","at":{at!r},"kind":{json.dumps(kind)},"data":{redact(kind, data)}}}'
-            for seq, day, at, kind, data in rows)
+    def _body(self, batch: Batch) -> bytes:
         head = {"hall": self.daemon.config.hall.id, "after": self.cursor, "head": self.head}
         if not self._profile_sent:
             head["profile"] = hall_profile(self.daemon.config)
-        return (json.dumps(head, ensure_ascii=False)[:-1] + f',"events":[{events}]}}').encode("utf-8")
+        return json.dumps(head, ensure_ascii=False)[:-1].encode("utf-8") + b',"events":[' + batch.events + b"]}"
 
-    async def _send(self, rows: list[tuple]) -> str:
+    async def _send(self, batch: Batch) -> str:
         assert self._client is not None
         try:
             # Compressed on a worker thread (zlib lets go of the GIL): the loop keeps serving the hall.
-            body = await asyncio.to_thread(gzip.compress, self._body(rows), 1)
+            body = await asyncio.to_thread(gzip.compress, self._body(batch), 1)
             async with asyncio.timeout(self.timeout_s):
                 status, raw = await self._client.post(self.url + "/api/v1/ingest", body, {})
         except (OSError, HttpError, TimeoutError) as exc:
@@ -198,8 +216,8 @@ class CentralShipper:
         text = raw.decode("utf-8", "replace")
         body = _json(text)
         if status == 200 and isinstance(body.get("last_seq"), int):
-            self.shipped += len(rows)
-            self.cursor = rows[-1][0]
+            self.shipped += batch.count
+            self.cursor = batch.last_seq
             self.last_ok_at = time.time()
             self.state, self.last_error = "ok", ""
             self._profile_sent = True
