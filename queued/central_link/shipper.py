@@ -168,8 +168,8 @@ class CentralShipper:
                 self.head = self.cursor
                 self.pending_since = None
                 self.state = "ok" if self.last_ok_at else self.state
-                # At most one cursor write a second (each is a commit the hall's writer makes); one
-                # left unwritten is written when the hall stays quiet for a second.
+                # At most one cursor write a second (a row in the hall's next commit); one left
+                # unwritten is written when the hall stays quiet for a second.
                 await self._save_cursor()
                 try:
                     unsaved = self.cursor != self._saved_cursor
@@ -247,9 +247,11 @@ class CentralShipper:
         now = time.monotonic()
         if not force and now - self._saved_at < 1.0:
             return
-        await self.runtime.journal.execute_write(
+        # Into the hall's next group commit (no transaction and no fsync of its own: with
+        # synchronous=FULL one a second was an fsync the hall's own commits queued behind).
+        await self.runtime.journal.write_rows([(
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-            (CURSOR_KEY, str(self.cursor)))
+            (CURSOR_KEY, str(self.cursor)))])
         self._saved_cursor, self._saved_at = self.cursor, now
 
     # ---- progress ------------------------------------------------------------------------------
