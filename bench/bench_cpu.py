@@ -52,10 +52,9 @@ def issue(seconds: int, extra: str, pin: bool = False) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if pin:
-            wrapper = tmp / "queued-cpu0"
-            wrapper.write_text(f'#!/bin/sh\nexec taskset -c 0 {queued} "$@"\n')
-            wrapper.chmod(0o755)
-            support.QUEUED = str(wrapper)
+            from central_side import pinned_queued
+
+            support.QUEUED = pinned_queued(tmp, "0")
         try:
             proc, base, db = serve_hall(tmp, extra=extra)
         finally:
@@ -120,11 +119,13 @@ def main() -> None:
         return
     from central_side import ShippingTarget
 
-    with ShippingTarget(cpus="1" if a.pin else "") as target:
-        for _ in range(a.repeat):
-            print("without [central] " + issue(a.seconds, "", a.pin))
-            print("with [central]    " + issue(a.seconds, target.toml, a.pin))
-        print("  " + target.summary())
+    for _ in range(a.repeat):
+        print("without [central] " + issue(a.seconds, "", a.pin))
+        # A central store of its own each run: a new hall's seqs start at 1 again, and a store
+        # that already held them would take them as resends (stored once: no inserts to make).
+        with ShippingTarget(cpus="1" if a.pin else "") as target:
+            line = issue(a.seconds, target.toml, a.pin)
+            print(f"with [central]    {line}  ({target.summary()})")
 
 
 if __name__ == "__main__":

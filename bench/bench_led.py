@@ -1,6 +1,7 @@
 """Clerk action → LED message latency, end to end through real parts.
 
     .venv/bin/python bench/bench_led.py [--windows 200] [--rounds 3] [--rate 100] [--embedded]
+    .venv/bin/python bench/bench_led.py --pairs 4 --pin [--windows 50]   ± [central], side by side
 
 A real `queued serve` process on a generated 200-window hall publishes to a real Mosquitto (a
 separate one, or with --embedded the daemon's own, the controller logging in as `led-sim`); this
@@ -11,6 +12,11 @@ process is the clerks (HTTP call-next) and a subscribed LED controller (aiomqtt 
   paced      — all windows calling, open loop at --rate calls/s (a real hall: < 1 call/s);
   burst      — every window presses 呼叫 in the same instant (the worst case, a stress test).
 Target: p99 ≤ 15 ms.
+
+`--central` ships to a real central service and PostgreSQL during the run; `--pairs N` runs N
+alternated pairs without and with it and compares the pooled figures; `--pin` keeps the hall (the
+daemon and the broker) on CPU 0 and this process, the central service and PostgreSQL on CPU 1:
+the nearest this one machine comes to the central side on another.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -134,7 +142,7 @@ async def one_call(clerk: Clerk, watcher: LedWatcher) -> float:
 
 
 async def bench(base: str, mqtt_port: int, db: str, windows: int, rounds: int, rate: float,
-                login: dict | None = None) -> None:
+                login: dict | None = None) -> dict[str, list[float]]:
     bearer = token(db, "admin")
     admin = {"Authorization": f"Bearer {bearer}"}
     watcher = LedWatcher(mqtt_port, **(login or {}))
@@ -210,6 +218,7 @@ async def bench(base: str, mqtt_port: int, db: str, windows: int, rounds: int, r
     for name, (e2e, _, _) in results.items():
         verdict = "met" if pct(e2e, 99) <= 15 else "NOT met"
         print(f"target p99 ≤ 15 ms, {name}: {verdict} ({pct(e2e, 99):.2f} ms)")
+    return {name: e2e for name, (e2e, _, _) in results.items()}
 
 
 def main() -> None:
@@ -220,17 +229,50 @@ def main() -> None:
     ap.add_argument("--embedded", action="store_true", help="through the daemon's own Mosquitto")
     ap.add_argument("--central", action="store_true", help="ship to a central service during the run")
     ap.add_argument("--voice", default="auto", help="[voice] engine (auto, espeak, off): what each call's speech costs")
+    ap.add_argument("--pairs", type=int, default=0, help="alternated runs without and with [central], compared")
+    ap.add_argument("--pin", action="store_true", help="the hall on CPU 0; this process and the central side on CPU 1")
     a = ap.parse_args()
+    if a.pin:
+        os.sched_setaffinity(0, {1})
+    if a.pairs:
+        compare(a)
+        return
     if a.central:
         from central_side import ShippingTarget
-        with ShippingTarget() as target:
+        with ShippingTarget(cpus="1" if a.pin else "") as target:
             run(a, target.toml)
             print(target.summary())
         return
     run(a, "")
 
 
-def run(a, extra: str) -> None:
+def compare(a) -> None:
+    from central_side import ShippingTarget
+
+    pooled: dict[bool, dict[str, list[float]]] = {False: {}, True: {}}
+    per_run: dict[bool, dict[str, list[float]]] = {False: {}, True: {}}
+    for i in range(a.pairs):
+        for central in ((False, True) if i % 2 == 0 else (True, False)):  # ABBA: a drift falls on both
+            if central:  # a store of its own each run (a new hall's seqs start at 1 again)
+                with ShippingTarget(cpus="1" if a.pin else "") as target:
+                    got = run(a, target.toml)
+                    print(target.summary())
+            else:
+                got = run(a, "")
+            for name, ms in got.items():
+                pooled[central].setdefault(name, []).extend(ms)
+                per_run[central].setdefault(name, []).append(statistics.median(ms))
+    print(f"\ncall → LED without vs with [central], {a.pairs} alternated pairs{', pinned' if a.pin else ''}:")
+    for name in pooled[False]:
+        off, on = pooled[False][name], pooled[True][name]
+        runs = {c: " ".join(f"{x:.2f}" for x in per_run[c][name]) for c in (False, True)}
+        print(f"  {name:<12} without: median {statistics.median(off):5.2f} p99 {pct(off, 99):6.2f} ms (runs {runs[False]})"
+              f"\n  {'':<12} with:    median {statistics.median(on):5.2f} p99 {pct(on, 99):6.2f} ms (runs {runs[True]})"
+              f"\n  {'':<12} with/without: median {statistics.median(on) / statistics.median(off):.0%},"
+              f" p99 {pct(on, 99) / pct(off, 99):.0%}")
+
+
+def run(a, extra: str) -> dict[str, list[float]]:
     if a.voice != "auto":
         extra += f'\n[voice]\nengine = "{a.voice}"\n'
 
@@ -242,13 +284,25 @@ def run(a, extra: str) -> None:
     conf = tmp / "hall.toml"
     conf.write_text(hall_config(db, http_port, mqtt_port, a.windows, a.embedded) + extra, encoding="utf-8")
     base = f"http://127.0.0.1:{http_port}"
-    proc = ServeProcess(conf, tmp).start(base)
+    import tests.support as support
+
+    queued = support.QUEUED
+    if a.pin:
+        from central_side import pinned_queued
+
+        support.QUEUED = pinned_queued(tmp, "0")
+        if broker is not None:
+            subprocess.run(["taskset", "-a", "-p", "-c", "0", str(broker.proc.pid)], check=True, capture_output=True)
+    try:
+        proc = ServeProcess(conf, tmp).start(base)
+    finally:
+        support.QUEUED = queued
     login = {}
     if a.embedded:
         accounts = json.loads((tmp / "hall-mqtt" / "accounts.json").read_text(encoding="utf-8"))["accounts"]
         login = {"username": "led-sim", "password": accounts["led-sim"]["password"]}
     try:
-        asyncio.run(bench(base, mqtt_port, db, a.windows, a.rounds, a.rate, login))
+        return asyncio.run(bench(base, mqtt_port, db, a.windows, a.rounds, a.rate, login))
     finally:
         proc.stop()
         if broker is not None:

@@ -24,6 +24,17 @@ ROOT = Path(__file__).resolve().parent.parent
 QUEUED = str(ROOT / ".venv" / "bin" / "queued")
 
 
+def pinned_queued(directory: Path, cpus: str) -> str:
+    """A `queued` that runs on `cpus` only (taskset): for tests.support.QUEUED while a benchmark
+    keeps the hall on one CPU and the central side on the other."""
+    import tests.support as support
+
+    wrapper = Path(directory) / f"queued-cpu{cpus}"
+    wrapper.write_text(f'#!/bin/sh\nexec taskset -c {cpus} {support.QUEUED} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
 class ShippingTarget:
     def __init__(self, hall: str = "main", cpus: str = ""):
         self.hall = hall
