@@ -142,7 +142,7 @@ async def one_call(clerk: Clerk, watcher: LedWatcher) -> float:
 
 
 async def bench(base: str, mqtt_port: int, db: str, windows: int, rounds: int, rate: float,
-                login: dict | None = None) -> dict[str, list[float]]:
+                login: dict | None = None, burst: bool = True) -> dict[str, list[float]]:
     bearer = token(db, "admin")
     admin = {"Authorization": f"Bearer {bearer}"}
     watcher = LedWatcher(mqtt_port, **(login or {}))
@@ -201,11 +201,12 @@ async def bench(base: str, mqtt_port: int, db: str, windows: int, rounds: int, r
         HTTP_MS.clear()
         HOP_MS.clear()
         ms = []
-        for _ in range(rounds):
+        for _ in range(rounds if burst else 0):
             await reopen()
             ms += await asyncio.gather(*(one_call(c, watcher) for c in clerks))
             await finish_all()
-        results["burst"] = (ms, list(HTTP_MS), list(HOP_MS))
+        if burst:
+            results["burst"] = (ms, list(HTTP_MS), list(HOP_MS))
     for c in clerks:
         c.close()
     task.cancel()
@@ -229,6 +230,7 @@ def main() -> None:
     ap.add_argument("--embedded", action="store_true", help="through the daemon's own Mosquitto")
     ap.add_argument("--central", action="store_true", help="ship to a central service during the run")
     ap.add_argument("--voice", default="auto", help="[voice] engine (auto, espeak, off): what each call's speech costs")
+    ap.add_argument("--no-burst", action="store_true", help="sequential and paced only")
     ap.add_argument("--pairs", type=int, default=0, help="alternated runs without and with [central], compared")
     ap.add_argument("--pin", action="store_true", help="the hall on CPU 0; this process and the central side on CPU 1")
     a = ap.parse_args()
@@ -302,7 +304,7 @@ def run(a, extra: str) -> dict[str, list[float]]:
         accounts = json.loads((tmp / "hall-mqtt" / "accounts.json").read_text(encoding="utf-8"))["accounts"]
         login = {"username": "led-sim", "password": accounts["led-sim"]["password"]}
     try:
-        return asyncio.run(bench(base, mqtt_port, db, a.windows, a.rounds, a.rate, login))
+        return asyncio.run(bench(base, mqtt_port, db, a.windows, a.rounds, a.rate, login, not a.no_burst))
     finally:
         proc.stop()
         if broker is not None:

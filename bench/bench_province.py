@@ -3,7 +3,7 @@ push on vs off, side by side in one run.
 
     .venv/bin/python bench/bench_province.py [--records 600] [--profiles zhejiang,shandong]
                                              [--backlog 3000] [--seconds 5] [--windows 20] [--rounds 10]
-                                             [--repeat 3] [--within]
+                                             [--repeat 3] [--within] [--pin]
 
 1. Throughput: a real `queued serve` per profile; `--records` ratings are made (办件 bound) while
    the fake platform (tests/province/fake_platform.py, a loopback HTTP server in this process)
@@ -42,6 +42,8 @@ from bench.bench_led import Clerk, LedWatcher, one_call, pct  # noqa: E402
 from tests.province.fake_platform import FakePlatform  # noqa: E402
 from tests.support import Mosquitto, ServeProcess, free_port, token  # noqa: E402
 
+PIN = False  # --pin: the hall (daemon and broker) on CPU 0; this process, wrk and the fake on CPU 1
+
 
 def hall_config(db: str, http_port: int, mqtt_port: int, windows: int, province: str) -> str:
     parts = [f'[daemon]\nhttp = "127.0.0.1:{http_port}"\ndatabase = "{db}"\nlog_level = "warning"\n',
@@ -58,7 +60,17 @@ class BenchHall:
         self.base = f"http://127.0.0.1:{self.port}"
         self.db = str(tmp / "hall.sqlite3")
         (tmp / "hall.toml").write_text(hall_config(self.db, self.port, broker.port, windows, province), "utf-8")
-        self.proc = ServeProcess(tmp / "hall.toml", tmp).start(self.base, 30)
+        import tests.support as support
+
+        queued = support.QUEUED
+        if PIN:
+            from bench.central_side import pinned_queued
+
+            support.QUEUED = pinned_queued(tmp, "0")
+        try:
+            self.proc = ServeProcess(tmp / "hall.toml", tmp).start(self.base, 30)
+        finally:
+            support.QUEUED = queued
         self.admin = {"Authorization": f"Bearer {token(self.db, 'admin')}"}
         self.windows = windows
 
@@ -307,8 +319,18 @@ def main() -> None:
     ap.add_argument("--skip-hot-path", action="store_true")
     ap.add_argument("--within", action="store_true",
                     help="one hall, its platform alternately holding and taking the push (hot_path_within)")
+    ap.add_argument("--pin", action="store_true",
+                    help="the hall (daemon, broker) on CPU 0; this process, wrk and the fake platform on CPU 1")
     a = ap.parse_args()
+    global PIN
+    PIN = a.pin
+    if a.pin:
+        import os
+
+        os.sched_setaffinity(0, {1})  # wrk and the fake platform's process inherit it
     broker = Mosquitto().start()
+    if a.pin:
+        subprocess.run(["taskset", "-a", "-p", "-c", "0", str(broker.proc.pid)], check=True, capture_output=True)
     try:
         for profile in [p for p in a.profiles.split(",") if p]:
             throughput(profile, a.records, broker)
