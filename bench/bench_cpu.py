@@ -119,13 +119,16 @@ def main() -> None:
         return
     from central_side import ShippingTarget
 
-    for _ in range(a.repeat):
-        print("without [central] " + issue(a.seconds, "", a.pin))
-        # A central store of its own each run: a new hall's seqs start at 1 again, and a store
-        # that already held them would take them as resends (stored once: no inserts to make).
-        with ShippingTarget(cpus="1" if a.pin else "") as target:
-            line = issue(a.seconds, target.toml, a.pin)
-            print(f"with [central]    {line}  ({target.summary()})")
+    for i in range(a.repeat):
+        for central in ((False, True) if i % 2 == 0 else (True, False)):  # ABBA: neither always second
+            if not central:
+                print("without [central] " + issue(a.seconds, "", a.pin))
+                continue
+            # A central store of its own each run: a new hall's seqs start at 1 again, and a store
+            # that already held them would take them as resends (stored once: no inserts to make).
+            with ShippingTarget(cpus="1" if a.pin else "") as target:
+                line = issue(a.seconds, target.toml, a.pin)
+                print(f"with [central]    {line}  ({target.summary()})")
 
 
 if __name__ == "__main__":
