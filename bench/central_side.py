@@ -39,7 +39,7 @@ def pinned_queued(directory: Path, cpus: str) -> str:
 class ShippingTarget:
     def __init__(self, hall: str = "main", cpus: str = ""):
         self.hall = hall
-        self.cpus = cpus  # e.g. "1": the central service and PostgreSQL kept to these CPUs (taskset), at nice 19
+        self.cpus = cpus  # e.g. "1": the central service and PostgreSQL kept to these CPUs (taskset), SCHED_IDLE
         self.dir = Path(tempfile.mkdtemp(prefix="bench-central-side-"))
 
     def __enter__(self) -> ShippingTarget:
@@ -50,13 +50,14 @@ class ShippingTarget:
         shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
         self.cluster = Cluster(tempfile.mkdtemp(prefix="bench-central-side-pg-", dir=shm)).start()
         # Pinned, the central side shares its CPU with the load generator (wrk, the LED clients),
-        # which stands for kiosks and clerks on other machines: at nice 19 it takes what they leave,
-        # so neither a starved wrk nor the central's inserts show up as the hall's latency.
-        pin = ["taskset", "-c", self.cpus, "nice", "-n", "19"] if self.cpus else []
+        # which stands for kiosks and clerks on other machines: as SCHED_IDLE it takes only what they
+        # leave and gives way at once when one wakes (at nice 19 a woken LED client still waited for
+        # it), so neither a starved wrk nor the central's inserts show up as the hall's latency.
+        pin = ["taskset", "-c", self.cpus, "chrt", "--idle", "0"] if self.cpus else []
         if self.cpus:  # the postmaster and every backend it forks from now on
             postmaster = (Path(self.cluster.data) / "postmaster.pid").read_text().split()[0]
             subprocess.run(["taskset", "-a", "-p", "-c", self.cpus, postmaster], check=True, capture_output=True)
-            subprocess.run(["renice", "-n", "19", "-p", postmaster], check=True, capture_output=True)
+            subprocess.run(["chrt", "--idle", "-a", "-p", "0", postmaster], check=True, capture_output=True)
         port = free_port()
         conf = self.dir / "central.toml"
         conf.write_text(f'[central]\ndatabase = "{self.cluster.url}"\nhttp = "127.0.0.1:{port}"\n')
