@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_http import LUA  # noqa: E402
+from central_side import ShippingTarget, alternated, pinned_halls  # noqa: E402
 
 from tests.support import serve_hall, token  # noqa: E402
 
@@ -45,20 +46,11 @@ def children(pid: int) -> list[int]:
 
 
 def issue(seconds: int, extra: str, pin: bool = False) -> str:
-    import tests.support as support
-
     wrk = ["taskset", "-c", "1", "wrk"] if pin else ["wrk"]
-    queued = support.QUEUED
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        if pin:
-            from central_side import pinned_queued
-
-            support.QUEUED = pinned_queued(tmp, "0")
-        try:
+        with pinned_halls(tmp, "0" if pin else None):
             proc, base, db = serve_hall(tmp, extra=extra)
-        finally:
-            support.QUEUED = queued
         try:
             script = tmp / "post.lua"
             script.write_text(LUA % token(db, "kiosk"))
@@ -117,10 +109,8 @@ def main() -> None:
     if a.province:
         province(a.seconds)
         return
-    from central_side import ShippingTarget
-
     for i in range(a.repeat):
-        for central in ((False, True) if i % 2 == 0 else (True, False)):  # ABBA: neither always second
+        for central in alternated(i):
             if not central:
                 print("without [central] " + issue(a.seconds, "", a.pin))
                 continue

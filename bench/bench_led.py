@@ -26,7 +26,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -252,12 +251,12 @@ def main() -> None:
 
 
 def compare(a) -> None:
-    from central_side import ShippingTarget
+    from central_side import ShippingTarget, alternated
 
     pooled: dict[bool, dict[str, list[float]]] = {False: {}, True: {}}
     per_run: dict[bool, dict[str, list[float]]] = {False: {}, True: {}}
     for i in range(a.pairs):
-        for central in ((False, True) if i % 2 == 0 else (True, False)):  # ABBA: a drift falls on both
+        for central in alternated(i):
             if central:  # a store of its own each run (a new hall's seqs start at 1 again)
                 with ShippingTarget(cpus="1" if a.pin else "") as target:
                     got = run(a, target.toml)
@@ -289,19 +288,12 @@ def run(a, extra: str) -> dict[str, list[float]]:
     conf = tmp / "hall.toml"
     conf.write_text(hall_config(db, http_port, mqtt_port, a.windows, a.embedded) + extra, encoding="utf-8")
     base = f"http://127.0.0.1:{http_port}"
-    import tests.support as support
+    from central_side import pin, pinned_halls
 
-    queued = support.QUEUED
-    if a.pin:
-        from central_side import pinned_queued
-
-        support.QUEUED = pinned_queued(tmp, "0")
-        if broker is not None:
-            subprocess.run(["taskset", "-a", "-p", "-c", "0", str(broker.proc.pid)], check=True, capture_output=True)
-    try:
+    if a.pin and broker is not None:
+        pin(broker.proc.pid, "0")
+    with pinned_halls(tmp, "0" if a.pin else None):
         proc = ServeProcess(conf, tmp).start(base)
-    finally:
-        support.QUEUED = queued
     login = {}
     if a.embedded:
         accounts = json.loads((tmp / "hall-mqtt" / "accounts.json").read_text(encoding="utf-8"))["accounts"]

@@ -39,6 +39,7 @@ import httpx  # noqa: E402
 
 from bench.bench_http import LUA, parse_wrk  # noqa: E402
 from bench.bench_led import Clerk, LedWatcher, one_call, pct  # noqa: E402
+from bench.central_side import alternated, pin, pinned_halls  # noqa: E402
 from tests.province.fake_platform import FakePlatform  # noqa: E402
 from tests.support import Mosquitto, ServeProcess, free_port, token  # noqa: E402
 
@@ -60,17 +61,8 @@ class BenchHall:
         self.base = f"http://127.0.0.1:{self.port}"
         self.db = str(tmp / "hall.sqlite3")
         (tmp / "hall.toml").write_text(hall_config(self.db, self.port, broker.port, windows, province), "utf-8")
-        import tests.support as support
-
-        queued = support.QUEUED
-        if PIN:
-            from bench.central_side import pinned_queued
-
-            support.QUEUED = pinned_queued(tmp, "0")
-        try:
+        with pinned_halls(tmp, "0" if PIN else None):
             self.proc = ServeProcess(tmp / "hall.toml", tmp).start(self.base, 30)
-        finally:
-            support.QUEUED = queued
         self.admin = {"Authorization": f"Bearer {token(self.db, 'admin')}"}
         self.windows = windows
 
@@ -236,21 +228,27 @@ def hot_path(push: bool, backlog: int, seconds: int, windows: int, rounds: int, 
         asyncio.run(hall.ratings(backlog))
         if push:
             fake.resume()  # the sender drains the backlog while we measure
-        before = hall.delivered()[0] if push else 0
-        script = tmp / "post.lua"
-        script.write_text(LUA % token(hall.db, "kiosk"))
-        out = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "--timeout", "5s", "-s",
-                              str(script), hall.base + "/api/v1/tickets"], capture_output=True, text=True,
-                             check=True).stdout
-        led = asyncio.run(led_sequential(hall, broker.port, rounds))
-        pushed = (hall.delivered()[0] - before) if push else 0
-        return {"issue": parse_wrk(out), "led": led, "pushed": pushed,
-                "left": (backlog - hall.delivered()[0]) if push else 0}
+        run = measure(hall, broker, seconds, rounds, backlog)
+        return run if push else {**run, "pushed": 0, "left": 0}
     finally:
         if hall is not None:
             hall.stop()
         fake.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def measure(hall: BenchHall, broker: Mosquitto, seconds: int, rounds: int, backlog: int) -> dict:
+    """Durable issue (wrk, 32 connections) then sequential call→LED on one hall, with what the
+    push delivered meanwhile and what it has left."""
+    before = hall.delivered()[0]
+    script = Path(hall.db).parent / "post.lua"
+    script.write_text(LUA % token(hall.db, "kiosk"))
+    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "--timeout", "5s", "-s",
+                          str(script), hall.base + "/api/v1/tickets"], capture_output=True, text=True,
+                         check=True).stdout
+    led = asyncio.run(led_sequential(hall, broker.port, rounds))
+    done = hall.delivered()[0]
+    return {"issue": parse_wrk(out), "led": led, "pushed": done - before, "left": backlog - done}
 
 
 def hot_path_within(backlog: int, seconds: int, windows: int, rounds: int, repeat: int, broker: Mosquitto) -> dict:
@@ -267,19 +265,11 @@ def hot_path_within(backlog: int, seconds: int, windows: int, rounds: int, repea
         hall = BenchHall(tmp, broker, windows,
                          fake.province_toml("zhejiang", tmp, timeout_s=120, retry_base_s=0.05, retry_max_s=0.2))
         asyncio.run(hall.ratings(backlog))
-        script = tmp / "post.lua"
-        script.write_text(LUA % token(hall.db, "kiosk"))
         order = [(False, True, True, False), (True, False, False, True)]
         for i in range(repeat):
             for flowing in order[i % 2]:
                 (fake.resume if flowing else fake.pause)()
-                before = hall.delivered()[0]
-                out = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "--timeout", "5s", "-s",
-                                      str(script), hall.base + "/api/v1/tickets"], capture_output=True, text=True,
-                                     check=True).stdout
-                led = asyncio.run(led_sequential(hall, broker.port, rounds))
-                runs[flowing].append({"issue": parse_wrk(out), "led": led, "pushed": hall.delivered()[0] - before,
-                                      "left": backlog - hall.delivered()[0]})
+                runs[flowing].append(measure(hall, broker, seconds, rounds, backlog))
         fake.resume()
     finally:
         if hall is not None:
@@ -331,7 +321,7 @@ def main() -> None:
         os.sched_setaffinity(0, {1})  # wrk and the fake platform's process inherit it
     broker = Mosquitto().start()
     if a.pin:
-        subprocess.run(["taskset", "-a", "-p", "-c", "0", str(broker.proc.pid)], check=True, capture_output=True)
+        pin(broker.proc.pid, "0")
     try:
         for profile in [p for p in a.profiles.split(",") if p]:
             throughput(profile, a.records, broker)
@@ -344,7 +334,7 @@ def main() -> None:
         else:
             runs = {False: [], True: []}
             for i in range(a.repeat):  # alternated ABBA, so neither always runs second
-                for push in ((False, True) if i % 2 == 0 else (True, False)):
+                for push in alternated(i):
                     runs[push].append(hot_path(push, a.backlog, a.seconds, a.windows, a.rounds, broker))
     finally:
         broker.cleanup()

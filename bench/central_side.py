@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -25,15 +26,34 @@ ROOT = Path(__file__).resolve().parent.parent
 QUEUED = str(ROOT / ".venv" / "bin" / "queued")
 
 
-def pinned_queued(directory: Path, cpus: str) -> str:
-    """A `queued` that runs on `cpus` only (taskset): for tests.support.QUEUED while a benchmark
-    keeps the hall on one CPU and the central side on the other."""
+@contextmanager
+def pinned_halls(directory: Path, cpus: str | None):
+    """Every `queued` that tests.support starts inside this block runs on `cpus` only (a taskset
+    wrapper as tests.support.QUEUED); `cpus=None` changes nothing. For benchmarks that keep the
+    hall on one CPU and the central side, the platform and the load on the other."""
     import tests.support as support
 
-    wrapper = Path(directory) / f"queued-cpu{cpus}"
-    wrapper.write_text(f'#!/bin/sh\nexec taskset -c {cpus} {support.QUEUED} "$@"\n')
-    wrapper.chmod(0o755)
-    return str(wrapper)
+    queued = support.QUEUED
+    if cpus is not None:
+        wrapper = Path(directory) / f"queued-cpu{cpus}"
+        wrapper.write_text(f'#!/bin/sh\nexec taskset -c {cpus} {queued} "$@"\n')
+        wrapper.chmod(0o755)
+        support.QUEUED = str(wrapper)
+    try:
+        yield
+    finally:
+        support.QUEUED = queued
+
+
+def pin(pid: int, cpus: str) -> None:
+    """A running process and all its threads onto `cpus` (a broker started before the pinning)."""
+    subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], check=True, capture_output=True)
+
+
+def alternated(i: int) -> tuple[bool, bool]:
+    """Round i's order of (without, with): ABBA, so neither always runs second and a drift of the
+    machine falls on both."""
+    return (False, True) if i % 2 == 0 else (True, False)
 
 
 class ShippingTarget:
@@ -53,16 +73,16 @@ class ShippingTarget:
         # which stands for kiosks and clerks on other machines: as SCHED_IDLE it takes only what they
         # leave and gives way at once when one wakes (at nice 19 a woken LED client still waited for
         # it), so neither a starved wrk nor the central's inserts show up as the hall's latency.
-        pin = ["taskset", "-c", self.cpus, "chrt", "--idle", "0"] if self.cpus else []
+        prefix = ["taskset", "-c", self.cpus, "chrt", "--idle", "0"] if self.cpus else []
         if self.cpus:  # the postmaster and every backend it forks from now on
             postmaster = (Path(self.cluster.data) / "postmaster.pid").read_text().split()[0]
-            subprocess.run(["taskset", "-a", "-p", "-c", self.cpus, postmaster], check=True, capture_output=True)
+            pin(int(postmaster), self.cpus)
             subprocess.run(["chrt", "--idle", "-a", "-p", "0", postmaster], check=True, capture_output=True)
         port = free_port()
         conf = self.dir / "central.toml"
         conf.write_text(f'[central]\ndatabase = "{self.cluster.url}"\nhttp = "127.0.0.1:{port}"\n')
         self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen([*pin, QUEUED, "central", "serve", "--config", str(conf)],
+        self.proc = subprocess.Popen([*prefix, QUEUED, "central", "serve", "--config", str(conf)],
                                      stdout=open(self.dir / "central.log", "ab"), stderr=subprocess.STDOUT)
         for _ in range(300):
             try:
