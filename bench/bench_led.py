@@ -16,7 +16,10 @@ Target: p99 ≤ 15 ms.
 `--central` ships to a real central service and PostgreSQL during the run; `--pairs N` runs N
 alternated pairs without and with it and compares the pooled figures; `--pin` keeps the hall (the
 daemon and the broker) on CPU 0 and this process, the central service and PostgreSQL on CPU 1:
-the nearest this one machine comes to the central side on another.
+the nearest this one machine comes to the central side on another. Two controls for the pairs:
+`--stub` ships to bench/central_stub.py (the hall does all its shipping, the other CPU stays nearly
+idle) and `--spinner DUTY` has no [central] at all, only a SCHED_IDLE process busy DUTY of the time
+on CPU 1 (the machine's own answer to load there).
 """
 
 from __future__ import annotations
@@ -235,6 +238,10 @@ def main() -> None:
     ap.add_argument("--no-burst", action="store_true", help="sequential and paced only")
     ap.add_argument("--pairs", type=int, default=0, help="alternated runs without and with [central], compared")
     ap.add_argument("--pin", action="store_true", help="the hall on CPU 0; this process and the central side on CPU 1")
+    ap.add_argument("--stub", action="store_true",
+                    help="with --pairs: ship to bench/central_stub.py (acknowledges, stores nothing), a control for the central side's own load")
+    ap.add_argument("--spinner", type=float, default=0.0, metavar="DUTY",
+                    help="with --pairs: no [central], a SCHED_IDLE process busy DUTY (0..1) of the time on CPU 1 instead: a control for the machine")
     a = ap.parse_args()
     if a.pin:
         os.sched_setaffinity(0, {1})
@@ -251,14 +258,22 @@ def main() -> None:
 
 
 def compare(a) -> None:
-    from central_side import ShippingTarget, alternated
+    from central_side import AckingTarget, ShippingTarget, alternated
+
+    Target = AckingTarget if a.stub else ShippingTarget
+    if a.spinner:
+        from central_side import IdleSpinner
+
+        def Target(cpus):
+            return IdleSpinner(a.spinner, cpus)
+    against = " (the acknowledging stub)" if a.stub else f" (a spinner {a.spinner:.0%} busy instead)" if a.spinner else ""
 
     pooled: dict[bool, dict[str, list[float]]] = {False: {}, True: {}}
     per_run: dict[bool, dict[str, list[float]]] = {False: {}, True: {}}
     for i in range(a.pairs):
         for central in alternated(i):
             if central:  # a store of its own each run (a new hall's seqs start at 1 again)
-                with ShippingTarget(cpus="1" if a.pin else "") as target:
+                with Target(cpus="1" if a.pin else "") as target:
                     got = run(a, target.toml)
                     print(target.summary())
             else:
@@ -266,7 +281,8 @@ def compare(a) -> None:
             for name, ms in got.items():
                 pooled[central].setdefault(name, []).extend(ms)
                 per_run[central].setdefault(name, []).append(statistics.median(ms))
-    print(f"\ncall → LED without vs with [central], {a.pairs} alternated pairs{', pinned' if a.pin else ''}:")
+    print(f"\ncall → LED without vs with [central]{against},"
+          f" {a.pairs} alternated pairs{', pinned' if a.pin else ''}:")
     for name in pooled[False]:
         off, on = pooled[False][name], pooled[True][name]
         runs = {c: " ".join(f"{x:.2f}" for x in per_run[c][name]) for c in (False, True)}
@@ -274,6 +290,11 @@ def compare(a) -> None:
               f"\n  {'':<12} with:    median {statistics.median(on):5.2f} p99 {pct(on, 99):6.2f} ms (runs {runs[True]})"
               f"\n  {'':<12} with/without: median {statistics.median(on) / statistics.median(off):.0%},"
               f" p99 {pct(on, 99) / pct(off, 99):.0%}")
+        # Each pair's with/without ratio of run medians: a drift of the machine between pairs
+        # cancels within a pair, so the median of these is steadier than the pooled figures.
+        ratios = sorted(w / o for o, w in zip(per_run[False][name], per_run[True][name]))
+        print(f"  {'':<12} pair by pair (run medians): {' '.join(f'{r:.0%}' for r in ratios)};"
+              f" median {statistics.median(ratios):.0%}")
 
 
 def run(a, extra: str) -> dict[str, list[float]]:

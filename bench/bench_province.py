@@ -296,6 +296,11 @@ def report(runs: dict, title: str) -> None:
     verdict = "met" if ratio_issue >= 0.9 and ratio_med <= 1.1 and ratio_p99 <= 1.1 else "NOT met"
     print(f"  on/off: issue rate {ratio_issue:.0%}, call→LED median {ratio_med:.0%}, p99 {ratio_p99:.0%}; "
           f"target within 10%: {verdict}")
+    # Pair by pair (the i-th off run against the i-th on run, neighbours in the ABBA order): a
+    # drift of the machine between pairs cancels within one.
+    for name, of in (("issue rate", lambda r: r["issue"]["rps"]), ("call→LED median", lambda r: statistics.median(r["led"]))):
+        ratios = sorted(of(on) / of(off) for off, on in zip(runs[False], runs[True]))
+        print(f"  pair by pair, {name}: {' '.join(f'{x:.0%}' for x in ratios)}; median {statistics.median(ratios):.0%}")
 
 
 def main() -> None:

@@ -105,11 +105,94 @@ class ShippingTarget:
     def summary(self) -> str:
         halls = httpx.get(self.url + "/api/v1/halls", headers={"Authorization": f"Bearer {self.supervisor}"}).json()
         h = next((x for x in halls["halls"] if x["id"] == self.hall), None)
-        return "central: nothing shipped" if h is None else (
+        return ("central: nothing shipped" if h is None else (
             f"central: {h['events']:,} events shipped during the run (last seq {h['last_seq']:,})")
+            + f"; the central side used {self.cpu_seconds():.1f} s of CPU")
+
+    def cpu_seconds(self) -> float:
+        """CPU time so far of the central service and of PostgreSQL (the postmaster, its living
+        children and those that have exited), from /proc: what the central side put on its CPU."""
+        postmaster = int((Path(self.cluster.data) / "postmaster.pid").read_text().split()[0])
+        ticks = 0
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                fields = (Path("/proc") / pid / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(pid) in (postmaster, self.proc.pid) or int(fields[1]) == postmaster:
+                ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def __exit__(self, *exc) -> None:
         self.proc.terminate()
         self.proc.wait(10)
         self.cluster.destroy()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class AckingTarget:
+    """A control for ShippingTarget: `[central]` pointed at bench/central_stub.py, which answers
+    every batch as the central service would and stores nothing. The hall ships exactly as it does
+    to the real service; only the central side's own CPU load (its inserts, PostgreSQL) is gone."""
+
+    def __init__(self, hall: str = "main", cpus: str = ""):
+        self.hall = hall
+        self.cpus = cpus
+        self.dir = Path(tempfile.mkdtemp(prefix="bench-central-stub-"))
+
+    def __enter__(self) -> AckingTarget:
+        import sys
+
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        prefix = ["taskset", "-c", self.cpus, "chrt", "--idle", "0"] if self.cpus else []
+        self.proc = subprocess.Popen([*prefix, sys.executable, str(ROOT / "bench" / "central_stub.py"), str(port)])
+        for _ in range(300):
+            try:
+                httpx.get(self.url + "/stats", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        token_file = self.dir / "hall.token"
+        token_file.write_text("stub-token-for-the-bench\n")
+        self.toml = f'\n[central]\nurl = "{self.url}"\ntoken_file = "{token_file}"\n'
+        return self
+
+    def summary(self) -> str:
+        s = httpx.get(self.url + "/stats").json()
+        return f"central stub: {s['events']:,} events acknowledged in {s['batches']:,} batches (last seq {s['last_seq']:,})"
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class IdleSpinner:
+    """A control with no `[central]` at all: a SCHED_IDLE process on `cpus` busy `duty` of every
+    10 ms, the CPU load a central side puts there and nothing else. If the hall's figures move as
+    much with it as with the central service, the machine is what moved them, not the shipping."""
+
+    def __init__(self, duty: float = 0.3, cpus: str = ""):
+        self.duty = duty
+        self.cpus = cpus
+        self.toml = ""
+
+    def __enter__(self) -> IdleSpinner:
+        import sys
+
+        code = ("import time\nwhile True:\n    t = time.perf_counter()\n"
+                f"    while time.perf_counter() - t < {self.duty * 0.01}: pass\n"
+                f"    time.sleep({(1 - self.duty) * 0.01})\n")
+        prefix = ["taskset", "-c", self.cpus, "chrt", "--idle", "0"] if self.cpus else ["chrt", "--idle", "0"]
+        self.proc = subprocess.Popen([*prefix, sys.executable, "-c", code])
+        return self
+
+    def summary(self) -> str:
+        return f"spinner: busy {self.duty:.0%} of every 10 ms, SCHED_IDLE{' on CPU ' + self.cpus if self.cpus else ''}"
+
+    def __exit__(self, *exc) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
