@@ -292,7 +292,7 @@ def compare(a) -> None:
               f" p99 {pct(on, 99) / pct(off, 99):.0%}")
         # Each pair's with/without ratio of run medians: a drift of the machine between pairs
         # cancels within a pair, so the median of these is steadier than the pooled figures.
-        ratios = sorted(w / o for o, w in zip(per_run[False][name], per_run[True][name]))
+        ratios = sorted(w / o for o, w in zip(per_run[False][name], per_run[True][name], strict=True))
         print(f"  {'':<12} pair by pair (run medians): {' '.join(f'{r:.0%}' for r in ratios)};"
               f" median {statistics.median(ratios):.0%}")
 

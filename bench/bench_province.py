@@ -299,7 +299,7 @@ def report(runs: dict, title: str) -> None:
     # Pair by pair (the i-th off run against the i-th on run, neighbours in the ABBA order): a
     # drift of the machine between pairs cancels within one.
     for name, of in (("issue rate", lambda r: r["issue"]["rps"]), ("call→LED median", lambda r: statistics.median(r["led"]))):
-        ratios = sorted(of(on) / of(off) for off, on in zip(runs[False], runs[True]))
+        ratios = sorted(of(on) / of(off) for off, on in zip(runs[False], runs[True], strict=True))
         print(f"  pair by pair, {name}: {' '.join(f'{x:.0%}' for x in ratios)}; median {statistics.median(ratios):.0%}")
 
 
