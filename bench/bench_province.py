@@ -3,7 +3,7 @@ push on vs off, side by side in one run.
 
     .venv/bin/python bench/bench_province.py [--records 600] [--profiles zhejiang,shandong]
                                              [--backlog 3000] [--seconds 5] [--windows 20] [--rounds 10]
-                                             [--repeat 3] [--within] [--pin]
+                                             [--repeat 3] [--within] [--pin] [--aa]
 
 1. Throughput: a real `queued serve` per profile; `--records` ratings are made (办件 bound) while
    the fake platform (tests/province/fake_platform.py, a loopback HTTP server in this process)
@@ -15,7 +15,9 @@ push on vs off, side by side in one run.
    first, twice: without [province], and with the zhejiang push draining that backlog while we measure durable ticket issue
    (wrk, 32 connections) and clerk call-next → `led` message (bench_led's clients, one window at a
    time). Target: both within 10% of push off. The figures say how many records were pushed during
-   the measurement, so a run where the backlog ran out early shows it.
+   the measurement, so a run where the backlog ran out early shows it. `--aa` is the control:
+   the "on" halls have the push off too, so the ratios it prints are this bench's own spread
+   between two halls that differ in nothing.
 
 The machine is shared with other work while developing: run it on a quiet machine for figures.
 """
@@ -315,6 +317,8 @@ def main() -> None:
     ap.add_argument("--skip-hot-path", action="store_true")
     ap.add_argument("--within", action="store_true",
                     help="one hall, its platform alternately holding and taking the push (hot_path_within)")
+    ap.add_argument("--aa", action="store_true",
+                    help="a control: the 'on' halls have the push off too (A/A), so the ratios show this bench's own spread")
     ap.add_argument("--pin", action="store_true",
                     help="the hall (daemon, broker) on CPU 0; this process, wrk and the fake platform on CPU 1")
     a = ap.parse_args()
@@ -340,15 +344,15 @@ def main() -> None:
             runs = {False: [], True: []}
             for i in range(a.repeat):  # alternated ABBA, so neither always runs second
                 for push in alternated(i):
-                    runs[push].append(hot_path(push, a.backlog, a.seconds, a.windows, a.rounds, broker))
+                    runs[push].append(hot_path(push and not a.aa, a.backlog, a.seconds, a.windows, a.rounds, broker))
     finally:
         broker.cleanup()
     if a.within:
         report(runs, f"hot path within one hall, its platform holding vs taking the push (zhejiang, a backlog of "
                      f"{a.backlog}), {a.repeat * 2} phases each:")
     else:
-        report(runs, f"hot path, push off vs on (zhejiang draining a backlog of {a.backlog}), {a.repeat} alternated "
-                     "runs each:")
+        report(runs, f"hot path, push off vs {'off again (A/A control: the on side has the push off too)' if a.aa else 'on'}"
+                     f" (zhejiang draining a backlog of {a.backlog}), {a.repeat} alternated runs each:")
 
 if __name__ == "__main__":
     main()
