@@ -253,11 +253,13 @@ def measure(hall: BenchHall, broker: Mosquitto, seconds: int, rounds: int, backl
     return {"issue": parse_wrk(out), "led": led, "pushed": done - before, "left": backlog - done}
 
 
-def hot_path_within(backlog: int, seconds: int, windows: int, rounds: int, repeat: int, broker: Mosquitto) -> dict:
+def hot_path_within(backlog: int, seconds: int, windows: int, rounds: int, repeat: int, broker: Mosquitto,
+                    aa: bool = False) -> dict:
     """One hall with the push on, its platform alternately holding the sender's request at the door
     (nothing flows: the daemon is as it would be with the push off, but for a listener and a count
     every 5 s) and letting everything through (the backlog draining), in the order ABBA BAAB…, so a
-    drift of the machine or of the day's growing size falls on both. No spread between halls."""
+    drift of the machine or of the day's growing size falls on both. No spread between halls.
+    With `aa` the platform holds the sender in both kinds of phase (the A/A control)."""
     fake = PlatformProcess()
     tmp = Path(tempfile.mkdtemp(prefix="bench-province-within-"))
     hall = None
@@ -270,7 +272,7 @@ def hot_path_within(backlog: int, seconds: int, windows: int, rounds: int, repea
         order = [(False, True, True, False), (True, False, False, True)]
         for i in range(repeat):
             for flowing in order[i % 2]:
-                (fake.resume if flowing else fake.pause)()
+                (fake.resume if flowing and not aa else fake.pause)()
                 runs[flowing].append(measure(hall, broker, seconds, rounds, backlog))
         fake.resume()
     finally:
@@ -339,7 +341,7 @@ def main() -> None:
         if not shutil.which("wrk"):
             sys.exit("bench_province: the hot-path part needs wrk (apt-get install wrk)")
         if a.within:
-            runs = hot_path_within(a.backlog, a.seconds, a.windows, a.rounds, a.repeat, broker)
+            runs = hot_path_within(a.backlog, a.seconds, a.windows, a.rounds, a.repeat, broker, a.aa)
         else:
             runs = {False: [], True: []}
             for i in range(a.repeat):  # alternated ABBA, so neither always runs second
@@ -348,8 +350,8 @@ def main() -> None:
     finally:
         broker.cleanup()
     if a.within:
-        report(runs, f"hot path within one hall, its platform holding vs taking the push (zhejiang, a backlog of "
-                     f"{a.backlog}), {a.repeat * 2} phases each:")
+        report(runs, f"hot path within one hall, its platform holding vs {'holding again (A/A control)' if a.aa else 'taking'}"
+                     f" the push (zhejiang, a backlog of {a.backlog}), {a.repeat * 2} phases each:")
     else:
         report(runs, f"hot path, push off vs {'off again (A/A control: the on side has the push off too)' if a.aa else 'on'}"
                      f" (zhejiang draining a backlog of {a.backlog}), {a.repeat} alternated runs each:")

@@ -50,7 +50,7 @@ def queued(*args: str) -> str:
 
 
 def seed_sample_halls(central_url: str, conf: Path, halls: int, days: int) -> None:
-    today = dt.date.today()
+    today = dt.datetime.now(sample.TZ).date()  # the halls' day, not the machine's (UTC here)
     span = [today - dt.timedelta(days=i) for i in range(days, -1, -1)]
     for h in range(3, 3 + halls):
         hall = f"s{h}"

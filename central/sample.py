@@ -88,14 +88,15 @@ def hall_day(h: int, day: dt.date, tickets: int, rng: random.Random, serial0: in
 
 
 def ingest_bodies(hall: str, h: int, days: list[dt.date], tickets: int, size: int = 500, seq0: int = 0,
-                  poor_window: str | None = None) -> tuple[list[dict], int]:
+                  poor_window: str | None = None, until: float | None = None) -> tuple[list[dict], int]:
     """A hall's sample days as its shipper would send them: ingest bodies of `size` events (the
-    first carries the profile), seqs from `seq0 + 1`. Returns (bodies, last seq)."""
+    first carries the profile), seqs from `seq0 + 1`. Returns (bodies, last seq). Events after
+    `until` (default: now, as a hall would have them) are left out."""
     import time
 
     rng = random.Random(h)
     bodies, seq, serial = [], seq0, 1 + seq0
-    now = time.time()
+    now = time.time() if until is None else until
     for day in days:
         events = [e for e in hall_day(h, day, tickets, rng, serial, poor_window) if e[0] <= now]  # nothing yet to come
         serial += tickets

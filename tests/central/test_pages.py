@@ -28,7 +28,8 @@ HALLS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4}
 
 
 def days() -> list[dt.date]:
-    today = dt.date.today()
+    # The city's today (the pages' current month), not the machine's: from 16:00 UTC they differ.
+    today = dt.datetime.now(sample.TZ).date()
     last_month_end = today.replace(day=1) - dt.timedelta(days=1)
     # Two days last month and today (rankings of two months), and a day long past (overdue follow-ups).
     return sorted({today - dt.timedelta(days=45), last_month_end - dt.timedelta(days=1), last_month_end, today})
@@ -43,7 +44,10 @@ async def city(central_app):
         supervisor, _ = await tokens.create(conn, "supervisor")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://central") as c:
         for hall, n in HALLS.items():
-            bodies, _ = sample.ingest_bodies(hall, n, days(), 300, poor_window="7" if hall == "h3" else None)
+            # Today's whole hall day, also the hours still to come: run before the halls open (08:30
+            # in Shanghai, 00:30 UTC), the current month held no ratings and no window was last.
+            bodies, _ = sample.ingest_bodies(hall, n, days(), 300, poor_window="7" if hall == "h3" else None,
+                                             until=float("inf"))
             for body in bodies:
                 r = await c.post("/api/v1/ingest", content=json.dumps(body, ensure_ascii=False).encode(),
                                  headers={"Authorization": f"Bearer {hall_tokens[hall]}",
