@@ -32,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -258,14 +259,9 @@ def main() -> None:
 
 
 def compare(a) -> None:
-    from central_side import AckingTarget, ShippingTarget, alternated
+    from central_side import AckingTarget, IdleSpinner, ShippingTarget, alternated
 
-    Target = AckingTarget if a.stub else ShippingTarget
-    if a.spinner:
-        from central_side import IdleSpinner
-
-        def Target(cpus):
-            return IdleSpinner(a.spinner, cpus)
+    Target = partial(IdleSpinner, a.spinner) if a.spinner else AckingTarget if a.stub else ShippingTarget
     against = " (the acknowledging stub)" if a.stub else f" (a spinner {a.spinner:.0%} busy instead)" if a.spinner else ""
 
     pooled: dict[bool, dict[str, list[float]]] = {False: {}, True: {}}

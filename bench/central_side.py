@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -50,6 +51,23 @@ def pin(pid: int, cpus: str) -> None:
     subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], check=True, capture_output=True)
 
 
+def idle_on(cpus: str) -> list[str]:
+    """The command prefix that starts a process on `cpus` only (none: anywhere) as SCHED_IDLE: it
+    takes only the time the hall and the load generator leave, and gives way at once when one wakes."""
+    return (["taskset", "-c", cpus] if cpus else []) + ["chrt", "--idle", "0"]
+
+
+def wait_ready(url: str) -> None:
+    """Until a just-started service answers `url` with 200, for at most ~30 s."""
+    for _ in range(300):
+        try:
+            if httpx.get(url, timeout=0.5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+
+
 def alternated(i: int) -> tuple[bool, bool]:
     """Round i's order of (without, with): ABBA, so neither always runs second and a drift of the
     machine falls on both."""
@@ -73,7 +91,7 @@ class ShippingTarget:
         # which stands for kiosks and clerks on other machines: as SCHED_IDLE it takes only what they
         # leave and gives way at once when one wakes (at nice 19 a woken LED client still waited for
         # it), so neither a starved wrk nor the central's inserts show up as the hall's latency.
-        prefix = ["taskset", "-c", self.cpus, "chrt", "--idle", "0"] if self.cpus else []
+        prefix = idle_on(self.cpus) if self.cpus else []
         if self.cpus:  # the postmaster and every backend it forks from now on
             postmaster = (Path(self.cluster.data) / "postmaster.pid").read_text().split()[0]
             pin(int(postmaster), self.cpus)
@@ -84,12 +102,7 @@ class ShippingTarget:
         self.url = f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen([*prefix, QUEUED, "central", "serve", "--config", str(conf)],
                                      stdout=open(self.dir / "central.log", "ab"), stderr=subprocess.STDOUT)
-        for _ in range(300):
-            try:
-                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_ready(self.url + "/healthz")
 
         def create(*args):
             out = subprocess.run([QUEUED, "central", "token", "create", *args, "--config", str(conf)],
@@ -137,24 +150,16 @@ class AckingTarget:
     every batch as the central service would and stores nothing. The hall ships exactly as it does
     to the real service; only the central side's own CPU load (its inserts, PostgreSQL) is gone."""
 
-    def __init__(self, hall: str = "main", cpus: str = ""):
-        self.hall = hall
+    def __init__(self, cpus: str = ""):
         self.cpus = cpus
         self.dir = Path(tempfile.mkdtemp(prefix="bench-central-stub-"))
 
     def __enter__(self) -> AckingTarget:
-        import sys
-
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        prefix = ["taskset", "-c", self.cpus, "chrt", "--idle", "0"] if self.cpus else []
+        prefix = idle_on(self.cpus) if self.cpus else []
         self.proc = subprocess.Popen([*prefix, sys.executable, str(ROOT / "bench" / "central_stub.py"), str(port)])
-        for _ in range(300):
-            try:
-                httpx.get(self.url + "/stats", timeout=0.5)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_ready(self.url + "/stats")
         token_file = self.dir / "hall.token"
         token_file.write_text("stub-token-for-the-bench\n")
         self.toml = f'\n[central]\nurl = "{self.url}"\ntoken_file = "{token_file}"\n'
@@ -181,13 +186,10 @@ class IdleSpinner:
         self.toml = ""
 
     def __enter__(self) -> IdleSpinner:
-        import sys
-
         code = ("import time\nwhile True:\n    t = time.perf_counter()\n"
                 f"    while time.perf_counter() - t < {self.duty * 0.01}: pass\n"
                 f"    time.sleep({(1 - self.duty) * 0.01})\n")
-        prefix = ["taskset", "-c", self.cpus, "chrt", "--idle", "0"] if self.cpus else ["chrt", "--idle", "0"]
-        self.proc = subprocess.Popen([*prefix, sys.executable, "-c", code])
+        self.proc = subprocess.Popen([*idle_on(self.cpus), sys.executable, "-c", code])
         return self
 
     def summary(self) -> str:

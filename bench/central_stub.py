@@ -7,7 +7,8 @@ and answers 200 with the batch's last seq, storing nothing; `GET /stats` gives t
 batches it took. The hall does all its shipping work against it (the read, the body, gzip, the
 request and its reply) while the other CPU stays nearly idle: on this two-CPU machine the real
 central service and PostgreSQL load the CPU the latency client runs on, and load there alone
-moves the hall's figures (bench/RESULTS.md, "a spinner on CPU 1"). Not a benchmark itself.
+moves the hall's figures (bench/RESULTS.md, "call→LED ± [central], with two controls"). Not a
+benchmark itself.
 """
 
 from __future__ import annotations
